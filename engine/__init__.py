@@ -1,0 +1,30 @@
+"""multistart-engine: find the distinct minima of a bounded problem from many starts.
+
+Examples
+--------
+>>> import engine
+>>> res = engine.minimize(lambda x: (x[0] ** 2 - 1) ** 2, [(-2, 2)], seed=1, client="serial")
+>>> sorted(round(float(m.x[0]), 6) for m in res.minima)
+[-1.0, 1.0]
+"""
+
+from engine.api import minimize, run_config
+from engine.config import RunConfig, load_config
+from engine.exceptions import ClusterError, ConfigError, EngineError, JournalError, ProblemError
+from engine.results import LocalRun, Minimum, MultistartResult
+
+__all__ = [
+    "ClusterError",
+    "ConfigError",
+    "EngineError",
+    "JournalError",
+    "LocalRun",
+    "Minimum",
+    "MultistartResult",
+    "ProblemError",
+    "RunConfig",
+    "load_config",
+    "minimize",
+    "run_config",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,238 @@
+"""The public entry points: :func:`minimize` (Python) and :func:`run_config` (YAML)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.clusters import open_executor
+from engine.config import (
+    DedupOptions,
+    RunConfig,
+    StopOptions,
+    check_run_options,
+    check_starts,
+    config_hash,
+    describe,
+    load_config,
+)
+from engine.exceptions import ConfigError
+from engine.journal import Journal
+from engine.local import LocalOptions, canonical_method, check_method_requirements
+from engine.problem import BoundsLike, Problem, load_callable
+from engine.progress import RunState
+from engine.results import MultistartResult
+
+DEFAULT_N_STARTS = 128
+
+
+def minimize(
+    fun: Callable[..., Any],
+    bounds: BoundsLike,
+    *,
+    n_starts: int | None = None,
+    method: str = "L-BFGS-B",
+    sampler: str | Sequence[Sequence[float]] = "sobol",
+    x0: Sequence[float] | Sequence[Sequence[float]] | None = None,
+    seed: int | None = None,
+    client: Any = None,
+    maximize: bool = False,
+    args: tuple[Any, ...] = (),
+    jac: Any = None,
+    hess: Any = None,
+    constraints: Any = (),
+    options: dict[str, Any] | None = None,
+    tol: float | None = None,
+    xtol: float = 1e-4,
+    ftol: float = 1e-6,
+    max_evals: int | None = None,
+    max_time: float | None = None,
+    target: float | None = None,
+    journal: str | Path | None = None,
+    progress: bool = False,
+    callback: Callable[[RunState], Any] | None = None,
+    start_timeout: float | None = None,
+    restarts: int = 1,
+) -> MultistartResult:
+    """Find the distinct local minima of ``fun`` in a box from many starts.
+
+    Starts are spread over the box (Sobol by default); a local
+    :func:`scipy.optimize.minimize` runs from each, on a Dask cluster or in this process;
+    converged points are merged into distinct minima and ranked, best first.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float`` as in scipy (``(f, gradient)`` with ``jac=True``).
+    bounds : sequence of (low, high) or scipy.optimize.Bounds
+        Finite bounds for every variable; starts are drawn inside them.
+    n_starts : int, optional
+        Sampled starts, after the ``x0`` points (default 128; unlimited while ``max_evals``
+        remains when only ``max_evals`` is given).
+    method : str
+        Any :func:`scipy.optimize.minimize` method (default ``"L-BFGS-B"``).
+    sampler : {'sobol', 'halton', 'lhs', 'uniform', 'sobol-seq'} or array
+        How starts are spread, or the start points themselves as an ``(n, d)`` array.
+    x0 : array, optional
+        One or more start points of your own, solved first.
+    seed : int, optional
+        Fixes every start; the same seed gives the same minima on any cluster.
+    client : None, 'serial', distributed.Client or str
+        ``None`` starts a temporary local Dask cluster sized to this machine; ``'serial'``
+        runs here; a ``Client`` or an address ``'tcp://host:port'`` uses that cluster.
+    maximize : bool
+        Find maxima instead: ``fun`` is negated internally, values are reported as given.
+    args, jac, hess, constraints, options, tol
+        Passed to :func:`scipy.optimize.minimize` with their scipy meaning.
+    xtol, ftol : float
+        Two converged points are one minimum when within ``xtol`` in every coordinate of
+        the box scaled to ``[0, 1]`` and their values agree to ``ftol * max(1, |f|)``.
+    max_evals, max_time, target : optional
+        Stop after this many objective evaluations, this many seconds, or once a value at
+        least as good as ``target`` is found; ``res.stop_reason`` says which.
+    journal : str or Path, optional
+        JSONL file recording each finished run; an existing journal of the same problem is
+        resumed (its starts are not solved again).
+    progress : bool
+        Print a progress line every few seconds.
+    callback : callable, optional
+        ``callback(state)`` after each finished start; returning ``True`` stops the run.
+    start_timeout : float, optional
+        Wall seconds allowed per start.
+    restarts : int
+        Restarts of a converged solve from its end point while that still improves it.
+
+    Returns
+    -------
+    MultistartResult
+        ``x``, ``fun`` (the best), ``minima``, ``runs``, ``nfev``, ``stop_reason``, ...
+
+    Examples
+    --------
+    >>> import engine
+    >>> def himmelblau(x):
+    ...     return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+    >>> res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], n_starts=64, seed=0,
+    ...                       client="serial")
+    >>> len(res.minima), round(res.fun, 8) == 0
+    (4, True)
+    """
+    problem = Problem.create(fun, bounds, args=args, jac=jac, hess=hess,
+                             constraints=constraints, maximize=maximize)
+    method = canonical_method(method)
+    errors = check_run_options(xtol=xtol, ftol=ftol, max_evals=max_evals, max_time=max_time,
+                               target=target, tol=tol, options=options,
+                               start_timeout=start_timeout, restarts=restarts)
+    if n_starts is not None and (isinstance(n_starts, bool) or not isinstance(n_starts, int)
+                                 or n_starts < 0):
+        errors.append(f"n_starts={n_starts!r} is not allowed; use an integer >= 0")
+    if errors:
+        raise ConfigError(errors)
+    if n_starts is None:
+        # With only an evaluation budget, keep starting until the budget is spent.
+        n_starts = max(DEFAULT_N_STARTS, max_evals or 0) if max_evals else DEFAULT_N_STARTS
+    starts = check_starts(n_starts, sampler, seed, x0, problem.dim)
+    local = LocalOptions(method=method, options=dict(options or {}), tol=tol,
+                         start_timeout=start_timeout, restarts=restarts)
+    check_method_requirements(method, problem)
+    dedup = DedupOptions(xtol=float(xtol), ftol=float(ftol))
+    stop = StopOptions(max_evals=max_evals, max_time=max_time, target=target)
+    fingerprint = config_hash({
+        "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
+        "bounds": [problem.lower, problem.upper], "maximize": maximize,
+        "starts": [starts.n_starts, starts.sampler, starts.seed, starts.x0, starts.points],
+        "local": [method, local.options, tol, restarts], "dedup": [xtol, ftol],
+    })
+    from engine.driver import run_multistart
+
+    with contextlib.ExitStack() as stack:
+        run_journal = None
+        if journal is not None:
+            run_journal = stack.enter_context(Journal(journal, fingerprint, resume=True))
+        executor = stack.enter_context(open_executor(client))
+        return run_multistart(
+            problem, starts, local, dedup, stop, executor, journal=run_journal,
+            progress=progress, callback=callback, provenance={"fingerprint": fingerprint},
+        )
+
+
+def problem_from_config(config: RunConfig) -> Problem:
+    """Import the objective (and ``jac``/``hess`` given as ``module:function``) of a config."""
+    spec = config.problem
+    base = config.base_dir
+
+    def maybe_callable(key: str) -> Any:
+        value = spec.get(key)
+        if isinstance(value, str) and ":" in value:
+            return load_callable(value, base, key=f"problem.{key}")
+        return value
+
+    fun = load_callable(spec["objective"], base, key="problem.objective")
+    return Problem.create(
+        fun, spec["bounds"], args=tuple(spec.get("args") or ()), jac=maybe_callable("jac"),
+        hess=maybe_callable("hess"), maximize=bool(spec.get("maximize", False)),
+    )
+
+
+def check_config(config: RunConfig) -> Problem:
+    """Everything about a config that can be checked without compute; returns its problem."""
+    from engine.driver import StartPlan
+
+    try:
+        problem = problem_from_config(config)
+        check_method_requirements(config.local.method, problem)
+        StartPlan(problem, check_starts(config.starts.n_starts, config.starts.sampler,
+                                        config.starts.seed, config.starts.x0, problem.dim))
+    except ConfigError:
+        raise
+    except Exception as exc:  # ProblemError and friends: report as config problems
+        raise ConfigError(str(exc), source=str(config.source)) from None
+    return problem
+
+
+def run_config(
+    config: str | Path | RunConfig,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    out: str | Path | None = None,
+    progress: bool = False,
+    client: Any = None,
+) -> MultistartResult:
+    """Run a YAML config (or a loaded :class:`RunConfig`) and write its output files.
+
+    Writes ``result.json``, ``minima.csv`` (and ``runs.csv``) into ``output.dir`` (or
+    ``out``), with a ``journal.jsonl`` of every finished run; ``resume=True`` continues from
+    that journal.
+
+    Examples
+    --------
+    >>> res = run_config("configs/quickstart.yaml")  # doctest: +SKIP
+    """
+    from engine.driver import run_multistart
+    from engine.outputs import check_writable, write_result_dir
+
+    if not isinstance(config, RunConfig):
+        config = load_config(config, {"output": {"dir": str(out)}} if out else None)
+    problem = check_config(config)
+    out_dir = Path(out or config.output.dir)
+    if not out_dir.is_absolute() and config.source is not None and out is None:
+        out_dir = Path.cwd() / out_dir
+    check_writable(out_dir)
+    fingerprint = config.fingerprint()
+    provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
+                  "fingerprint": fingerprint,
+                  "config_file": None if config.source is None else str(config.source)}
+    with contextlib.ExitStack() as stack:
+        journal = stack.enter_context(
+            Journal(out_dir / "journal.jsonl", fingerprint, resume=resume, force=force,
+                    meta={"config_hash": provenance["config_hash"]}))
+        executor = stack.enter_context(open_executor(client or config.cluster))
+        result = run_multistart(
+            problem, config.starts, config.local, config.dedup, config.stop, executor,
+            journal=journal, progress=progress, provenance=provenance,
+        )
+    write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
+    return result

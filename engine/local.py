@@ -1,0 +1,320 @@
+"""One local solve from one start point, which never raises.
+
+:func:`solve_one` wraps :func:`scipy.optimize.minimize`. Whatever the objective does (raise,
+return NaN, a vector, a wrong-shaped gradient, run past its time limit) the outcome is a
+:class:`~engine.results.LocalRun` with ``success=False`` and the reason, so one bad start never
+costs the others.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds, minimize
+
+from engine.exceptions import ProblemError
+from engine.problem import Problem
+from engine.results import LocalRun
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a scipy local method accepts and requires."""
+
+    bounds: bool
+    constraints: bool = False
+    needs_jac: bool = False
+    needs_hess: bool = False
+    uses_jac: bool = True
+    uses_hess: bool = False
+
+
+# From scipy.optimize.minimize's documentation (scipy >= 1.14).
+METHODS: dict[str, MethodInfo] = {
+    "Nelder-Mead": MethodInfo(bounds=True, uses_jac=False),
+    "Powell": MethodInfo(bounds=True, uses_jac=False),
+    "CG": MethodInfo(bounds=False),
+    "BFGS": MethodInfo(bounds=False),
+    "Newton-CG": MethodInfo(bounds=False, needs_jac=True, uses_hess=True),
+    "L-BFGS-B": MethodInfo(bounds=True),
+    "TNC": MethodInfo(bounds=True),
+    "COBYLA": MethodInfo(bounds=True, constraints=True, uses_jac=False),
+    "COBYQA": MethodInfo(bounds=True, constraints=True, uses_jac=False),
+    "SLSQP": MethodInfo(bounds=True, constraints=True),
+    "trust-constr": MethodInfo(bounds=True, constraints=True, uses_hess=True),
+    "dogleg": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
+    "trust-ncg": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
+    "trust-exact": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
+    "trust-krylov": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
+}
+_CANONICAL = {name.lower(): name for name in METHODS}
+
+
+def canonical_method(method: str) -> str:
+    """Return scipy's spelling of ``method`` (case-insensitive), or raise a clear error.
+
+    Examples
+    --------
+    >>> canonical_method("l-bfgs-b")
+    'L-BFGS-B'
+    """
+    if isinstance(method, str) and method.lower() in _CANONICAL:
+        return _CANONICAL[method.lower()]
+    raise ProblemError(
+        f"method={method!r} is not a scipy.optimize.minimize method; allowed: "
+        f"{', '.join(METHODS)}"
+    )
+
+
+def check_method_requirements(method: str, problem: Problem) -> None:
+    """Raise :class:`ProblemError` before any work when ``method`` lacks what it needs."""
+    info = METHODS[method]
+    has_jac = callable(problem.jac) or problem.jac is True
+    if info.needs_jac and not has_jac:
+        raise ProblemError(
+            f"method={method!r} needs the gradient: pass jac=<callable returning the gradient> "
+            "(or jac=True when fun returns (f, gradient)), or choose a method that estimates "
+            "it, such as 'L-BFGS-B' or 'BFGS'"
+        )
+    if info.needs_hess and problem.hess is None:
+        raise ProblemError(
+            f"method={method!r} needs the Hessian: pass hess=<callable returning the Hessian "
+            "matrix>, or choose 'trust-constr', 'L-BFGS-B' or 'BFGS', which do not"
+        )
+    if method in ("dogleg", "trust-exact") and not callable(problem.hess):
+        raise ProblemError(
+            f"method={method!r} needs hess as a callable returning the Hessian matrix, "
+            f"not {problem.hess!r}"
+        )
+    if problem.constraints and not info.constraints:
+        allowed = ", ".join(m for m, i in METHODS.items() if i.constraints)
+        raise ProblemError(
+            f"method={method!r} cannot handle constraints; use one of: {allowed}"
+        )
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How each local solve is run.
+
+    Parameters
+    ----------
+    method : str
+        A :func:`scipy.optimize.minimize` method.
+    options : dict
+        Passed as ``options=`` to scipy (``maxiter``, ``ftol``, ``gtol``, ...).
+    tol : float, optional
+        Passed as ``tol=`` to scipy.
+    start_timeout : float, optional
+        Wall seconds one start may take; checked at every objective call, so the solve ends
+        at the first call after the limit and is recorded as failed.
+    restarts : int
+        How many times a successful solve is restarted from its own end point while that
+        still lowers the value. Quasi-Newton methods sometimes stop short of a stationary
+        point (a line search that fails, or a relative-reduction test met on a plateau);
+        one restart with a fresh model costs a few evaluations and finishes the descent.
+    """
+
+    method: str = "L-BFGS-B"
+    options: dict[str, Any] = field(default_factory=dict)
+    tol: float | None = None
+    start_timeout: float | None = None
+    restarts: int = 1
+
+
+class _StopSolve(Exception):
+    """Raised inside the objective wrapper to abort a solve with a reason."""
+
+
+class _Objective:
+    """Counts calls, applies the sign for maximization, and checks every returned value."""
+
+    def __init__(self, problem: Problem, start_timeout: float | None) -> None:
+        self.problem = problem
+        self.sign = problem.sign
+        self.nfev = 0
+        self.best_f = math.inf
+        self.best_x: np.ndarray | None = None
+        self.deadline = None if start_timeout is None else time.monotonic() + start_timeout
+
+    def _value(self, x: np.ndarray, raw: Any) -> float:
+        if raw is None:
+            raise _StopSolve("ValueError: objective returned None, not a scalar")
+        try:
+            value = float(np.asarray(raw, dtype=float).reshape(()))
+        except (TypeError, ValueError):
+            shape = getattr(np.asarray(raw, dtype=object), "shape", "?")
+            raise _StopSolve(
+                f"ValueError: objective returned {type(raw).__name__} of shape {shape}, "
+                "not a scalar"
+            ) from None
+        if not math.isfinite(value):
+            raise _StopSolve(f"ValueError: objective returned {value} at x={x.tolist()}")
+        if self.sign * value < self.best_f:
+            self.best_f = self.sign * value
+            self.best_x = np.array(x, dtype=float)
+        return self.sign * value
+
+    def _gradient(self, x: np.ndarray, raw: Any) -> np.ndarray:
+        grad = np.asarray(raw, dtype=float)
+        if grad.shape != x.shape:
+            raise _StopSolve(
+                f"ValueError: gradient has shape {grad.shape}, expected {x.shape}"
+            )
+        if not np.all(np.isfinite(grad)):
+            raise _StopSolve(f"ValueError: gradient is not finite at x={x.tolist()}")
+        return self.sign * grad
+
+    def _tick(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _StopSolve("TimeoutError: start_timeout reached")
+        self.nfev += 1
+
+    def fun(self, x: np.ndarray, *args: Any) -> float:
+        self._tick()
+        return self._value(x, self.problem.fun(x, *args))
+
+    def fun_and_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
+        self._tick()
+        raw = self.problem.fun(x, *args)
+        if not isinstance(raw, (tuple, list)) or len(raw) != 2:
+            raise _StopSolve("ValueError: jac=True but fun did not return (f, gradient)")
+        return self._value(x, raw[0]), self._gradient(x, raw[1])
+
+    def jac(self, x: np.ndarray, *args: Any) -> np.ndarray:
+        return self._gradient(x, self.problem.jac(x, *args))
+
+    def hess(self, x: np.ndarray, *args: Any) -> Any:
+        return self.sign * np.asarray(self.problem.hess(x, *args), dtype=float)
+
+
+def _scipy_arguments(
+    problem: Problem, opts: LocalOptions, wrapped: _Objective
+) -> dict[str, Any]:
+    info = METHODS[opts.method]
+    kwargs: dict[str, Any] = {"method": opts.method, "args": problem.args, "tol": opts.tol}
+    if problem.jac is True:
+        kwargs["fun"], kwargs["jac"] = wrapped.fun_and_grad, True
+    else:
+        kwargs["fun"] = wrapped.fun
+        if callable(problem.jac):
+            kwargs["jac"] = wrapped.jac
+        elif isinstance(problem.jac, str) and info.uses_jac:
+            kwargs["jac"] = problem.jac
+    if info.uses_hess and problem.hess is not None:
+        kwargs["hess"] = wrapped.hess if callable(problem.hess) else problem.hess
+    if info.bounds:
+        kwargs["bounds"] = Bounds(problem.lower, problem.upper)
+    if problem.constraints:
+        kwargs["constraints"] = list(problem.constraints)
+    if opts.options:
+        kwargs["options"] = dict(opts.options)
+    return kwargs
+
+
+def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) -> LocalRun:
+    """Run one local solve; return a :class:`LocalRun` whatever happens.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Problem.create(lambda x: float((x[0] - 1) ** 2), [(-3, 3)])
+    >>> run = solve_one(p, np.array([0.0]), 0, LocalOptions())
+    >>> run.success, round(float(run.x[0]), 5)
+    (True, 1.0)
+    """
+    started = time.perf_counter()
+    x0 = np.asarray(x0, dtype=float)
+    wrapped = _Objective(problem, opts.start_timeout)
+    kwargs = _scipy_arguments(problem, opts, wrapped)
+    nit = 0
+    try:
+        with warnings.catch_warnings():
+            # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
+            warnings.simplefilter("ignore")
+            best = minimize(x0=x0, **kwargs)
+            nit += int(best.get("nit", 0) or 0)
+            for _ in range(max(0, opts.restarts)):
+                if not best.success:
+                    break
+                again = minimize(x0=np.asarray(best.x, dtype=float), **kwargs)
+                nit += int(again.get("nit", 0) or 0)
+                lowered = float(again.fun) < float(best.fun) - 1e-12 * (1.0 + abs(best.fun))
+                if not (again.success and lowered):
+                    break
+                best = again
+    except _StopSolve as stop:
+        return _failed_run(problem, x0, index, wrapped, nit, str(stop), started)
+    except Exception as exc:  # the objective raised (or scipy did on its behalf)
+        error = f"{type(exc).__name__}: {exc}"
+        return _failed_run(problem, x0, index, wrapped, nit, error, started)
+    x = np.asarray(best.x, dtype=float).reshape(x0.shape)
+    fun = float(best.fun) * problem.sign
+    in_bounds = problem.contains(x)
+    success = bool(best.success) and math.isfinite(fun) and in_bounds
+    message = str(best.message)
+    if not in_bounds:
+        message = f"converged outside the bounds ({message})"
+    return LocalRun(
+        index=index, x0=x0, x=x, fun=fun, nfev=wrapped.nfev, nit=nit, success=success,
+        message=message, error=None, time=time.perf_counter() - started, in_bounds=in_bounds,
+    )
+
+
+def _failed_run(
+    problem: Problem,
+    x0: np.ndarray,
+    index: int,
+    wrapped: _Objective,
+    nit: int,
+    error: str,
+    started: float,
+) -> LocalRun:
+    x = x0 if wrapped.best_x is None else wrapped.best_x
+    fun = math.nan if wrapped.best_x is None else wrapped.best_f * problem.sign
+    return LocalRun(
+        index=index, x0=x0, x=x, fun=fun, nfev=wrapped.nfev, nit=nit, success=False,
+        message=f"failed: {error}", error=error, time=time.perf_counter() - started,
+        in_bounds=problem.contains(x),
+    )
+
+
+_BLAS_CONTROLLER: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context that limits BLAS to one thread.
+
+    scipy's local solvers make many tiny BLAS calls; a multi-threaded OpenBLAS spends far
+    longer waking its threads than computing (measured here: L-BFGS-B on a 2-D problem 40x
+    slower with 2 threads). Parallelism comes from running many starts at once instead.
+    """
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()  # discovering libraries is the slow part
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def solve_chunk(
+    problem: Problem,
+    starts: Sequence[tuple[int, np.ndarray]],
+    opts: LocalOptions,
+    on_run: Callable[[LocalRun], None] | None = None,
+) -> list[LocalRun]:
+    """Solve several starts in a row (one task on a worker), BLAS limited to one thread."""
+    runs = []
+    with _one_blas_thread():
+        for index, x0 in starts:
+            run = solve_one(problem, x0, index, opts)
+            runs.append(run)
+            if on_run is not None:
+                on_run(run)
+    return runs

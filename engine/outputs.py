@@ -1,0 +1,101 @@
+"""Files a run leaves behind, each written atomically (temp file in the same folder, rename).
+
+A reader never sees half a file: either the old one or the new one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.results import MultistartResult
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that the file is either complete or untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> atomic_write_text(p, "hi").read_text()
+    'hi'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def minima_csv(result: MultistartResult) -> str:
+    """The ranked minima as CSV text: rank, fun, n_hits, x0..x{d-1}."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    dim = len(result.minima[0].x) if result.minima else 0
+    writer.writerow(["rank", "fun", "n_hits", *[f"x{j}" for j in range(dim)]])
+    for rank, minimum in enumerate(result.minima, start=1):
+        writer.writerow([rank, repr(float(minimum.fun)), minimum.n_hits,
+                         *[repr(float(v)) for v in minimum.x]])
+    return buffer.getvalue()
+
+
+def check_writable(directory: Path) -> None:
+    """Fail early (before any compute) when ``directory`` cannot be created or written."""
+    from engine.exceptions import ConfigError
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test.", delete=True)
+        probe.write(b"x")
+        probe.flush()
+        probe.close()
+    except OSError as exc:
+        raise ConfigError(
+            f"output.dir={str(directory)!r} is not writable ({exc.strerror or exc}); "
+            "choose a directory you can write to (--out DIR)"
+        ) from None
+
+
+def _runs_csv(result: MultistartResult) -> str:
+    """Every local run as CSV text, one row per start."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    dim = len(result.runs[0].x0) if result.runs else 0
+    writer.writerow(["index", "fun", "success", "nfev", "nit", "time", "message",
+                     *[f"x{j}" for j in range(dim)], *[f"x0_{j}" for j in range(dim)]])
+    for run in result.runs:
+        writer.writerow([run.index, repr(float(run.fun)), run.success, run.nfev, run.nit,
+                         f"{run.time:.6f}", run.message, *[repr(float(v)) for v in run.x],
+                         *[repr(float(v)) for v in run.x0]])
+    return buffer.getvalue()
+
+
+def write_result_dir(
+    result: MultistartResult, directory: Path, runs_csv: bool = True
+) -> dict[str, Path]:
+    """Write ``result.json``, ``minima.csv`` (and ``runs.csv``); return their paths."""
+    directory = Path(directory)
+    written = {
+        "result.json": atomic_write_text(
+            directory / "result.json", json.dumps(result.to_dict(), indent=1) + "\n"
+        ),
+        "minima.csv": atomic_write_text(directory / "minima.csv", minima_csv(result)),
+    }
+    if runs_csv:
+        written["runs.csv"] = atomic_write_text(directory / "runs.csv", _runs_csv(result))
+    return written

@@ -1,0 +1,315 @@
+"""The optimization problem: objective, bounds, derivatives, constraints, sign.
+
+A :class:`Problem` is built once in the driver, validated, and sent to every worker once.
+It knows nothing about how it is solved.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds
+
+from engine.exceptions import ProblemError
+
+BoundsLike = Bounds | Sequence[Sequence[float]]
+
+
+def normalize_bounds(bounds: Any, name: str = "bounds") -> tuple[np.ndarray, np.ndarray]:
+    """Turn ``bounds`` into two float arrays ``(lower, upper)``, checking every pair.
+
+    Parameters
+    ----------
+    bounds : sequence of (low, high) pairs or scipy.optimize.Bounds
+        Finite box bounds, one pair per variable, with ``low < high``.
+    name : str
+        The argument or key name used in error messages.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+        1-D float arrays of equal length.
+
+    Raises
+    ------
+    ProblemError
+        When the bounds are missing, ragged, non-numeric, infinite, NaN, or reversed.
+
+    Examples
+    --------
+    >>> lo, hi = normalize_bounds([(-5, 5), (0, 1)])
+    >>> lo.tolist(), hi.tolist()
+    ([-5.0, 0.0], [5.0, 1.0])
+    """
+    if isinstance(bounds, Bounds):
+        lower = np.atleast_1d(np.asarray(bounds.lb, dtype=float))
+        upper = np.atleast_1d(np.asarray(bounds.ub, dtype=float))
+        if lower.shape != upper.shape:
+            raise ProblemError(
+                f"{name}: Bounds.lb has shape {lower.shape} but Bounds.ub has {upper.shape}; "
+                "give one lower and one upper value per variable"
+            )
+        pairs = np.column_stack([lower, upper]) if lower.size else np.empty((0, 2))
+    else:
+        if bounds is None:
+            raise ProblemError(
+                f"{name} is required: give a sequence of (low, high) pairs, one per variable, "
+                "e.g. bounds=[(-5, 5), (-5, 5)]"
+            )
+        try:
+            pairs = np.asarray(bounds, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ProblemError(
+                f"{name}={bounds!r} is not a sequence of numeric (low, high) pairs ({exc}); "
+                "write it as e.g. [(-5, 5), (-5, 5)]"
+            ) from None
+        if pairs.size == 0:
+            raise ProblemError(f"{name} is empty; give at least one (low, high) pair")
+        if pairs.ndim == 1 and pairs.size == 2:
+            pairs = pairs.reshape(1, 2)
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ProblemError(
+                f"{name}={bounds!r} has shape {pairs.shape}; expected (n_variables, 2): "
+                "one (low, high) pair per variable, e.g. [(-5, 5), (-5, 5)]"
+            )
+    if pairs.shape[0] == 0:
+        raise ProblemError(f"{name} is empty; give at least one (low, high) pair")
+    problems = []
+    for i, (low, high) in enumerate(pairs):
+        if not (math.isfinite(low) and math.isfinite(high)):
+            problems.append(
+                f"{name}[{i}]=({low}, {high}) is not finite; a multistart samples the whole box, "
+                "so every bound must be a finite number (replace inf by a realistic range)"
+            )
+        elif not low < high:
+            problems.append(
+                f"{name}[{i}]=({low}, {high}) has low >= high; each pair must satisfy low < high "
+                "(swap them, or fix the variable outside the problem instead)"
+            )
+    if problems:
+        raise ProblemError("; ".join(problems))
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+def _check_callable(value: Any, name: str, extra: tuple[Any, ...] = ()) -> None:
+    if value is None or callable(value) or any(value is e or value == e for e in extra):
+        return
+    allowed = "a callable" + "".join(f" or {e!r}" for e in extra) + " or None"
+    raise ProblemError(f"{name}={value!r} is not allowed; use {allowed}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A bounded minimization (or maximization) problem.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float``, as for :func:`scipy.optimize.minimize`. With ``jac=True``
+        it returns ``(f, gradient)``.
+    lower, upper : numpy.ndarray
+        Finite box bounds (see :func:`normalize_bounds`).
+    args : tuple
+        Extra positional arguments passed to ``fun``, ``jac`` and ``hess``.
+    jac, hess : callable, bool, str or None
+        Passed to the local solver with the meaning they have in scipy.
+    constraints : tuple
+        scipy constraint dicts or ``LinearConstraint``/``NonlinearConstraint`` objects.
+    maximize : bool
+        When true the engine minimizes ``-fun`` and reports values with the original sign.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Problem.create(lambda x: float(np.sum(x**2)), [(-1, 1), (-2, 2)])
+    >>> p.dim, p.width.tolist()
+    (2, [2.0, 4.0])
+    """
+
+    fun: Callable[..., Any]
+    lower: np.ndarray
+    upper: np.ndarray
+    args: tuple[Any, ...] = ()
+    jac: Any = None
+    hess: Any = None
+    constraints: tuple[Any, ...] = ()
+    maximize: bool = False
+    name: str = field(default="")
+
+    @classmethod
+    def create(
+        cls,
+        fun: Callable[..., Any],
+        bounds: BoundsLike,
+        *,
+        args: Sequence[Any] | Any = (),
+        jac: Any = None,
+        hess: Any = None,
+        constraints: Any = (),
+        maximize: bool = False,
+    ) -> Problem:
+        """Validate user input and build a :class:`Problem`.
+
+        Raises
+        ------
+        ProblemError
+            When ``fun`` is not callable, the bounds are invalid, or ``jac``/``hess`` have a
+            type scipy would not accept.
+        """
+        if not callable(fun):
+            raise ProblemError(
+                f"fun={fun!r} is not callable; pass a function f(x, *args) -> float"
+            )
+        lower, upper = normalize_bounds(bounds)
+        if not isinstance(args, tuple):
+            args = tuple(args) if isinstance(args, list) else (args,)
+        _check_callable(jac, "jac", (True, False, "2-point", "3-point", "cs"))
+        if hess is not None and not callable(hess) and not isinstance(hess, str):
+            # HessianUpdateStrategy instances (BFGS(), SR1()) are allowed as in scipy.
+            from scipy.optimize import HessianUpdateStrategy
+
+            if not isinstance(hess, HessianUpdateStrategy):
+                raise ProblemError(
+                    f"hess={hess!r} is not allowed; use a callable, '2-point', '3-point', 'cs', "
+                    "a scipy.optimize.HessianUpdateStrategy (e.g. BFGS()) or None"
+                )
+        if isinstance(constraints, dict) or not isinstance(constraints, (list, tuple)):
+            constraints = (constraints,) if constraints else ()
+        return cls(
+            fun=fun,
+            lower=lower,
+            upper=upper,
+            args=args,
+            jac=False if jac is False else jac,
+            hess=hess,
+            constraints=tuple(constraints),
+            maximize=bool(maximize),
+            name=getattr(fun, "__qualname__", type(fun).__name__),
+        )
+
+    @property
+    def dim(self) -> int:
+        """Number of variables."""
+        return int(self.lower.size)
+
+    @property
+    def width(self) -> np.ndarray:
+        """Width of the box in each variable (``upper - lower``)."""
+        return self.upper - self.lower
+
+    @property
+    def sign(self) -> float:
+        """``-1.0`` when maximizing (the engine minimizes ``sign * fun``), else ``1.0``."""
+        return -1.0 if self.maximize else 1.0
+
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Map points from the user's box to the unit box ``[0, 1]^d``."""
+        return (np.asarray(x, dtype=float) - self.lower) / self.width
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Map points from the unit box to the user's box."""
+        return self.lower + np.asarray(u, dtype=float) * self.width
+
+    def contains(self, x: np.ndarray, rtol: float = 1e-8) -> bool:
+        """True when ``x`` lies in the box, allowing ``rtol`` of each width as slack."""
+        slack = rtol * self.width
+        x = np.asarray(x, dtype=float)
+        return bool(np.all(x >= self.lower - slack) and np.all(x <= self.upper + slack))
+
+
+def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "objective") -> Any:
+    """Import a callable named by ``"package.module:function"`` or ``"path/file.py:function"``.
+
+    Only the named module or file is imported; relative file paths are resolved against
+    ``base_dir`` (the directory of the config file) and then the current directory.
+
+    Parameters
+    ----------
+    spec : str
+        ``"module:attr"`` or ``"file.py:attr"``; ``attr`` may be dotted (``"mod:Class.method"``).
+    base_dir : str or Path, optional
+        Directory that relative file paths are resolved against first.
+    key : str
+        Config key named in error messages.
+
+    Raises
+    ------
+    ProblemError
+        When the spec is malformed, the module or file cannot be imported, or the attribute
+        is missing or not callable.
+
+    Examples
+    --------
+    >>> load_callable("math:sqrt")(9.0)
+    3.0
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1 or spec.startswith(":") or spec.endswith(
+        ":"
+    ):
+        raise ProblemError(
+            f"{key}={spec!r} is not of the form 'package.module:function' or "
+            "'path/to/file.py:function'; write e.g. 'examples/objectives.py:himmelblau'"
+        )
+    target, attr = spec.split(":")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        module = _import_file(target, base_dir, key)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise ProblemError(
+                f"{key}={spec!r}: module {target!r} cannot be imported ({exc}); install it, "
+                "or give a file path such as 'objectives.py:function'"
+            ) from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = sorted(n for n in dir(module) if not n.startswith("_"))
+            raise ProblemError(
+                f"{key}={spec!r}: {target!r} has no attribute {attr!r}; "
+                f"it defines: {', '.join(names[:20]) or 'nothing public'}"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ProblemError(f"{key}={spec!r} names {type(obj).__name__} object, not a callable")
+    return obj
+
+
+def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:
+    candidates = [Path(target)]
+    if base_dir is not None and not Path(target).is_absolute():
+        candidates.insert(0, Path(base_dir) / target)
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        tried = ", ".join(str(c) for c in candidates)
+        raise ProblemError(f"{key}: file {target!r} not found (looked at {tried})")
+    path = path.resolve()
+    # A stable module name per file lets pickled functions refer to it on workers.
+    module_name = "_objective_" + "_".join(path.with_suffix("").parts[-3:]).replace("-", "_")
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec_obj = importlib.util.spec_from_file_location(module_name, path)
+    if spec_obj is None or spec_obj.loader is None:
+        raise ProblemError(f"{key}: {path} cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec_obj)
+    sys.modules[module_name] = module
+    try:
+        spec_obj.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ProblemError(
+            f"{key}: importing {path} failed with {type(exc).__name__}: {exc}"
+        ) from exc
+    # Workers cannot import this file by name, so functions from it travel by value.
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return module

@@ -1,0 +1,277 @@
+"""Typed results: one local run, one distinct minimum, the whole multistart result.
+
+Field names follow :class:`scipy.optimize.OptimizeResult` (``x``, ``fun``, ``nfev``, ``nit``,
+``success``, ``message``) so a scipy user reads them without a manual. Values are always
+reported with the user's sign, also when maximizing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _float_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [_float_or_none(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+@dataclass(frozen=True, eq=False)
+class LocalRun:
+    """The outcome of one local solve from one start point.
+
+    Attributes
+    ----------
+    index : int
+        Start number (user ``x0`` points first, then sampled points).
+    x0, x : numpy.ndarray
+        Start point and the point the solver returned (the start itself if it never moved).
+    fun : float
+        Objective at ``x`` with the user's sign; NaN when no finite value was obtained.
+    nfev, nit : int
+        Objective evaluations (counted by the engine, finite-difference calls included) and
+        solver iterations.
+    success : bool
+        The solver reported convergence, the value is finite and ``x`` lies in the bounds.
+    message : str
+        The solver's message, or why the run failed.
+    error : str or None
+        ``"ExceptionType: text"`` when the objective raised or returned a bad value.
+    time : float
+        Wall seconds spent on this start.
+    in_bounds : bool
+        Whether ``x`` lies inside the bounds (methods without bound support may leave them).
+    """
+
+    index: int
+    x0: np.ndarray
+    x: np.ndarray
+    fun: float
+    nfev: int
+    nit: int
+    success: bool
+    message: str
+    error: str | None = None
+    time: float = 0.0
+    in_bounds: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (non-finite numbers become ``None``)."""
+        return {
+            "index": self.index,
+            "x0": _floats(self.x0),
+            "x": _floats(self.x),
+            "fun": _float_or_none(self.fun),
+            "nfev": self.nfev,
+            "nit": self.nit,
+            "success": self.success,
+            "message": self.message,
+            "error": self.error,
+            "time": self.time,
+            "in_bounds": self.in_bounds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LocalRun:
+        """Inverse of :meth:`to_dict`."""
+
+        def arr(values: list[float | None]) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+        return cls(
+            index=int(data["index"]),
+            x0=arr(data["x0"]),
+            x=arr(data["x"]),
+            fun=np.nan if data["fun"] is None else float(data["fun"]),
+            nfev=int(data["nfev"]),
+            nit=int(data["nit"]),
+            success=bool(data["success"]),
+            message=str(data["message"]),
+            error=data.get("error"),
+            time=float(data.get("time", 0.0)),
+            in_bounds=bool(data.get("in_bounds", True)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Minimum:
+    """A distinct local minimum: the best point of a basin and how often starts reached it.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        Best representative found for this minimum.
+    fun : float
+        Objective at ``x`` (user's sign).
+    n_hits : int
+        Number of successful runs that converged here.
+    starts : tuple of int
+        Indices of those runs, ascending.
+    """
+
+    x: np.ndarray
+    fun: float
+    n_hits: int
+    starts: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "x": _floats(self.x),
+            "fun": _float_or_none(self.fun),
+            "n_hits": self.n_hits,
+            "starts": list(self.starts),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class MultistartResult:
+    """What a multistart run found.
+
+    Attributes
+    ----------
+    x, fun : numpy.ndarray, float
+        The best minimum (the global estimate); ``x`` is None and ``fun`` NaN when no run
+        succeeded.
+    minima : tuple of Minimum
+        Distinct minima, best first (lowest ``fun``, or highest when maximizing).
+    runs : tuple of LocalRun
+        Every local run, ordered by start index.
+    n_starts, nfev, n_failed : int
+        Starts solved, objective evaluations over all runs, runs that did not succeed.
+    wall_time : float
+        Seconds from start to end of the run.
+    stop_reason : str
+        Why the run ended: ``"n_starts"`` (all starts solved), ``"max_evals"``, ``"max_time"``,
+        ``"target"``, ``"callback"`` or ``"interrupted"``.
+    success : bool
+        At least one local run succeeded.
+    message : str
+        One-line human summary.
+    maximize : bool
+        Whether values are maxima of the user's function.
+    provenance : dict
+        Seed, options, versions, host, cluster, times: what is needed to reproduce the run.
+    """
+
+    x: np.ndarray | None
+    fun: float
+    minima: tuple[Minimum, ...]
+    runs: tuple[LocalRun, ...]
+    n_starts: int
+    nfev: int
+    n_failed: int
+    wall_time: float
+    stop_reason: str
+    success: bool
+    message: str
+    maximize: bool = False
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def nit(self) -> int:
+        """Solver iterations summed over all runs."""
+        return sum(r.nit for r in self.runs)
+
+    @property
+    def seed(self) -> int | None:
+        """The root seed's entropy: pass it as ``seed=`` to repeat this run exactly."""
+        return self.provenance.get("seed")
+
+    def failures(self) -> dict[str, int]:
+        """Count failed runs by reason (error type or solver message)."""
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            if not run.success:
+                reason = run.error.split(":", 1)[0] if run.error else run.message
+                counts[reason] = counts.get(reason, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+    def to_dict(self, include_runs: bool = True) -> dict[str, Any]:
+        """JSON-safe dict of everything (``json.dumps`` works on it directly)."""
+        out: dict[str, Any] = {
+            "x": None if self.x is None else _floats(self.x),
+            "fun": _float_or_none(self.fun),
+            "success": self.success,
+            "message": self.message,
+            "stop_reason": self.stop_reason,
+            "maximize": self.maximize,
+            "n_starts": self.n_starts,
+            "nfev": self.nfev,
+            "nit": self.nit,
+            "n_failed": self.n_failed,
+            "n_minima": len(self.minima),
+            "wall_time": self.wall_time,
+            "failures": self.failures(),
+            "minima": [m.to_dict() for m in self.minima],
+            "provenance": self.provenance,
+        }
+        if include_runs:
+            out["runs"] = [r.to_dict() for r in self.runs]
+        return out
+
+    def to_frame(self, what: str = "minima") -> Any:
+        """A pandas DataFrame of the ``"minima"`` (default) or of the ``"runs"``.
+
+        Needs the optional ``pandas`` extra (``pip install multistart-engine[pandas]``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "to_frame() needs pandas: pip install 'multistart-engine[pandas]'"
+            ) from None
+        if what == "minima":
+            rows = [
+                {"rank": i + 1, "fun": m.fun, "n_hits": m.n_hits,
+                 **{f"x{j}": v for j, v in enumerate(m.x)}}
+                for i, m in enumerate(self.minima)
+            ]
+        elif what == "runs":
+            rows = [
+                {**{k: v for k, v in r.to_dict().items() if k not in ("x", "x0")},
+                 **{f"x{j}": v for j, v in enumerate(r.x)},
+                 **{f"x0_{j}": v for j, v in enumerate(r.x0)}}
+                for r in self.runs
+            ]
+        else:
+            raise ValueError(f"to_frame(what={what!r}): use 'minima' or 'runs'")
+        return pd.DataFrame(rows)
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename)."""
+        from engine.outputs import atomic_write_text
+
+        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
+
+    def summary(self, max_rows: int = 10) -> str:
+        """A ranked table of the minima as text."""
+        kind = "maxima" if self.maximize else "minima"
+        lines = [
+            f"{len(self.minima)} distinct {kind} from {self.n_starts} starts "
+            f"({self.n_failed} failed, {self.nfev} evaluations, {self.wall_time:.2f} s, "
+            f"stop: {self.stop_reason})",
+            f"{'rank':>4}  {'fun':>16}  {'hits':>5}  x",
+        ]
+        for i, m in enumerate(self.minima[:max_rows]):
+            xs = ", ".join(f"{v:.6g}" for v in m.x)
+            lines.append(f"{i + 1:>4}  {m.fun:>16.10g}  {m.n_hits:>5}  [{xs}]")
+        if len(self.minima) > max_rows:
+            lines.append(f"  ... {len(self.minima) - max_rows} more")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"MultistartResult(fun={self.fun!r}, x={None if self.x is None else self.x.tolist()},"
+            f" n_minima={len(self.minima)}, n_starts={self.n_starts}, nfev={self.nfev}, "
+            f"n_failed={self.n_failed}, stop_reason={self.stop_reason!r})"
+        )

@@ -1,0 +1,780 @@
+"""Standard bounded test problems for global optimization, with their known minima.
+
+Every problem is written from its published definition (mostly the Surjanovic & Bingham
+"Virtual Library of Simulation Experiments" pages, which follow Jamil & Yang (2013),
+Molga & Smutnicki (2005) and Dixon & Szego (1978)).  Each :class:`TestProblem` carries
+
+* ``fun``: the objective, taking a 1-D array of length ``dim`` and returning a Python float;
+* ``bounds``: the standard search box;
+* ``f_min`` and ``global_minima``: the global minimum value and all its minimizers inside the
+  box (empty where the minimizers are not listed);
+* ``local_minima``: ``(x, f)`` pairs of *all* interior local minima in the box, for problems
+  where that list is known exactly (global minima included), else ``()``;
+* ``jac``: an analytic gradient where one is easy to write, else ``None``.
+
+Minimizers that have no closed form were refined numerically (Newton iterations on the
+gradient in double precision) and are listed to about 1e-12; ``f_min`` is then the value of
+``fun`` at the listed minimizer, which matches the published (rounded) values.
+
+``multimodal_1d_max`` is meant for maximization tests: maximize
+:func:`multimodal_1d_max_objective` (which is ``-fun``); its maximizers are the listed minima.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+__all__ = [
+    "PROBLEMS",
+    "TestProblem",
+    "get",
+    "multimodal_1d_max_objective",
+    "names",
+]
+
+PI = float(np.pi)
+
+Point = tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TestProblem:
+    """A bounded minimization test problem with its known minima."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    fun: Callable[[np.ndarray], float]
+    bounds: tuple[tuple[float, float], ...]
+    f_min: float
+    global_minima: tuple[Point, ...]
+    local_minima: tuple[tuple[Point, float], ...] = ()
+    jac: Callable[[np.ndarray], np.ndarray] | None = None
+
+    @property
+    def dim(self) -> int:
+        """Number of variables."""
+        return len(self.bounds)
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Lower bounds as an array."""
+        return np.array([b[0] for b in self.bounds], dtype=float)
+
+    @property
+    def upper(self) -> np.ndarray:
+        """Upper bounds as an array."""
+        return np.array([b[1] for b in self.bounds], dtype=float)
+
+
+def _x(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=float).ravel()
+
+
+def _box(lo: float, hi: float, dim: int) -> tuple[tuple[float, float], ...]:
+    return tuple((float(lo), float(hi)) for _ in range(dim))
+
+
+# ---------------------------------------------------------------------------------------------
+# Objective functions (dimension follows the length of x where the definition allows it)
+# ---------------------------------------------------------------------------------------------
+
+
+def himmelblau(x: np.ndarray) -> float:
+    """Himmelblau (1972): (x1^2 + x2 - 11)^2 + (x1 + x2^2 - 7)^2."""
+    x = _x(x)
+    a = x[0] ** 2 + x[1] - 11.0
+    b = x[0] + x[1] ** 2 - 7.0
+    return float(a * a + b * b)
+
+
+def himmelblau_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`himmelblau`."""
+    x = _x(x)
+    a = x[0] ** 2 + x[1] - 11.0
+    b = x[0] + x[1] ** 2 - 7.0
+    return np.array([4.0 * x[0] * a + 2.0 * b, 2.0 * a + 4.0 * x[1] * b])
+
+
+def six_hump_camel(x: np.ndarray) -> float:
+    """Six-hump camel (Surjanovic & Bingham; Dixon & Szego)."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return float(
+        (4.0 - 2.1 * x1**2 + x1**4 / 3.0) * x1**2 + x1 * x2 + (-4.0 + 4.0 * x2**2) * x2**2
+    )
+
+
+def six_hump_camel_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`six_hump_camel`."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return np.array([8.0 * x1 - 8.4 * x1**3 + 2.0 * x1**5 + x2, x1 - 8.0 * x2 + 16.0 * x2**3])
+
+
+def three_hump_camel(x: np.ndarray) -> float:
+    """Three-hump camel (Surjanovic & Bingham): 2x1^2 - 1.05x1^4 + x1^6/6 + x1x2 + x2^2."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return float(2.0 * x1**2 - 1.05 * x1**4 + x1**6 / 6.0 + x1 * x2 + x2**2)
+
+
+def three_hump_camel_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`three_hump_camel`."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return np.array([4.0 * x1 - 4.2 * x1**3 + x1**5 + x2, x1 + 2.0 * x2])
+
+
+_BR_A, _BR_B, _BR_C = 1.0, 5.1 / (4.0 * PI**2), 5.0 / PI
+_BR_R, _BR_S, _BR_T = 6.0, 10.0, 1.0 / (8.0 * PI)
+
+
+def branin(x: np.ndarray) -> float:
+    """Branin-Hoo with the standard constants (Surjanovic & Bingham; Dixon & Szego)."""
+    x = _x(x)
+    u = x[1] - _BR_B * x[0] ** 2 + _BR_C * x[0] - _BR_R
+    return float(_BR_A * u * u + _BR_S * (1.0 - _BR_T) * np.cos(x[0]) + _BR_S)
+
+
+def branin_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`branin`."""
+    x = _x(x)
+    u = x[1] - _BR_B * x[0] ** 2 + _BR_C * x[0] - _BR_R
+    return np.array(
+        [
+            2.0 * _BR_A * u * (-2.0 * _BR_B * x[0] + _BR_C) - _BR_S * (1.0 - _BR_T) * np.sin(x[0]),
+            2.0 * _BR_A * u,
+        ]
+    )
+
+
+def rastrigin(x: np.ndarray) -> float:
+    """Rastrigin: 10d + sum(x_i^2 - 10 cos(2 pi x_i)) (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(10.0 * x.size + np.sum(x * x - 10.0 * np.cos(2.0 * PI * x)))
+
+
+def rastrigin_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`rastrigin`."""
+    x = _x(x)
+    return 2.0 * x + 20.0 * PI * np.sin(2.0 * PI * x)
+
+
+def ackley(x: np.ndarray) -> float:
+    """Ackley with a=20, b=0.2, c=2 pi (Surjanovic & Bingham)."""
+    x = _x(x)
+    d = x.size
+    s1 = np.sqrt(np.sum(x * x) / d)
+    s2 = np.sum(np.cos(2.0 * PI * x)) / d
+    return float(-20.0 * np.exp(-0.2 * s1) - np.exp(s2) + 20.0 + np.e)
+
+
+def griewank(x: np.ndarray) -> float:
+    """Griewank: sum x_i^2/4000 - prod cos(x_i/sqrt(i)) + 1 (Surjanovic & Bingham)."""
+    x = _x(x)
+    sq = np.sqrt(np.arange(1, x.size + 1, dtype=float))
+    return float(np.sum(x * x) / 4000.0 - np.prod(np.cos(x / sq)) + 1.0)
+
+
+def griewank_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`griewank`."""
+    x = _x(x)
+    sq = np.sqrt(np.arange(1, x.size + 1, dtype=float))
+    c = np.cos(x / sq)
+    g = x / 2000.0
+    for i in range(x.size):
+        others = np.prod(np.delete(c, i))
+        g[i] += np.sin(x[i] / sq[i]) / sq[i] * others
+    return g
+
+
+_SCHWEFEL_C = 418.9829
+
+
+def schwefel(x: np.ndarray) -> float:
+    """Schwefel (Surjanovic & Bingham): 418.9829 d - sum x_i sin(sqrt|x_i|)."""
+    x = _x(x)
+    return float(_SCHWEFEL_C * x.size - np.sum(x * np.sin(np.sqrt(np.abs(x)))))
+
+
+def levy(x: np.ndarray) -> float:
+    """Levy (Surjanovic & Bingham), with w_i = 1 + (x_i - 1)/4."""
+    x = _x(x)
+    w = 1.0 + (x - 1.0) / 4.0
+    head = np.sin(PI * w[0]) ** 2
+    mid = np.sum((w[:-1] - 1.0) ** 2 * (1.0 + 10.0 * np.sin(PI * w[:-1] + 1.0) ** 2))
+    tail = (w[-1] - 1.0) ** 2 * (1.0 + np.sin(2.0 * PI * w[-1]) ** 2)
+    return float(head + mid + tail)
+
+
+def levy_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`levy`."""
+    x = _x(x)
+    w = 1.0 + (x - 1.0) / 4.0
+    g = np.zeros_like(w)
+    g[0] += PI * np.sin(2.0 * PI * w[0])
+    wm = w[:-1]
+    g[:-1] += 2.0 * (wm - 1.0) * (1.0 + 10.0 * np.sin(PI * wm + 1.0) ** 2) + (
+        wm - 1.0
+    ) ** 2 * 10.0 * PI * np.sin(2.0 * (PI * wm + 1.0))
+    wd = w[-1]
+    g[-1] += 2.0 * (wd - 1.0) * (1.0 + np.sin(2.0 * PI * wd) ** 2) + (
+        wd - 1.0
+    ) ** 2 * 2.0 * PI * np.sin(4.0 * PI * wd)
+    return g / 4.0
+
+
+_MICH_M = 10
+
+
+def michalewicz(x: np.ndarray) -> float:
+    """Michalewicz with m=10: -sum sin(x_i) sin(i x_i^2/pi)^(2m) (Surjanovic & Bingham)."""
+    x = _x(x)
+    i = np.arange(1, x.size + 1, dtype=float)
+    return float(-np.sum(np.sin(x) * np.sin(i * x * x / PI) ** (2 * _MICH_M)))
+
+
+def michalewicz_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`michalewicz`."""
+    x = _x(x)
+    i = np.arange(1, x.size + 1, dtype=float)
+    s = np.sin(i * x * x / PI)
+    c = np.cos(i * x * x / PI)
+    m2 = 2 * _MICH_M
+    return -(
+        np.cos(x) * s**m2 + np.sin(x) * m2 * s ** (m2 - 1) * c * (2.0 * i * x / PI)
+    )
+
+
+def _shubert_g(t: float) -> float:
+    i = np.arange(1, 6, dtype=float)
+    return float(np.sum(i * np.cos((i + 1.0) * t + i)))
+
+
+def _shubert_dg(t: float) -> float:
+    i = np.arange(1, 6, dtype=float)
+    return float(-np.sum(i * (i + 1.0) * np.sin((i + 1.0) * t + i)))
+
+
+def shubert(x: np.ndarray) -> float:
+    """Shubert 2-D: prod_k sum_{i=1..5} i cos((i+1) x_k + i) (Surjanovic & Bingham)."""
+    x = _x(x)
+    return _shubert_g(x[0]) * _shubert_g(x[1])
+
+
+def shubert_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`shubert`."""
+    x = _x(x)
+    g0, g1 = _shubert_g(x[0]), _shubert_g(x[1])
+    return np.array([_shubert_dg(x[0]) * g1, g0 * _shubert_dg(x[1])])
+
+
+_H3_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+_H3_A = np.array(
+    [[3.0, 10.0, 30.0], [0.1, 10.0, 35.0], [3.0, 10.0, 30.0], [0.1, 10.0, 35.0]]
+)
+_H3_P = 1e-4 * np.array(
+    [[3689.0, 1170.0, 2673.0], [4699.0, 4387.0, 7470.0], [1091.0, 8732.0, 5547.0],
+     [381.0, 5743.0, 8828.0]]
+)
+_H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+_H6_A = np.array(
+    [
+        [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+        [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+        [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+        [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+    ]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312.0, 1696.0, 5569.0, 124.0, 8283.0, 5886.0],
+        [2329.0, 4135.0, 8307.0, 3736.0, 1004.0, 9991.0],
+        [2348.0, 1451.0, 3522.0, 2883.0, 3047.0, 6650.0],
+        [4047.0, 8828.0, 8732.0, 5743.0, 1091.0, 381.0],
+    ]
+)
+
+
+def _hartmann(x: np.ndarray, alpha: np.ndarray, a: np.ndarray, p: np.ndarray) -> float:
+    x = _x(x)
+    inner = np.sum(a * (x[None, :] - p) ** 2, axis=1)
+    return float(-np.sum(alpha * np.exp(-inner)))
+
+
+def _hartmann_jac(x: np.ndarray, alpha: np.ndarray, a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    x = _x(x)
+    diff = x[None, :] - p
+    e = alpha * np.exp(-np.sum(a * diff**2, axis=1))
+    return np.sum(e[:, None] * 2.0 * a * diff, axis=0)
+
+
+def hartmann3(x: np.ndarray) -> float:
+    """Hartmann 3-D (Surjanovic & Bingham; Dixon & Szego)."""
+    return _hartmann(x, _H3_ALPHA, _H3_A, _H3_P)
+
+
+def hartmann3_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`hartmann3`."""
+    return _hartmann_jac(x, _H3_ALPHA, _H3_A, _H3_P)
+
+
+def hartmann6(x: np.ndarray) -> float:
+    """Hartmann 6-D (Surjanovic & Bingham; Dixon & Szego)."""
+    return _hartmann(x, _H6_ALPHA, _H6_A, _H6_P)
+
+
+def hartmann6_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`hartmann6`."""
+    return _hartmann_jac(x, _H6_ALPHA, _H6_A, _H6_P)
+
+
+_SHEKEL_BETA = 0.1 * np.array([1.0, 2.0, 2.0, 4.0, 4.0, 6.0, 3.0, 7.0, 5.0, 5.0])
+_SHEKEL_C = np.array(
+    [
+        [4.0, 1.0, 8.0, 6.0, 3.0, 2.0, 5.0, 8.0, 6.0, 7.0],
+        [4.0, 1.0, 8.0, 6.0, 7.0, 9.0, 3.0, 1.0, 2.0, 3.6],
+        [4.0, 1.0, 8.0, 6.0, 3.0, 2.0, 5.0, 8.0, 6.0, 7.0],
+        [4.0, 1.0, 8.0, 6.0, 7.0, 9.0, 3.0, 1.0, 2.0, 3.6],
+    ]
+)
+
+
+def _shekel(x: np.ndarray, m: int) -> float:
+    x = _x(x)
+    d = np.sum((x[:, None] - _SHEKEL_C[:, :m]) ** 2, axis=0) + _SHEKEL_BETA[:m]
+    return float(-np.sum(1.0 / d))
+
+
+def _shekel_jac(x: np.ndarray, m: int) -> np.ndarray:
+    x = _x(x)
+    diff = x[:, None] - _SHEKEL_C[:, :m]
+    d = np.sum(diff**2, axis=0) + _SHEKEL_BETA[:m]
+    return np.sum(2.0 * diff / d**2, axis=1)
+
+
+def shekel5(x: np.ndarray) -> float:
+    """Shekel m=5 (Surjanovic & Bingham; Dixon & Szego)."""
+    return _shekel(x, 5)
+
+
+def shekel5_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`shekel5`."""
+    return _shekel_jac(x, 5)
+
+
+def shekel7(x: np.ndarray) -> float:
+    """Shekel m=7 (Surjanovic & Bingham; Dixon & Szego)."""
+    return _shekel(x, 7)
+
+
+def shekel7_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`shekel7`."""
+    return _shekel_jac(x, 7)
+
+
+def shekel10(x: np.ndarray) -> float:
+    """Shekel m=10 (Surjanovic & Bingham; Dixon & Szego)."""
+    return _shekel(x, 10)
+
+
+def shekel10_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`shekel10`."""
+    return _shekel_jac(x, 10)
+
+
+def goldstein_price(x: np.ndarray) -> float:
+    """Goldstein-Price (Surjanovic & Bingham; Dixon & Szego)."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    a = 1.0 + (x1 + x2 + 1.0) ** 2 * (
+        19.0 - 14.0 * x1 + 3.0 * x1**2 - 14.0 * x2 + 6.0 * x1 * x2 + 3.0 * x2**2
+    )
+    b = 30.0 + (2.0 * x1 - 3.0 * x2) ** 2 * (
+        18.0 - 32.0 * x1 + 12.0 * x1**2 + 48.0 * x2 - 36.0 * x1 * x2 + 27.0 * x2**2
+    )
+    return float(a * b)
+
+
+def goldstein_price_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`goldstein_price`."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    s, q = x1 + x2 + 1.0, 19.0 - 14.0 * x1 + 3.0 * x1**2 - 14.0 * x2 + 6.0 * x1 * x2 + 3.0 * x2**2
+    t, r = 2.0 * x1 - 3.0 * x2, (
+        18.0 - 32.0 * x1 + 12.0 * x1**2 + 48.0 * x2 - 36.0 * x1 * x2 + 27.0 * x2**2
+    )
+    a, b = 1.0 + s * s * q, 30.0 + t * t * r
+    da1 = 2.0 * s * q + s * s * (-14.0 + 6.0 * x1 + 6.0 * x2)
+    da2 = 2.0 * s * q + s * s * (-14.0 + 6.0 * x1 + 6.0 * x2)
+    db1 = 4.0 * t * r + t * t * (-32.0 + 24.0 * x1 - 36.0 * x2)
+    db2 = -6.0 * t * r + t * t * (48.0 - 36.0 * x1 + 54.0 * x2)
+    return np.array([da1 * b + a * db1, da2 * b + a * db2])
+
+
+def rosenbrock(x: np.ndarray) -> float:
+    """Rosenbrock: sum 100 (x_{i+1} - x_i^2)^2 + (x_i - 1)^2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (x[:-1] - 1.0) ** 2))
+
+
+def rosenbrock_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`rosenbrock`."""
+    x = _x(x)
+    g = np.zeros_like(x)
+    r = x[1:] - x[:-1] ** 2
+    g[:-1] += -400.0 * x[:-1] * r + 2.0 * (x[:-1] - 1.0)
+    g[1:] += 200.0 * r
+    return g
+
+
+def styblinski_tang(x: np.ndarray) -> float:
+    """Styblinski-Tang: sum(x_i^4 - 16 x_i^2 + 5 x_i) / 2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(0.5 * np.sum(x**4 - 16.0 * x**2 + 5.0 * x))
+
+
+def styblinski_tang_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`styblinski_tang`."""
+    x = _x(x)
+    return 0.5 * (4.0 * x**3 - 32.0 * x + 5.0)
+
+
+def sphere(x: np.ndarray) -> float:
+    """Sphere: sum x_i^2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(np.sum(x * x))
+
+
+def sphere_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`sphere`."""
+    return 2.0 * _x(x)
+
+
+def booth(x: np.ndarray) -> float:
+    """Booth: (x1 + 2x2 - 7)^2 + (2x1 + x2 - 5)^2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float((x[0] + 2.0 * x[1] - 7.0) ** 2 + (2.0 * x[0] + x[1] - 5.0) ** 2)
+
+
+def booth_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`booth`."""
+    x = _x(x)
+    a, b = x[0] + 2.0 * x[1] - 7.0, 2.0 * x[0] + x[1] - 5.0
+    return np.array([2.0 * a + 4.0 * b, 4.0 * a + 2.0 * b])
+
+
+def matyas(x: np.ndarray) -> float:
+    """Matyas: 0.26 (x1^2 + x2^2) - 0.48 x1 x2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(0.26 * (x[0] ** 2 + x[1] ** 2) - 0.48 * x[0] * x[1])
+
+
+def matyas_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`matyas`."""
+    x = _x(x)
+    return np.array([0.52 * x[0] - 0.48 * x[1], 0.52 * x[1] - 0.48 * x[0]])
+
+
+def beale(x: np.ndarray) -> float:
+    """Beale (Surjanovic & Bingham)."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return float(
+        (1.5 - x1 + x1 * x2) ** 2 + (2.25 - x1 + x1 * x2**2) ** 2 + (2.625 - x1 + x1 * x2**3) ** 2
+    )
+
+
+def beale_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`beale`."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    t1, t2, t3 = 1.5 - x1 + x1 * x2, 2.25 - x1 + x1 * x2**2, 2.625 - x1 + x1 * x2**3
+    return np.array(
+        [
+            2.0 * (t1 * (x2 - 1.0) + t2 * (x2**2 - 1.0) + t3 * (x2**3 - 1.0)),
+            2.0 * (t1 * x1 + t2 * 2.0 * x1 * x2 + t3 * 3.0 * x1 * x2**2),
+        ]
+    )
+
+
+def easom(x: np.ndarray) -> float:
+    """Easom: -cos x1 cos x2 exp(-(x1 - pi)^2 - (x2 - pi)^2) (Surjanovic & Bingham)."""
+    x = _x(x)
+    r = (x[0] - PI) ** 2 + (x[1] - PI) ** 2
+    return float(-np.cos(x[0]) * np.cos(x[1]) * np.exp(-r))
+
+
+def easom_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`easom`."""
+    x = _x(x)
+    e = np.exp(-((x[0] - PI) ** 2) - (x[1] - PI) ** 2)
+    c0, c1, s0, s1 = np.cos(x[0]), np.cos(x[1]), np.sin(x[0]), np.sin(x[1])
+    return e * np.array(
+        [s0 * c1 + 2.0 * (x[0] - PI) * c0 * c1, c0 * s1 + 2.0 * (x[1] - PI) * c0 * c1]
+    )
+
+
+def drop_wave(x: np.ndarray) -> float:
+    """Drop-wave: -(1 + cos(12 r)) / (r^2/2 + 2), r = |x| (Surjanovic & Bingham)."""
+    x = _x(x)
+    r2 = x[0] ** 2 + x[1] ** 2
+    return float(-(1.0 + np.cos(12.0 * np.sqrt(r2))) / (0.5 * r2 + 2.0))
+
+
+def eggholder(x: np.ndarray) -> float:
+    """Eggholder (Surjanovic & Bingham)."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return float(
+        -(x2 + 47.0) * np.sin(np.sqrt(abs(x2 + x1 / 2.0 + 47.0)))
+        - x1 * np.sin(np.sqrt(abs(x1 - (x2 + 47.0))))
+    )
+
+
+def holder_table(x: np.ndarray) -> float:
+    """Holder table: -|sin x1 cos x2 exp(|1 - |x|/pi|)| (Surjanovic & Bingham)."""
+    x = _x(x)
+    r = np.sqrt(x[0] ** 2 + x[1] ** 2)
+    return float(-abs(np.sin(x[0]) * np.cos(x[1]) * np.exp(abs(1.0 - r / PI))))
+
+
+def cross_in_tray(x: np.ndarray) -> float:
+    """Cross-in-tray (Surjanovic & Bingham)."""
+    x = _x(x)
+    r = np.sqrt(x[0] ** 2 + x[1] ** 2)
+    inner = abs(np.sin(x[0]) * np.sin(x[1]) * np.exp(abs(100.0 - r / PI))) + 1.0
+    return float(-0.0001 * inner**0.1)
+
+
+def bukin6(x: np.ndarray) -> float:
+    """Bukin N.6: 100 sqrt|x2 - 0.01 x1^2| + 0.01 |x1 + 10| (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(100.0 * np.sqrt(abs(x[1] - 0.01 * x[0] ** 2)) + 0.01 * abs(x[0] + 10.0))
+
+
+def zakharov(x: np.ndarray) -> float:
+    """Zakharov: sum x_i^2 + s^2 + s^4, s = sum 0.5 i x_i (Surjanovic & Bingham)."""
+    x = _x(x)
+    s = np.sum(0.5 * np.arange(1, x.size + 1) * x)
+    return float(np.sum(x * x) + s**2 + s**4)
+
+
+def zakharov_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`zakharov`."""
+    x = _x(x)
+    c = 0.5 * np.arange(1, x.size + 1)
+    s = np.sum(c * x)
+    return 2.0 * x + (2.0 * s + 4.0 * s**3) * c
+
+
+def dixon_price(x: np.ndarray) -> float:
+    """Dixon-Price: (x1 - 1)^2 + sum_{i>=2} i (2 x_i^2 - x_{i-1})^2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    i = np.arange(2, x.size + 1, dtype=float)
+    return float((x[0] - 1.0) ** 2 + np.sum(i * (2.0 * x[1:] ** 2 - x[:-1]) ** 2))
+
+
+def dixon_price_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`dixon_price`."""
+    x = _x(x)
+    i = np.arange(2, x.size + 1, dtype=float)
+    t = 2.0 * x[1:] ** 2 - x[:-1]
+    g = np.zeros_like(x)
+    g[0] += 2.0 * (x[0] - 1.0)
+    g[1:] += i * 2.0 * t * 4.0 * x[1:]
+    g[:-1] -= i * 2.0 * t
+    return g
+
+
+def trid(x: np.ndarray) -> float:
+    """Trid: sum (x_i - 1)^2 - sum x_i x_{i-1} (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(np.sum((x - 1.0) ** 2) - np.sum(x[1:] * x[:-1]))
+
+
+def trid_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`trid`."""
+    x = _x(x)
+    g = 2.0 * (x - 1.0)
+    g[1:] -= x[:-1]
+    g[:-1] -= x[1:]
+    return g
+
+
+def powell(x: np.ndarray) -> float:
+    """Powell singular function, dimension a multiple of 4 (Surjanovic & Bingham)."""
+    x = _x(x).reshape(-1, 4)
+    a, b, c, d = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
+    return float(
+        np.sum((a + 10.0 * b) ** 2 + 5.0 * (c - d) ** 2 + (b - 2.0 * c) ** 4 + 10.0 * (a - d) ** 4)
+    )
+
+
+def powell_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`powell`."""
+    x = _x(x).reshape(-1, 4)
+    a, b, c, d = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
+    p, q, r, s = a + 10.0 * b, c - d, b - 2.0 * c, a - d
+    g = np.stack(
+        [
+            2.0 * p + 40.0 * s**3,
+            20.0 * p + 4.0 * r**3,
+            10.0 * q - 8.0 * r**3,
+            -10.0 * q - 40.0 * s**3,
+        ],
+        axis=1,
+    )
+    return g.ravel()
+
+
+def colville(x: np.ndarray) -> float:
+    """Colville (Surjanovic & Bingham)."""
+    x = _x(x)
+    x1, x2, x3, x4 = x[0], x[1], x[2], x[3]
+    return float(
+        100.0 * (x1**2 - x2) ** 2
+        + (x1 - 1.0) ** 2
+        + (x3 - 1.0) ** 2
+        + 90.0 * (x3**2 - x4) ** 2
+        + 10.1 * ((x2 - 1.0) ** 2 + (x4 - 1.0) ** 2)
+        + 19.8 * (x2 - 1.0) * (x4 - 1.0)
+    )
+
+
+def colville_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`colville`."""
+    x = _x(x)
+    x1, x2, x3, x4 = x[0], x[1], x[2], x[3]
+    return np.array(
+        [
+            400.0 * x1 * (x1**2 - x2) + 2.0 * (x1 - 1.0),
+            -200.0 * (x1**2 - x2) + 20.2 * (x2 - 1.0) + 19.8 * (x4 - 1.0),
+            2.0 * (x3 - 1.0) + 360.0 * x3 * (x3**2 - x4),
+            -180.0 * (x3**2 - x4) + 20.2 * (x4 - 1.0) + 19.8 * (x2 - 1.0),
+        ]
+    )
+
+
+def bohachevsky1(x: np.ndarray) -> float:
+    """Bohachevsky 1 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(
+        x[0] ** 2
+        + 2.0 * x[1] ** 2
+        - 0.3 * np.cos(3.0 * PI * x[0])
+        - 0.4 * np.cos(4.0 * PI * x[1])
+        + 0.7
+    )
+
+
+def bohachevsky1_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`bohachevsky1`."""
+    x = _x(x)
+    return np.array(
+        [
+            2.0 * x[0] + 0.9 * PI * np.sin(3.0 * PI * x[0]),
+            4.0 * x[1] + 1.6 * PI * np.sin(4.0 * PI * x[1]),
+        ]
+    )
+
+
+def bohachevsky2(x: np.ndarray) -> float:
+    """Bohachevsky 2 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(
+        x[0] ** 2 + 2.0 * x[1] ** 2 - 0.3 * np.cos(3.0 * PI * x[0]) * np.cos(4.0 * PI * x[1]) + 0.3
+    )
+
+
+def bohachevsky2_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`bohachevsky2`."""
+    x = _x(x)
+    a, b = 3.0 * PI * x[0], 4.0 * PI * x[1]
+    return np.array(
+        [
+            2.0 * x[0] + 0.9 * PI * np.sin(a) * np.cos(b),
+            4.0 * x[1] + 1.2 * PI * np.cos(a) * np.sin(b),
+        ]
+    )
+
+
+def bohachevsky3(x: np.ndarray) -> float:
+    """Bohachevsky 3 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(
+        x[0] ** 2 + 2.0 * x[1] ** 2 - 0.3 * np.cos(3.0 * PI * x[0] + 4.0 * PI * x[1]) + 0.3
+    )
+
+
+def bohachevsky3_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`bohachevsky3`."""
+    x = _x(x)
+    s = np.sin(3.0 * PI * x[0] + 4.0 * PI * x[1])
+    return np.array([2.0 * x[0] + 0.9 * PI * s, 4.0 * x[1] + 1.2 * PI * s])
+
+
+def mccormick(x: np.ndarray) -> float:
+    """McCormick: sin(x1 + x2) + (x1 - x2)^2 - 1.5 x1 + 2.5 x2 + 1 (Surjanovic & Bingham)."""
+    x = _x(x)
+    return float(np.sin(x[0] + x[1]) + (x[0] - x[1]) ** 2 - 1.5 * x[0] + 2.5 * x[1] + 1.0)
+
+
+def mccormick_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`mccormick`."""
+    x = _x(x)
+    c = np.cos(x[0] + x[1])
+    d = 2.0 * (x[0] - x[1])
+    return np.array([c + d - 1.5, c - d + 2.5])
+
+
+def gramacy_lee_1d(x: np.ndarray) -> float:
+    """Gramacy & Lee (2012) 1-D: sin(10 pi x) / (2x) + (x - 1)^4 (Surjanovic & Bingham)."""
+    t = float(_x(x)[0])
+    return float(np.sin(10.0 * PI * t) / (2.0 * t) + (t - 1.0) ** 4)
+
+
+def gramacy_lee_1d_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`gramacy_lee_1d`."""
+    t = float(_x(x)[0])
+    return np.array(
+        [
+            10.0 * PI * np.cos(10.0 * PI * t) / (2.0 * t)
+            - np.sin(10.0 * PI * t) / (2.0 * t * t)
+            + 4.0 * (t - 1.0) ** 3
+        ]
+    )
+
+
+def sin_quadratic_1d(x: np.ndarray) -> float:
+    """Simple multimodal 1-D function: sin(3x) + 0.1 x^2."""
+    t = float(_x(x)[0])
+    return float(np.sin(3.0 * t) + 0.1 * t * t)
+
+
+def sin_quadratic_1d_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`sin_quadratic_1d`."""
+    t = float(_x(x)[0])
+    return np.array([3.0 * np.cos(3.0 * t) + 0.2 * t])
+
+
+def multimodal_1d_max_objective(x: np.ndarray) -> float:
+    """Function to *maximize* in maximization tests: cos(2x) exp(-0.1 x^2)."""
+    t = float(_x(x)[0])
+    return float(np.cos(2.0 * t) * np.exp(-0.1 * t * t))
+
+
+def multimodal_1d_max(x: np.ndarray) -> float:
+    """Negation of :func:`multimodal_1d_max_objective` (the minimization form)."""
+    return -multimodal_1d_max_objective(x)
+
+
+def multimodal_1d_max_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`multimodal_1d_max`."""
+    t = float(_x(x)[0])
+    return np.array([np.exp(-0.1 * t * t) * (2.0 * np.sin(2.0 * t) + 0.2 * t * np.cos(2.0 * t))])

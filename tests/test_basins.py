@@ -1,0 +1,98 @@
+"""Distinct-minimum merging: tolerances, order independence, agreement with brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from engine.basins import BasinSet, cluster_points
+
+
+def brute_force_leaders(indices, points, values, lower, upper, xtol, ftol):
+    """The same rule written as a plain O(n*m) loop: the reference for the KD-tree version."""
+    order = sorted(range(len(indices)), key=lambda k: (values[k], indices[k]))
+    units = (points - lower) / (upper - lower)
+    leaders: list[int] = []
+    members: dict[int, list[int]] = {}
+    for k in order:
+        for leader in leaders:
+            close_x = np.max(np.abs(units[k] - units[leader])) <= xtol
+            close_f = abs(values[k] - values[leader]) <= ftol * max(
+                1.0, abs(values[k]), abs(values[leader]))
+            if close_x and close_f:
+                members[leader].append(int(indices[k]))
+                break
+        else:
+            leaders.append(k)
+            members[k] = [int(indices[k])]
+    return [sorted(members[leader]) for leader in leaders]
+
+
+def noisy_cloud(rng, n_minima=40, per=25, dim=3, spread=1e-6):
+    centres = rng.uniform(0, 10, size=(n_minima, dim))
+    values = rng.normal(size=n_minima)
+    pts, vals = [], []
+    for c, v in zip(centres, values, strict=True):
+        for _ in range(per):
+            pts.append(c + rng.normal(scale=spread, size=dim))
+            vals.append(v + rng.normal(scale=1e-9))
+    order = rng.permutation(len(pts))
+    return np.arange(len(pts)), np.array(pts)[order], np.array(vals)[order]
+
+
+def test_kdtree_merging_equals_brute_force_reference():
+    rng = np.random.default_rng(0)
+    idx, pts, vals = noisy_cloud(rng)
+    lower, upper = np.zeros(3), np.full(3, 10.0)
+    fast = [b.members for b in cluster_points(idx, pts, vals, lower, upper, 1e-4, 1e-6)]
+    slow = brute_force_leaders(idx, pts, vals, lower, upper, 1e-4, 1e-6)
+    assert fast == slow
+    assert len(fast) == 40 and all(len(m) == 25 for m in fast)
+
+
+def test_result_does_not_depend_on_input_order():
+    rng = np.random.default_rng(1)
+    idx, pts, vals = noisy_cloud(rng, n_minima=10, per=8, dim=2, spread=3e-5)
+    lower, upper = np.zeros(2), np.full(2, 10.0)
+    reference = cluster_points(idx, pts, vals, lower, upper)
+    for _ in range(5):
+        perm = rng.permutation(len(idx))
+        shuffled = cluster_points(idx[perm], pts[perm], vals[perm], lower, upper)
+        assert [b.members for b in shuffled] == [b.members for b in reference]
+        for a, b in zip(shuffled, reference, strict=True):
+            np.testing.assert_array_equal(a.x, b.x)
+
+
+def test_best_representative_and_rank_order():
+    lower, upper = np.zeros(1), np.ones(1)
+    pts = np.array([[0.5], [0.50000001], [0.2]])
+    vals = np.array([1.0 + 1e-9, 1.0, -3.0])
+    basins = cluster_points(np.array([0, 1, 2]), pts, vals, lower, upper)
+    assert [b.members for b in basins] == [[2], [0, 1]]
+    assert basins[1].index == 1 and basins[1].x[0] == 0.50000001
+
+
+@pytest.mark.parametrize(("dx", "df", "same"), [
+    (0.5e-4, 0.0, True),     # within xtol (fraction of the width)
+    (2e-4, 0.0, False),      # beyond xtol
+    (0.0, 5e-7, True),       # within ftol
+    (0.0, 1e-5, False),      # same place, clearly different value
+])
+def test_tolerances_are_in_unit_box_coordinates(dx, df, same):
+    lower, upper = np.array([0.0, -1000.0]), np.array([1.0, 1000.0])  # widths 1 and 2000
+    bs = BasinSet(lower, upper, xtol=1e-4, ftol=1e-6)
+    bs.add(0, np.array([0.5, 0.0]), 0.0)
+    # Move dx of the width in the wide coordinate: 2000 * dx in absolute terms.
+    bs.add(1, np.array([0.5, 2000 * dx]), df)
+    assert (len(bs) == 1) is same
+
+
+def test_many_minima_trigger_tree_rebuilds_and_stay_correct():
+    grid = np.array(list(itertools.product(range(12), repeat=2)), dtype=float)  # 144 minima
+    pts = np.vstack([grid, grid + 1e-7])
+    vals = np.concatenate([np.zeros(144), np.zeros(144)])
+    basins = cluster_points(np.arange(288), pts, vals, np.zeros(2), np.full(2, 11.0))
+    assert len(basins) == 144
+    assert all(len(b.members) == 2 for b in basins)
