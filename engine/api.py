@@ -216,6 +216,12 @@ def run_config(
 
     if not isinstance(config, RunConfig):
         config = load_config(config, {"output": {"dir": str(out)}} if out else None)
+    if client is None and config.cluster.get("kind") == "mpi":
+        # Every MPI rank runs this function: the scheduler and worker ranks must leave here,
+        # before anything below writes files that belong to the driver alone.
+        from engine.hpc import mpi_initialize_once
+
+        mpi_initialize_once(config.cluster)
     problem = check_config(config)
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:

@@ -60,10 +60,9 @@ def check_writable(directory: Path) -> None:
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test.", delete=True)
-        probe.write(b"x")
-        probe.flush()
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test.") as probe:
+            probe.write(b"x")
+            probe.flush()
     except OSError as exc:
         raise ConfigError(
             f"output.dir={str(directory)!r} is not writable ({exc.strerror or exc}); "

@@ -104,9 +104,7 @@ def six_hump_camel(x: np.ndarray) -> float:
     """Six-hump camel (Surjanovic & Bingham; Dixon & Szego)."""
     x = _x(x)
     x1, x2 = x[0], x[1]
-    return float(
-        (4.0 - 2.1 * x1**2 + x1**4 / 3.0) * x1**2 + x1 * x2 + (-4.0 + 4.0 * x2**2) * x2**2
-    )
+    return float((4.0 - 2.1 * x1**2 + x1**4 / 3.0) * x1**2 + x1 * x2 + (-4.0 + 4.0 * x2**2) * x2**2)
 
 
 def six_hump_camel_jac(x: np.ndarray) -> np.ndarray:
@@ -246,9 +244,7 @@ def michalewicz_jac(x: np.ndarray) -> np.ndarray:
     s = np.sin(i * x * x / PI)
     c = np.cos(i * x * x / PI)
     m2 = 2 * _MICH_M
-    return -(
-        np.cos(x) * s**m2 + np.sin(x) * m2 * s ** (m2 - 1) * c * (2.0 * i * x / PI)
-    )
+    return -(np.cos(x) * s**m2 + np.sin(x) * m2 * s ** (m2 - 1) * c * (2.0 * i * x / PI))
 
 
 def _shubert_g(t: float) -> float:
@@ -275,12 +271,14 @@ def shubert_jac(x: np.ndarray) -> np.ndarray:
 
 
 _H3_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-_H3_A = np.array(
-    [[3.0, 10.0, 30.0], [0.1, 10.0, 35.0], [3.0, 10.0, 30.0], [0.1, 10.0, 35.0]]
-)
+_H3_A = np.array([[3.0, 10.0, 30.0], [0.1, 10.0, 35.0], [3.0, 10.0, 30.0], [0.1, 10.0, 35.0]])
 _H3_P = 1e-4 * np.array(
-    [[3689.0, 1170.0, 2673.0], [4699.0, 4387.0, 7470.0], [1091.0, 8732.0, 5547.0],
-     [381.0, 5743.0, 8828.0]]
+    [
+        [3689.0, 1170.0, 2673.0],
+        [4699.0, 4387.0, 7470.0],
+        [1091.0, 8732.0, 5547.0],
+        [381.0, 5743.0, 8828.0],
+    ]
 )
 _H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
 _H6_A = np.array(
@@ -406,8 +404,9 @@ def goldstein_price_jac(x: np.ndarray) -> np.ndarray:
     x = _x(x)
     x1, x2 = x[0], x[1]
     s, q = x1 + x2 + 1.0, 19.0 - 14.0 * x1 + 3.0 * x1**2 - 14.0 * x2 + 6.0 * x1 * x2 + 3.0 * x2**2
-    t, r = 2.0 * x1 - 3.0 * x2, (
-        18.0 - 32.0 * x1 + 12.0 * x1**2 + 48.0 * x2 - 36.0 * x1 * x2 + 27.0 * x2**2
+    t, r = (
+        2.0 * x1 - 3.0 * x2,
+        (18.0 - 32.0 * x1 + 12.0 * x1**2 + 48.0 * x2 - 36.0 * x1 * x2 + 27.0 * x2**2),
     )
     a, b = 1.0 + s * s * q, 30.0 + t * t * r
     da1 = 2.0 * s * q + s * s * (-14.0 + 6.0 * x1 + 6.0 * x2)
@@ -778,3 +777,619 @@ def multimodal_1d_max_jac(x: np.ndarray) -> np.ndarray:
     """Gradient of :func:`multimodal_1d_max`."""
     t = float(_x(x)[0])
     return np.array([np.exp(-0.1 * t * t) * (2.0 * np.sin(2.0 * t) + 0.2 * t * np.cos(2.0 * t))])
+
+
+# ---------------------------------------------------------------------------------------------
+# Known minimizers that have no simple closed form (refined by Newton iterations on the gradient)
+# ---------------------------------------------------------------------------------------------
+
+# Six-hump camel: the six interior local minima (f is even: f(-x) = f(x)).
+_SHC_X_GLOBAL = (0.08984201310031807, -0.7126564030207396)
+_SHC_F_GLOBAL = -1.0316284534898774
+_SHC_X_2 = (1.7036067149699814, -0.7960835686726251)
+_SHC_F_2 = -0.21546382438372036
+_SHC_X_3 = (1.6071047529201976, 0.5686514548841313)
+_SHC_F_3 = 2.1042503103112593
+
+# Three-hump camel: x1^2 = (4.2 + sqrt(3.64)) / 2, x2 = -x1 / 2.
+_THC_X1 = 1.747552345830289
+_THC_F = 0.29863844223686054
+
+# Styblinski-Tang: roots of 4t^3 - 32t + 5 (global -2.90..., local 2.74...), per coordinate.
+_ST_T_GLOBAL = -2.903534027771177
+_ST_T_LOCAL = 2.746802770990837
+_ST_G_GLOBAL = -39.16616570377141
+_ST_G_LOCAL = -25.02944665528394
+
+# Schwefel: per-coordinate minimizer (root of sin(sqrt t) + sqrt(t) cos(sqrt t) / 2) and the
+# per-coordinate value 418.9829 - t sin(sqrt t), which is slightly positive.
+_SCHWEFEL_T = 420.9687463599821
+_SCHWEFEL_G = 1.2727566229386866e-05
+
+# Michalewicz (m=10) is separable: coordinate i has its own 1-D minimizer and value.
+_MICH_T = (
+    2.2029055201726093,
+    1.5707963267948966,
+    1.2849915705529245,
+    1.9230584698663629,
+    1.7204697725658413,
+    1.5707963267948966,
+    1.454413971362379,
+    1.7560865209450263,
+    1.6557174168210291,
+    1.5707963267948966,
+)
+_MICH_F = {2: -1.8013034100985532, 5: -4.687658179088148, 10: -9.660151715641343}
+
+# Shubert 2-D: g(t) = sum i cos((i+1)t + i) has three global maximizers and three global
+# minimizers in [-10, 10]; the 18 global minima of g(x1) g(x2) pair a maximizer with a minimizer.
+_SHUBERT_TMAX = (-7.0835064076515595, -0.8003211004719731, 5.482864206707613)
+_SHUBERT_TMIN = (-7.708313735499347, -1.425128428319761, 4.858056878859825)
+_SHUBERT_F = -186.73090883102384
+
+_H3_LOCAL = (
+    ((0.11458887665506896, 0.5556488946169301, 0.8525469846866774), -3.862779787332663),
+    ((0.10933747837181026, 0.8605242257018717, 0.5641231666105352), -3.0897641343826487),
+    ((0.36872272706931863, 0.11756162882466427, 0.2675737430151714), -1.0008168635606354),
+)
+_H6_LOCAL = (
+    (
+        (
+            0.20168951100670543,
+            0.15001069182345797,
+            0.47687397422189703,
+            0.2753324304940561,
+            0.31165161660011326,
+            0.6573005340656204,
+        ),
+        -3.322368011415515,
+    ),
+    (
+        (
+            0.4046531277061713,
+            0.8824449239723832,
+            0.8461015704781809,
+            0.5739896924303658,
+            0.13892660366724385,
+            0.03849589247823727,
+        ),
+        -3.2031619183962317,
+    ),
+)
+
+
+def _shekel_pt(a: float, b: float) -> Point:
+    return (a, b, a, b)  # rows 1 and 3 (2 and 4) of the Shekel matrix coincide
+
+
+_SHEKEL5_LOCAL = (
+    (_shekel_pt(4.000037152819676, 4.00013327659156), -10.153199679058227),
+    (_shekel_pt(7.999583305120821, 7.999641588712129), -5.100772140331988),
+    (_shekel_pt(1.0001315875670855, 1.0001563413719277), -5.055197728932866),
+    (_shekel_pt(5.998749537020335, 6.000287366987216), -2.682860395693139),
+    (_shekel_pt(3.0017963949110316, 6.998333939622431), -2.6304716684108937),
+)
+_SHEKEL7_LOCAL = (
+    (_shekel_pt(4.000572819251117, 3.9996062096096887), -10.402915336777744),
+    (_shekel_pt(7.999514415128183, 7.999605865587191), -5.128822703802935),
+    (_shekel_pt(1.0002324793568507, 1.0002243825870414), -5.087671723628904),
+    (_shekel_pt(4.994455050706951, 3.0063749940761255), -3.703142805846777),
+    (_shekel_pt(5.998107900937738, 5.999306407615402), -2.7519143533908594),
+    (_shekel_pt(3.0005641111830865, 7.000792141071383), -2.749562109983576),
+    (_shekel_pt(2.0046594478259845, 8.99179260289152), -1.8325945278795277),
+)
+_SHEKEL10_LOCAL = (
+    (_shekel_pt(4.000746868270634, 3.9995094800857736), -10.536443153483528),
+    (_shekel_pt(7.999478459800357, 7.999436394806344), -5.175646763018196),
+    (_shekel_pt(1.0003662633783896, 1.0002529704011887), -5.128480944361218),
+    (_shekel_pt(5.001473974135179, 3.0022064937652737), -4.069876498198584),
+    (_shekel_pt(5.999014633051126, 5.99650349120897), -2.871159583549868),
+    (_shekel_pt(3.000927922820216, 7.000379149058804), -2.790290505219691),
+    (_shekel_pt(5.99191442665159, 2.022366444620981), -2.6084628331716924),
+    (_shekel_pt(6.986309425720556, 3.592961862410129), -2.4950359734737293),
+    (_shekel_pt(2.004953341196788, 8.991402258585783), -1.85448081581853),
+    (_shekel_pt(7.985087353839334, 1.0130325596346925), -1.6964247856194914),
+)
+
+_ROSENBROCK5_LOCAL2 = (
+    (
+        -0.9620510206947501,
+        0.9357393959767101,
+        0.8807136041943205,
+        0.7778776758544064,
+        0.605093678592653,
+    ),
+    3.9308394341330275,
+)
+
+# Eggholder: the global minimizer lies on the edge x1 = 512.
+_EGG_X = (512.0, 404.2318051137579)
+_EGG_F = -959.6406627208509
+
+_HOLDER_T = (8.055023475736563, 9.664590019241272)
+_HOLDER_F = -19.208502567886732
+
+# Cross-in-tray: x1 = x2 = atan(pi sqrt 2) up to signs.
+_CIT_T = 1.3494066171539107
+_CIT_F = -2.062611870822738
+
+_GRAMACY_LEE_LOCAL = (
+    ((0.5485634445276053,), -0.8690111349894997),
+    ((0.7487437781430086,), -0.6632798486904421),
+    ((0.9489336866904863,), -0.5266047887404023),
+    ((1.1490876188021968,), -0.4344550484699566),
+    ((1.348785167362593,), -0.3556350233910972),
+    ((1.5472883271844393,), -0.23225917160244927),
+    ((1.743576740469435,), 0.024757434887311913),
+    ((1.9362196625299228,), 0.5338536167507468),
+    ((2.121899166052543,), 1.4345939158961474),
+)
+_SIN_QUADRATIC_LOCAL = (
+    ((-0.5122140283561128,), -0.9731804794973067),
+    ((1.5365898801477498,), -0.7586284086132372),
+    ((-2.5608069380735436,), -0.3295462859357772),
+    ((3.584751817303719,), 0.31402091965919066),
+    ((-4.608298882423005,), 1.172003315524485),
+)
+_MM1_LOCAL = (
+    ((0.0,), -1.0),
+    ((2.996045667486456,), -0.3903900008515032),
+    ((-2.996045667486456,), -0.3903900008515032),
+    ((6.012515675957491,), -0.023067530460738853),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------
+
+
+def _single(x: Point, f: float) -> tuple[tuple[Point, float], ...]:
+    return ((x, f),)
+
+
+def _build() -> dict[str, TestProblem]:
+    probs: list[TestProblem] = []
+    add = probs.append
+
+    # --- 1-D problems with all interior local minima listed -----------------------------------
+    add(
+        TestProblem(
+            "gramacy_lee_1d",
+            gramacy_lee_1d,
+            ((0.5, 2.5),),
+            _GRAMACY_LEE_LOCAL[0][1],
+            (_GRAMACY_LEE_LOCAL[0][0],),
+            _GRAMACY_LEE_LOCAL,
+            gramacy_lee_1d_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "sin_quadratic_1d",
+            sin_quadratic_1d,
+            ((-5.0, 4.5),),
+            _SIN_QUADRATIC_LOCAL[0][1],
+            (_SIN_QUADRATIC_LOCAL[0][0],),
+            _SIN_QUADRATIC_LOCAL,
+            sin_quadratic_1d_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "multimodal_1d_max",
+            multimodal_1d_max,
+            ((-4.0, 7.0),),
+            -1.0,
+            ((0.0,),),
+            _MM1_LOCAL,
+            multimodal_1d_max_jac,
+        )
+    )
+
+    # --- 2-D problems with all interior local minima listed -----------------------------------
+    him = (
+        (3.0, 2.0),
+        (-2.805118086952745, 3.131312518250573),
+        (-3.779310253377747, -3.283185991286170),
+        (3.584428340330492, -1.848126526964404),
+    )
+    add(
+        TestProblem(
+            "himmelblau",
+            himmelblau,
+            _box(-5.0, 5.0, 2),
+            0.0,
+            him,
+            tuple((x, 0.0) for x in him),
+            himmelblau_jac,
+        )
+    )
+
+    def neg(x: Point) -> Point:
+        return tuple(-v for v in x)
+
+    shc_global = (_SHC_X_GLOBAL, neg(_SHC_X_GLOBAL))
+    shc_local = (
+        (_SHC_X_GLOBAL, _SHC_F_GLOBAL),
+        (neg(_SHC_X_GLOBAL), _SHC_F_GLOBAL),
+        (_SHC_X_2, _SHC_F_2),
+        (neg(_SHC_X_2), _SHC_F_2),
+        (_SHC_X_3, _SHC_F_3),
+        (neg(_SHC_X_3), _SHC_F_3),
+    )
+    add(
+        TestProblem(
+            "six_hump_camel",
+            six_hump_camel,
+            ((-3.0, 3.0), (-2.0, 2.0)),
+            _SHC_F_GLOBAL,
+            shc_global,
+            shc_local,
+            six_hump_camel_jac,
+        )
+    )
+    thc = (_THC_X1, -_THC_X1 / 2.0)
+    add(
+        TestProblem(
+            "three_hump_camel",
+            three_hump_camel,
+            _box(-5.0, 5.0, 2),
+            0.0,
+            ((0.0, 0.0),),
+            (((0.0, 0.0), 0.0), (thc, _THC_F), (neg(thc), _THC_F)),
+            three_hump_camel_jac,
+        )
+    )
+    br_f = 10.0 / (8.0 * PI)  # = s t, since cos(x1) = -1 at the minimizers
+    br = ((-PI, 12.275), (PI, 2.275), (3.0 * PI, 2.475))
+    add(
+        TestProblem(
+            "branin",
+            branin,
+            ((-5.0, 10.0), (0.0, 15.0)),
+            br_f,
+            br,
+            tuple((x, br_f) for x in br),
+            branin_jac,
+        )
+    )
+    # McCormick: with u = x1 + x2, v = x1 - x2, f = sin u + u/2 + (v - 1)^2, so the minima are
+    # at v = 1, u = -2 pi/3 + 2 pi k; two of them lie in the box.
+    mc_u = (-2.0 * PI / 3.0, 4.0 * PI / 3.0)
+    mc = tuple(((u + 1.0) / 2.0, (u - 1.0) / 2.0) for u in mc_u)
+    mc_f = tuple(float(np.sin(u) + 0.5 * u) for u in mc_u)
+    add(
+        TestProblem(
+            "mccormick",
+            mccormick,
+            ((-1.5, 4.0), (-3.0, 4.0)),
+            mc_f[0],
+            (mc[0],),
+            tuple(zip(mc, mc_f, strict=True)),
+            mccormick_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "goldstein_price",
+            goldstein_price,
+            _box(-2.0, 2.0, 2),
+            3.0,
+            ((0.0, -1.0),),
+            (
+                ((0.0, -1.0), 3.0),
+                ((-0.6, -0.4), 30.0),
+                ((1.8, 0.2), 84.0),
+                ((1.2, 0.8), 840.0),
+            ),
+            goldstein_price_jac,
+        )
+    )
+    st2 = tuple(
+        (x, _ST_G_GLOBAL * x.count(_ST_T_GLOBAL) + _ST_G_LOCAL * x.count(_ST_T_LOCAL))
+        for x in product((_ST_T_GLOBAL, _ST_T_LOCAL), repeat=2)
+    )
+    st5 = tuple(
+        (x, _ST_G_GLOBAL * x.count(_ST_T_GLOBAL) + _ST_G_LOCAL * x.count(_ST_T_LOCAL))
+        for x in product((_ST_T_GLOBAL, _ST_T_LOCAL), repeat=5)
+    )
+    for d, lm in ((2, st2), (5, st5)):
+        add(
+            TestProblem(
+                f"styblinski_tang_{d}d",
+                styblinski_tang,
+                _box(-5.0, 5.0, d),
+                d * _ST_G_GLOBAL,
+                ((_ST_T_GLOBAL,) * d,),
+                lm,
+                styblinski_tang_jac,
+            )
+        )
+    dp2 = ((1.0, 2.0**-0.5), (1.0, -(2.0**-0.5)))
+    add(
+        TestProblem(
+            "dixon_price_2d",
+            dixon_price,
+            _box(-10.0, 10.0, 2),
+            0.0,
+            dp2,
+            tuple((x, 0.0) for x in dp2),
+            dixon_price_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "beale",
+            beale,
+            _box(-4.5, 4.5, 2),
+            0.0,
+            ((3.0, 0.5),),
+            _single((3.0, 0.5), 0.0),
+            beale_jac,
+        )
+    )
+
+    # --- Convex (or unimodal) problems: the global minimizer is the only local minimum --------
+    for d in (2, 5, 10):
+        z = (0.0,) * d
+        add(
+            TestProblem(
+                f"sphere_{d}d", sphere, _box(-5.12, 5.12, d), 0.0, (z,), _single(z, 0.0), sphere_jac
+            )
+        )
+    for d in (2, 5):
+        z = (0.0,) * d
+        add(
+            TestProblem(
+                f"zakharov_{d}d",
+                zakharov,
+                _box(-5.0, 10.0, d),
+                0.0,
+                (z,),
+                _single(z, 0.0),
+                zakharov_jac,
+            )
+        )
+    for d in (2, 6):
+        xt = tuple(float(i * (d + 1 - i)) for i in range(1, d + 1))
+        ft = -d * (d + 4) * (d - 1) / 6.0
+        add(
+            TestProblem(
+                f"trid_{d}d",
+                trid,
+                _box(-(d**2), d**2, d),
+                ft,
+                (xt,),
+                _single(xt, ft),
+                trid_jac,
+            )
+        )
+    add(
+        TestProblem(
+            "booth",
+            booth,
+            _box(-10.0, 10.0, 2),
+            0.0,
+            ((1.0, 3.0),),
+            _single((1.0, 3.0), 0.0),
+            booth_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "matyas",
+            matyas,
+            _box(-10.0, 10.0, 2),
+            0.0,
+            ((0.0, 0.0),),
+            _single((0.0, 0.0), 0.0),
+            matyas_jac,
+        )
+    )
+    for d, name in ((4, "powell"), (8, "powell_8d")):
+        z = (0.0,) * d
+        add(TestProblem(name, powell, _box(-4.0, 5.0, d), 0.0, (z,), _single(z, 0.0), powell_jac))
+    one4 = (1.0,) * 4
+    add(
+        TestProblem(
+            "colville",
+            colville,
+            _box(-10.0, 10.0, 4),
+            0.0,
+            (one4,),
+            _single(one4, 0.0),
+            colville_jac,
+        )
+    )
+
+    # --- Rosenbrock ------------------------------------------------------------------------------
+    add(
+        TestProblem(
+            "rosenbrock_2d",
+            rosenbrock,
+            _box(-5.0, 10.0, 2),
+            0.0,
+            ((1.0, 1.0),),
+            _single((1.0, 1.0), 0.0),
+            rosenbrock_jac,
+        )
+    )
+    one5 = (1.0,) * 5
+    add(
+        TestProblem(
+            "rosenbrock_5d",
+            rosenbrock,
+            _box(-5.0, 10.0, 5),
+            0.0,
+            (one5,),
+            ((one5, 0.0), _ROSENBROCK5_LOCAL2),
+            rosenbrock_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "rosenbrock_10d",
+            rosenbrock,
+            _box(-5.0, 10.0, 10),
+            0.0,
+            ((1.0,) * 10,),
+            jac=rosenbrock_jac,
+        )
+    )
+
+    # --- Hartmann and Shekel (Dixon-Szego set); interior local minima enumerated numerically ----
+    add(
+        TestProblem(
+            "hartmann3",
+            hartmann3,
+            _box(0.0, 1.0, 3),
+            _H3_LOCAL[0][1],
+            (_H3_LOCAL[0][0],),
+            _H3_LOCAL,
+            hartmann3_jac,
+        )
+    )
+    add(
+        TestProblem(
+            "hartmann6",
+            hartmann6,
+            _box(0.0, 1.0, 6),
+            _H6_LOCAL[0][1],
+            (_H6_LOCAL[0][0],),
+            _H6_LOCAL,
+            hartmann6_jac,
+        )
+    )
+    for m, fun, jac, lm in (
+        (5, shekel5, shekel5_jac, _SHEKEL5_LOCAL),
+        (7, shekel7, shekel7_jac, _SHEKEL7_LOCAL),
+        (10, shekel10, shekel10_jac, _SHEKEL10_LOCAL),
+    ):
+        add(TestProblem(f"shekel{m}", fun, _box(0.0, 10.0, 4), lm[0][1], (lm[0][0],), lm, jac))
+
+    # --- Highly multimodal problems (global minima only) ----------------------------------------
+    for d in (2, 5):
+        z = (0.0,) * d
+        add(
+            TestProblem(
+                f"rastrigin_{d}d", rastrigin, _box(-5.12, 5.12, d), 0.0, (z,), jac=rastrigin_jac
+            )
+        )
+        add(TestProblem(f"ackley_{d}d", ackley, _box(-32.768, 32.768, d), 0.0, (z,)))
+        add(
+            TestProblem(
+                f"griewank_{d}d", griewank, _box(-600.0, 600.0, d), 0.0, (z,), jac=griewank_jac
+            )
+        )
+        add(
+            TestProblem(
+                f"schwefel_{d}d",
+                schwefel,
+                _box(-500.0, 500.0, d),
+                d * _SCHWEFEL_G,
+                ((_SCHWEFEL_T,) * d,),
+            )
+        )
+        add(TestProblem(f"levy_{d}d", levy, _box(-10.0, 10.0, d), 0.0, ((1.0,) * d,), jac=levy_jac))
+    for d in (2, 5, 10):
+        add(
+            TestProblem(
+                f"michalewicz_{d}d",
+                michalewicz,
+                _box(0.0, PI, d),
+                _MICH_F[d],
+                (_MICH_T[:d],),
+                jac=michalewicz_jac,
+            )
+        )
+    dp5_head = tuple(2.0 ** (-(2.0**i - 2.0) / 2.0**i) for i in range(1, 5))
+    dp5_t = 2.0 ** (-(2.0**5 - 2.0) / 2.0**5)
+    add(
+        TestProblem(
+            "dixon_price_5d",
+            dixon_price,
+            _box(-10.0, 10.0, 5),
+            0.0,
+            ((*dp5_head, dp5_t), (*dp5_head, -dp5_t)),
+            jac=dixon_price_jac,
+        )
+    )
+    shubert_min = tuple(
+        sorted(
+            [(a, b) for a in _SHUBERT_TMAX for b in _SHUBERT_TMIN]
+            + [(b, a) for a in _SHUBERT_TMAX for b in _SHUBERT_TMIN]
+        )
+    )
+    add(
+        TestProblem(
+            "shubert", shubert, _box(-10.0, 10.0, 2), _SHUBERT_F, shubert_min, jac=shubert_jac
+        )
+    )
+    add(TestProblem("easom", easom, _box(-100.0, 100.0, 2), -1.0, ((PI, PI),), jac=easom_jac))
+    add(TestProblem("drop_wave", drop_wave, _box(-5.12, 5.12, 2), -1.0, ((0.0, 0.0),)))
+    add(TestProblem("eggholder", eggholder, _box(-512.0, 512.0, 2), _EGG_F, (_EGG_X,)))
+    holder = tuple((sx * _HOLDER_T[0], sy * _HOLDER_T[1]) for sx, sy in product((1, -1), repeat=2))
+    add(TestProblem("holder_table", holder_table, _box(-10.0, 10.0, 2), _HOLDER_F, holder))
+    cit = tuple((sx * _CIT_T, sy * _CIT_T) for sx, sy in product((1, -1), repeat=2))
+    add(TestProblem("cross_in_tray", cross_in_tray, _box(-10.0, 10.0, 2), _CIT_F, cit))
+    add(TestProblem("bukin6", bukin6, ((-15.0, -5.0), (-3.0, 3.0)), 0.0, ((-10.0, 1.0),)))
+    for k, fun, jac in (
+        (1, bohachevsky1, bohachevsky1_jac),
+        (2, bohachevsky2, bohachevsky2_jac),
+        (3, bohachevsky3, bohachevsky3_jac),
+    ):
+        add(
+            TestProblem(f"bohachevsky{k}", fun, _box(-100.0, 100.0, 2), 0.0, ((0.0, 0.0),), jac=jac)
+        )
+
+    return {p.name: p for p in probs}
+
+
+PROBLEMS: dict[str, TestProblem] = _build()
+
+
+def _aliases() -> dict[str, str]:
+    """Family names without a dimension suffix, mapped to the smallest registered variant."""
+    out = {"bohachevsky": "bohachevsky1"}
+    for name in sorted(PROBLEMS, key=lambda n: PROBLEMS[n].dim, reverse=True):
+        family, _, suffix = name.rpartition("_")
+        if family and family not in PROBLEMS and suffix[:-1].isdigit() and suffix[-1] == "d":
+            out[family] = name
+    return out
+
+
+_ALIASES: dict[str, str] = _aliases()
+
+
+def get(name: str) -> TestProblem:
+    """Return the problem called ``name``.
+
+    A family name without its dimension suffix (``"rastrigin"``) gives the smallest registered
+    variant (``"rastrigin_2d"``); ``"bohachevsky"`` gives ``"bohachevsky1"``.
+    """
+    if name in PROBLEMS:
+        return PROBLEMS[name]
+    if name in _ALIASES:
+        return PROBLEMS[_ALIASES[name]]
+    raise KeyError(f"unknown test problem {name!r}; known: {', '.join(sorted(PROBLEMS))}")
+
+
+def names(
+    *,
+    max_dim: int | None = None,
+    with_local_minima: bool = False,
+    with_jac: bool = False,
+) -> list[str]:
+    """Sorted problem names, optionally only those up to ``max_dim`` variables, those with a
+    full local-minima list, or those with an analytic gradient."""
+    out = []
+    for name, p in PROBLEMS.items():
+        if max_dim is not None and p.dim > max_dim:
+            continue
+        if with_local_minima and not p.local_minima:
+            continue
+        if with_jac and p.jac is None:
+            continue
+        out.append(name)
+    return sorted(out)

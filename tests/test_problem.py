@@ -130,7 +130,7 @@ def test_load_callable_forms_and_errors(tmp_path):
         load_callable("objs.py")
     with pytest.raises(ProblemError, match="has no attribute 'g'; it defines: f"):
         load_callable("objs.py:g", base_dir=tmp_path)
-    with pytest.raises(ProblemError, match="file 'missing.py' not found"):
+    with pytest.raises(ProblemError, match=r"file 'missing\.py' not found"):
         load_callable("missing.py:f", base_dir=tmp_path)
     with pytest.raises(ProblemError, match="module 'no_such_mod_xyz' cannot be imported"):
         load_callable("no_such_mod_xyz:f")

@@ -1,0 +1,149 @@
+"""Checkpoint and resume: kill the driver, run again with --resume, lose and repeat nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import engine
+from engine.exceptions import JournalError
+
+HERE = Path(__file__).resolve().parent
+MULTISTART = str(Path(sys.executable).with_name("multistart"))
+
+
+def make_config(tmp_path: Path, out: str, kind: str = "serial", n_starts: int = 150) -> Path:
+    config = {
+        "problem": {"objective": str(HERE / "data" / "slow_objectives.py") + ":slow_himmelblau",
+                    "bounds": [[-5, 5], [-5, 5]]},
+        "starts": {"n_starts": n_starts, "seed": 7},
+        "cluster": {"kind": kind} if kind == "serial" else {"kind": kind, "n_workers": 2},
+        "output": {"dir": str(tmp_path / out)},
+    }
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def journal_indices(path: Path) -> list[int]:
+    lines = path.read_text().splitlines()[1:]
+    out = []
+    for line in lines:
+        with contextlib.suppress(json.JSONDecodeError):
+            out.append(json.loads(line)["index"])
+    return out
+
+
+def minima_of(directory: Path) -> list[tuple]:
+    data = json.loads((directory / "result.json").read_text())
+    return [(tuple(m["x"]), m["fun"], m["n_hits"], tuple(m["starts"])) for m in data["minima"]]
+
+
+@pytest.mark.parametrize("kind", ["serial", "local"])
+def test_resume_after_sigkill_skips_finished_starts_and_matches_uninterrupted(tmp_path, kind):
+    full = make_config(tmp_path, "full", kind)
+    subprocess.run([MULTISTART, "run", str(full), "--quiet"], check=True, timeout=300,
+                   capture_output=True)
+
+    cut = make_config(tmp_path, "cut", kind)
+    journal = tmp_path / "cut" / "journal.jsonl"
+    proc = subprocess.Popen([MULTISTART, "run", str(cut), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal_indices(journal)) >= 40:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and, for a local cluster, its workers
+    proc.wait()
+    finished_before = journal_indices(journal)
+    assert 40 <= len(finished_before) < 150, "the run was not cut halfway"
+    assert not (tmp_path / "cut" / "result.json").exists()
+
+    subprocess.run([MULTISTART, "run", str(cut), "--resume", "--quiet"], check=True,
+                   timeout=300, capture_output=True)
+    after = journal_indices(journal)
+    assert sorted(after) == list(range(150)), "every start solved exactly once"
+    assert after[: len(finished_before)] == finished_before
+    solved_in_resume = len(after) - len(finished_before)
+    assert solved_in_resume == 150 - len(set(finished_before))
+
+    got, want = minima_of(tmp_path / "cut"), minima_of(tmp_path / "full")
+    assert len(got) == len(want) == 4
+    for (xa, fa, ha, sa), (xb, fb, hb, sb) in zip(got, want, strict=True):
+        np.testing.assert_allclose(xa, xb, atol=1e-9, rtol=0)
+        assert fa == pytest.approx(fb, abs=1e-12)
+        assert (ha, sa) == (hb, sb)
+
+
+def test_journal_from_another_config_is_refused_unless_forced(tmp_path):
+    first = make_config(tmp_path, "a", n_starts=10)
+    subprocess.run([MULTISTART, "run", str(first), "--quiet"], check=True, timeout=120,
+                   capture_output=True)
+    cfg = yaml.safe_load(first.read_text())
+    cfg["starts"]["seed"] = 8
+    first.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([MULTISTART, "run", str(first), "--resume", "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "belongs to a different run" in proc.stderr and "--force" in proc.stderr
+    forced = subprocess.run([MULTISTART, "run", str(first), "--resume", "--force", "--quiet"],
+                            capture_output=True, text=True, timeout=120)
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_api_journal_resumes_and_torn_last_line_is_tolerated(tmp_path):
+    path = tmp_path / "runs.jsonl"
+
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return float((x[0] ** 2 - 1) ** 2 + x[1] ** 2)
+
+    first = engine.minimize(f, [(-2, 2), (-1, 1)], n_starts=20, seed=3, journal=path,
+                            client="serial")
+    # Simulate a kill in the middle of writing: drop the last 5 records, tear the one before.
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-6]) + "\n" + lines[-6][: len(lines[-6]) // 2])
+    calls.clear()
+    with pytest.warns(RuntimeWarning, match="line 16 is torn or corrupt"):
+        again = engine.minimize(f, [(-2, 2), (-1, 1)], n_starts=20, seed=3, journal=path,
+                                client="serial")
+    assert [r.index for r in again.runs] == list(range(20))
+    # Lines 2..15 hold starts 0..13; only starts 14..19 are solved again.
+    assert len(calls) == sum(r.nfev for r in again.runs if r.index >= 14) > 0
+    assert [m.starts for m in again.minima] == [m.starts for m in first.minima]
+    assert [r.index for r in journal_runs(path)] == list(range(20))
+
+
+def journal_runs(path):
+    from engine.results import LocalRun
+
+    out = []
+    for line in path.read_text().splitlines()[1:]:
+        try:
+            out.append(LocalRun.from_dict(json.loads(line)))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def test_journal_of_a_different_problem_is_refused(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    engine.minimize(lambda x: float(x[0] ** 2), [(-1, 1)], n_starts=4, seed=0, journal=path,
+                    client="serial")
+    with pytest.raises(JournalError, match="belongs to a different run"):
+        engine.minimize(lambda x: float(x[0] ** 2), [(-2, 2)], n_starts=4, seed=0,
+                        journal=path, client="serial")
