@@ -183,3 +183,15 @@ def test_mpirun_gives_the_same_minima_as_serial(tmp_path):
     for m_mpi, m_serial in zip(mpi_result["minima"], serial.minima, strict=True):
         np.testing.assert_allclose(m_mpi["x"], m_serial.x, atol=1e-9, rtol=0)
         assert m_mpi["n_hits"] == m_serial.n_hits
+
+
+def test_unguarded_script_gets_a_clear_message_about_main_guard(tmp_path):
+    script = tmp_path / "noguard.py"
+    script.write_text("import engine\n"
+                      "engine.minimize(lambda x: float(x[0] ** 2), [(-1, 1)], n_starts=2)\n")
+    for command in ([sys.executable, str(script)], [sys.executable, "-"]):
+        proc = subprocess.run(command, input=script.read_text() if command[-1] == "-" else None,
+                              capture_output=True, text=True, timeout=180, cwd=tmp_path)
+        assert proc.returncode != 0
+        assert "ClusterError" in proc.stderr
+        assert 'if __name__ == "__main__":' in proc.stderr and "client='serial'" in proc.stderr

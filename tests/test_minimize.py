@@ -65,12 +65,14 @@ def test_branin_three_global_minima_rank_first():
 
 
 def _reference_maxima_1d(f, low, high):
-    """Local maxima of f on [low, high] by a dense grid and a bounded scalar refine."""
+    """Local maxima of f on [low, high] (end points included) by a dense grid and a refine."""
     grid = np.linspace(low, high, 20001)
     values = np.array([f(np.array([g])) for g in grid])
     peaks = [i for i in range(1, len(grid) - 1)
              if values[i] >= values[i - 1] and values[i] >= values[i + 1]]
-    out = []
+    # An end point is a local maximum of the bounded problem when f falls away from it.
+    out = [(grid[i], values[i]) for i in (0, len(grid) - 1)
+           if values[i] > values[1 if i == 0 else len(grid) - 2]]
     for i in peaks:
         r = minimize_scalar(lambda t: -f(np.array([t])), bounds=(grid[i - 1], grid[i + 1]),
                             method="bounded", options={"xatol": 1e-12})
