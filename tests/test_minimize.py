@@ -228,7 +228,7 @@ def test_only_max_evals_keeps_starting_until_budget_spent():
     assert res.n_starts > 128  # went past the default number of starts
 
 
-def test_result_serializes_to_json_and_frames():
+def test_result_serializes_to_json_and_frames(tmp_path):
     import json
 
     prob = get("himmelblau")
@@ -240,3 +240,5 @@ def test_result_serializes_to_json_and_frames():
     frame = res.to_frame()
     assert list(frame["rank"]) == list(range(1, len(res.minima) + 1))
     assert len(res.to_frame("runs")) == 16
+    saved = json.loads(res.save(tmp_path / "r.json").read_text())
+    assert saved["minima"] == data["minima"] and saved["fun"] == res.fun

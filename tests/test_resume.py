@@ -71,6 +71,13 @@ def test_resume_after_sigkill_skips_finished_starts_and_matches_uninterrupted(tm
     assert 40 <= len(finished_before) < 150, "the run was not cut halfway"
     assert not (tmp_path / "cut" / "result.json").exists()
 
+    # Resume on another cluster kind (a local cluster's run resumed serially and vice versa):
+    # the journal belongs to the problem and starts, not to where they were solved.
+    other = "serial" if kind == "local" else "local"
+    resume_cfg = yaml.safe_load(cut.read_text())
+    resume_cfg["cluster"] = {"kind": other} if other == "serial" else {"kind": other,
+                                                                       "n_workers": 2}
+    cut.write_text(yaml.safe_dump(resume_cfg))
     subprocess.run([MULTISTART, "run", str(cut), "--resume", "--quiet"], check=True,
                    timeout=300, capture_output=True)
     after = journal_indices(journal)
