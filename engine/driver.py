@@ -168,6 +168,8 @@ def run_multistart(
         provenance={
             **(provenance or {}),
             "seed": plan.root.entropy,
+            "bounds": np.column_stack([problem.lower, problem.upper]).tolist(),
+            "maximize": problem.maximize,
             "sampler": starts.sampler,
             "n_starts_planned": plan.total,
             "method": local.method,

@@ -219,6 +219,50 @@ class MultistartResult:
             out["runs"] = [r.to_dict() for r in self.runs]
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MultistartResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. a saved ``result.json``)."""
+
+        def arr(values: list[float | None] | None) -> np.ndarray | None:
+            if values is None:
+                return None
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+        minima = tuple(
+            Minimum(x=arr(m["x"]), fun=np.nan if m["fun"] is None else float(m["fun"]),
+                    n_hits=int(m["n_hits"]), starts=tuple(m["starts"]))
+            for m in data.get("minima", [])
+        )
+        return cls(
+            x=arr(data.get("x")),
+            fun=np.nan if data.get("fun") is None else float(data["fun"]),
+            minima=minima,
+            runs=tuple(LocalRun.from_dict(r) for r in data.get("runs", [])),
+            n_starts=int(data["n_starts"]),
+            nfev=int(data["nfev"]),
+            n_failed=int(data["n_failed"]),
+            wall_time=float(data["wall_time"]),
+            stop_reason=str(data["stop_reason"]),
+            success=bool(data["success"]),
+            message=str(data["message"]),
+            maximize=bool(data.get("maximize", False)),
+            provenance=dict(data.get("provenance", {})),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> MultistartResult:
+        """Read a ``result.json`` written by :meth:`save` or ``multistart run``."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "result.json"
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def diagnose(self, fun: Any = None, jac: Any = None, args: tuple[Any, ...] = ()) -> Any:
+        """Why runs failed or stalled: see :func:`engine.diagnostics.diagnose`."""
+        from engine.diagnostics import diagnose
+
+        return diagnose(self, fun=fun, jac=jac, args=args)
+
     def to_frame(self, what: str = "minima") -> Any:
         """A pandas DataFrame of the ``"minima"`` (default) or of the ``"runs"``.
 

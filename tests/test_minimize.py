@@ -242,3 +242,10 @@ def test_result_serializes_to_json_and_frames(tmp_path):
     assert len(res.to_frame("runs")) == 16
     saved = json.loads(res.save(tmp_path / "r.json").read_text())
     assert saved["minima"] == data["minima"] and saved["fun"] == res.fun
+
+
+def test_saved_result_loads_back_equal(tmp_path):
+    prob = get("six_hump_camel")
+    res = engine.minimize(prob.fun, prob.bounds, n_starts=32, seed=4, client="serial")
+    back = engine.MultistartResult.load(res.save(tmp_path / "r.json"))
+    assert back.to_dict() == res.to_dict()
