@@ -119,6 +119,92 @@ class BasinSet:
             self._indexed = basin_id + 1
         return basin_id
 
+    def add_many(
+        self, indices: np.ndarray, points: np.ndarray, values: np.ndarray, block: int = 8192
+    ) -> None:
+        """Add many points, in the given order, with the same outcome as repeated :meth:`add`.
+
+        Each block of points is first matched in one vectorized tree query against the
+        minima that existed before the block. A point matching one of those joins the
+        earliest it matches, which is what :meth:`add` would choose, since minima made inside
+        the block come later. Only the points matching none are added one by one.
+        """
+        points = np.asarray(points, dtype=float)
+        values = np.asarray(values, dtype=float)
+        for first in range(0, len(points), block):
+            last = min(first + block, len(points))
+            n_known = len(self._basins)
+            if n_known > self._indexed:  # index everything before matching the block
+                self._tree = cKDTree(self._units[:n_known])
+                self._indexed = n_known
+            joined = np.full(last - first, -1)
+            if self._tree is not None:
+                joined = self._match_known(points[first:last], values[first:last])
+            block_idx, block_pts = indices[first:last], points[first:last]
+            block_vals = values[first:last]
+            matched = np.flatnonzero(joined >= 0)
+            if matched.size:
+                self._join_bulk(joined[matched], block_idx[matched], block_pts[matched],
+                                block_vals[matched])
+            # Points matching no earlier minimum: the first makes a minimum; the rest of them
+            # that match it join it in one vectorized step (it is the earliest they match).
+            pending = np.flatnonzero(joined < 0)
+            while pending.size:
+                k = pending[0]
+                basin_id = self.add(int(block_idx[k]), block_pts[k], float(block_vals[k]))
+                rest = pending[1:]
+                if not rest.size:
+                    break
+                units = (block_pts[rest] - self.lower) / self.width
+                ref = self._values[basin_id]
+                close = (np.max(np.abs(units - self._units[basin_id]), axis=1) <= self.xtol) & (
+                    np.abs(block_vals[rest] - ref)
+                    <= self.ftol * np.maximum(1.0, np.maximum(np.abs(block_vals[rest]), abs(ref))))
+                if close.any():
+                    take = rest[close]
+                    self._join_bulk(np.full(take.size, basin_id), block_idx[take],
+                                    block_pts[take], block_vals[take])
+                pending = rest[~close]
+
+    def _match_known(self, points: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Id of the earliest indexed minimum each point matches, or -1."""
+        assert self._tree is not None
+        units = (points - self.lower) / self.width
+        k = min(2, self._indexed)
+        dist, ids = self._tree.query(units, k=k, p=np.inf, distance_upper_bound=self.xtol)
+        dist, ids = dist.reshape(len(points), k), ids.reshape(len(points), k)
+        nearest = np.where(np.isfinite(dist[:, 0]), ids[:, 0], 0)
+        ref = self._values[nearest]
+        f_close = np.abs(values - ref) <= self.ftol * np.maximum(
+            1.0, np.maximum(np.abs(values), np.abs(ref)))
+        single = np.isfinite(dist[:, 0]) & ~np.isfinite(dist[:, -1]) if k == 2 else (
+            np.isfinite(dist[:, 0]))
+        joined = np.where(single & f_close, nearest, -1)
+        # Several minima within xtol (rare): check them in id order, as add() does.
+        for row in np.flatnonzero(np.isfinite(dist[:, -1]) & (k == 2)):
+            for basin_id in self._tree.query_ball_point(units[row], r=self.xtol, p=np.inf,
+                                                        return_sorted=True):
+                ref_f = self._values[basin_id]
+                if abs(values[row] - ref_f) <= self.ftol * max(1.0, abs(values[row]),
+                                                                abs(ref_f)):
+                    joined[row] = basin_id
+                    break
+        return joined
+
+    def _join_bulk(self, ids: np.ndarray, indices: np.ndarray, points: np.ndarray,
+                   values: np.ndarray) -> None:
+        """Append matched points to their minima; keep each minimum's best representative."""
+        order = np.lexsort((indices, values, ids))  # by minimum, then best first
+        ids, indices, points, values = ids[order], indices[order], points[order], values[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        ends = np.r_[starts[1:], len(ids)]
+        for lo, hi in zip(starts, ends, strict=True):
+            basin = self._basins[ids[lo]]
+            basin.members.extend(indices[lo:hi].tolist())
+            if (values[lo], int(indices[lo])) < (basin.f, basin.index):
+                basin.x, basin.f, basin.index = points[lo].copy(), float(values[lo]), int(
+                    indices[lo])
+
     def basins(self) -> list[Basin]:
         """The minima, best value first (ties by start index), members ascending."""
         ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
@@ -146,8 +232,8 @@ def cluster_points(
     ...                                    np.array([0.0]), np.array([1.0]))]
     [[1], [0, 2]]
     """
-    order = np.lexsort((np.asarray(indices), np.asarray(values)))
+    indices, values = np.asarray(indices), np.asarray(values, dtype=float)
+    order = np.lexsort((indices, values))
     basin_set = BasinSet(lower, upper, xtol=xtol, ftol=ftol)
-    for k in order:
-        basin_set.add(int(indices[k]), points[k], float(values[k]))
+    basin_set.add_many(indices[order], np.asarray(points, dtype=float)[order], values[order])
     return basin_set.basins()

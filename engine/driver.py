@@ -145,17 +145,19 @@ def run_multistart(
         for run in runs.values():  # resumed runs may already meet a stop rule
             check_stop(run)
         for batch in batches:
-            for run in batch:
-                if run.index in runs:  # a task re-run after a lost worker: keep the first
-                    continue
+            # A task re-run after a lost worker may repeat starts: keep the first result.
+            fresh = [run for run in batch if run.index not in runs]
+            for run in fresh:
                 record(run)
-                if journal is not None:
-                    journal.append(run)
-                current = state(run)
-                if printer is not None:
-                    printer(current)
-                if callback is not None and callback(current) is True:
-                    raise _Stop("callback")
+            if journal is not None:
+                journal.extend(fresh)  # the whole task's runs, one fsync: none is lost
+            for run in fresh:
+                if printer is not None or callback is not None:
+                    current = state(run)
+                    if printer is not None:
+                        printer(current)
+                    if callback is not None and callback(current) is True:
+                        raise _Stop("callback")
                 check_stop(run)
     except _Stop as why:
         stop_reason = why.reason

@@ -124,7 +124,17 @@ class Journal:
 
     def append(self, run: LocalRun) -> None:
         """Write one finished run (flushed and fsynced before returning)."""
-        self._write_line(run.to_dict())
+        self.extend([run])
+
+    def extend(self, runs: list[LocalRun]) -> None:
+        """Write several finished runs with one flush and fsync."""
+        if not runs:
+            return
+        assert self._handle is not None
+        self._handle.write("".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n"
+                                   for r in runs))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         if self._handle is not None:

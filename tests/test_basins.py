@@ -96,3 +96,16 @@ def test_many_minima_trigger_tree_rebuilds_and_stay_correct():
     basins = cluster_points(np.arange(288), pts, vals, np.zeros(2), np.full(2, 11.0))
     assert len(basins) == 144
     assert all(len(b.members) == 2 for b in basins)
+
+
+def test_vectorized_add_many_equals_one_by_one_add():
+    rng = np.random.default_rng(3)
+    idx, pts, vals = noisy_cloud(rng, n_minima=60, per=20, dim=4, spread=2e-5)
+    lower, upper = np.zeros(4), np.full(4, 10.0)
+    one = BasinSet(lower, upper)
+    for i, p, v in zip(idx, pts, vals, strict=True):
+        one.add(int(i), p, float(v))
+    many = BasinSet(lower, upper)
+    many.add_many(idx, pts, vals, block=37)  # blocks that cut through everything
+    assert [b.members for b in one.basins()] == [b.members for b in many.basins()]
+    assert [b.index for b in one.basins()] == [b.index for b in many.basins()]
