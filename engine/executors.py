@@ -92,8 +92,8 @@ class ChunkSizer:
     """Picks how many starts go into the next task.
 
     Each task should run for about ``target_seconds`` so the scheduler's per-task cost (about
-    10 ms of latency and 1-2 ms of scheduler CPU here) stays small, but near the end of the run chunks shrink so that every worker
-    still has work and none finishes long after the others.
+    10 ms of latency and 1-2 ms of scheduler CPU here) stays small, but near the end of the run
+    chunks shrink so that every worker still has work and none finishes long after the others.
 
     Examples
     --------
