@@ -1,7 +1,9 @@
 """Command line: ``multistart run CONFIG``, ``multistart check CONFIG``.
 
 Exit status: 0 on success, 2 for an invalid config or bad input, 1 when the run itself failed
-(cluster unreachable, no writable output, ...).
+(cluster unreachable, no writable output, ...), 130 when stopped by Ctrl-C (SIGINT): the
+finished starts are then in the journal and a partial ``result.json`` (``stop_reason:
+interrupted``) is written.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from engine.exceptions import ConfigError, EngineError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +47,10 @@ def _run(args: argparse.Namespace) -> int:
     result = run_config(config, resume=args.resume, force=args.force, progress=not args.quiet)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
+    if result.stop_reason == "interrupted":
+        print("multistart: interrupted; finished starts are kept: continue with --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK if result.success else EXIT_FAILED
 
 
@@ -80,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("multistart: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

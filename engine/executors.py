@@ -144,12 +144,17 @@ class DaskExecutor:
         never waits for the driver.
     target_task_seconds : float
         Wall time a chunked task should take (see :class:`ChunkSizer`).
+    scatter_above : int
+        Pickled problems larger than this many bytes are scattered to the workers once
+        instead of travelling inside each task.
     """
 
     kind = "dask"
 
-    def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 0.2):
+    def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 0.2,
+                 scatter_above: int = 1_000_000):
         self.client = client
+        self.scatter_above = scatter_above
         self.tasks_per_slot = tasks_per_slot
         self.target_task_seconds = target_task_seconds
 
@@ -186,12 +191,34 @@ class DaskExecutor:
                 "not); or run with client='serial'"
             ) from exc
         token = hashlib.sha256(payload).hexdigest()
-        payload_future = self.client.scatter(payload, broadcast=True, hash=False)
+        # A small problem travels inside each task (workers unpickle it once and cache it by
+        # token); a large one is scattered once. Scattered data dies with the workers holding
+        # it, so it is sent again when lost.
+        payload_future = None
+        if len(payload) > self.scatter_above:
+            payload_future = self.client.scatter(payload, broadcast=True, hash=False)
+        attempts: dict[int, int] = {}
+
+        def current_payload() -> Any:
+            nonlocal payload_future
+            if payload_future is None:
+                return payload
+            if payload_future.status != "finished":
+                payload_future = self.client.scatter(payload, broadcast=True, hash=False)
+            return payload_future
         slots = max(1, self.n_threads())
         sizer = ChunkSizer(slots, self.target_task_seconds)
         remaining = total
         in_flight: dict[Any, list[Start]] = {}
         completed = as_completed()
+
+        def submit(chunk: list[Start]) -> None:
+            future = self.client.submit(
+                run_chunk_task, token, current_payload(), chunk, pure=False,
+                key=f"multistart-{token[:8]}-{chunk[0][0]}-{len(chunk)}-{len(in_flight)}",
+            )
+            in_flight[future] = chunk
+            completed.add(future)
 
         def submit_one() -> bool:
             nonlocal remaining
@@ -200,12 +227,7 @@ class DaskExecutor:
                 return False
             if remaining is not None:
                 remaining -= len(chunk)
-            future = self.client.submit(
-                run_chunk_task, token, payload_future, chunk, pure=False,
-                key=f"multistart-{token[:8]}-{chunk[0][0]}-{len(chunk)}",
-            )
-            in_flight[future] = chunk
-            completed.add(future)
+            submit(chunk)
             return True
 
         slots_checked = time.monotonic()
@@ -216,6 +238,14 @@ class DaskExecutor:
                 exhausted = not submit_one()
             for future in completed:
                 chunk = in_flight.pop(future)
+                if future.status != "finished" and self._retry(future, chunk, attempts):
+                    # Dask already retried the task on other workers (a worker that died, ran
+                    # out of memory or reached its walltime) and it failed every time, or its
+                    # input was lost with the workers. Solve its starts one per task, so only
+                    # a start that kills workers itself is given up on.
+                    for start in chunk:
+                        submit([start])
+                    continue
                 runs = self._collect(future, chunk, problem)
                 sizer.observe(len(runs), sum(r.time for r in runs))
                 # Refill the window; the number of slots changes on adaptive clusters, so it is
@@ -230,7 +260,20 @@ class DaskExecutor:
         finally:
             if in_flight:
                 self.client.cancel(list(in_flight), force=True)
-            self.client.cancel([payload_future], force=True)
+            if payload_future is not None:
+                self.client.cancel([payload_future], force=True)
+
+    @staticmethod
+    def _retry(future: Any, chunk: list[Start], attempts: dict[int, int]) -> bool:
+        """Whether a failed task's starts are submitted again (one per task)."""
+        if len(chunk) > 1:
+            return True
+        index = chunk[0][0]
+        attempts[index] = attempts.get(index, 0) + 1
+        # KilledWorker also hits tasks that merely waited on a worker that another start
+        # killed, so a start gets one more task of its own before it is given up on; one only
+        # caught in a lost dependency ("cancelled", "lost") gets a few.
+        return attempts[index] <= (1 if future.status == "error" else 3)
 
     @staticmethod
     def _collect(future: Any, chunk: list[Start], problem: Problem) -> list[LocalRun]:
@@ -239,12 +282,14 @@ class DaskExecutor:
             return future.result()
         try:
             exc = future.exception()
-            error = f"{type(exc).__name__}: {exc}"
         except Exception as inner:  # cancelled futures raise here
-            error = f"{type(inner).__name__}: {inner}"
+            exc = inner
+        error = (f"{type(exc).__name__}: {exc}" if exc is not None
+                 else f"KilledWorker: task {future.status} (its worker process died)")
         return [
             LocalRun(index=index, x0=x0, x=x0, fun=float("nan"), nfev=0, nit=0, success=False,
-                     message=f"failed: task lost ({error})", error=error,
+                     message=f"failed: the worker solving this start died every time it was "
+                             f"tried ({error})", error=error,
                      in_bounds=problem.contains(x0))
             for index, x0 in chunk
         ]

@@ -8,7 +8,9 @@ costs the others.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -132,6 +134,59 @@ class _StopSolve(Exception):
     """Raised inside the objective wrapper to abort a solve with a reason."""
 
 
+class _HardTimeout(BaseException):
+    """Raised asynchronously in a solving thread whose objective call overran start_timeout.
+
+    A BaseException, so that an objective's own ``except Exception`` cannot swallow it.
+    """
+
+
+class _Watchdog:
+    """Interrupts the calling thread if a solve runs past its time limit inside one call.
+
+    The objective wrapper checks the limit before every call; this covers the call that never
+    returns while running Python code (a loop that spins). The exception is delivered at the
+    thread's next Python instruction, so a call blocked inside C code ends when it returns.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._timer: threading.Timer | None = None
+        self._thread_id = threading.get_ident()
+        self.fired = False
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread_id), ctypes.py_object(_HardTimeout))
+
+    def __enter__(self) -> _Watchdog:
+        self._lock = threading.Lock()
+        self._done = False
+        if self.seconds is not None:
+            # A little slack past the soft limit, which the wrapper enforces between calls.
+            self._timer = threading.Timer(self.seconds * 1.5 + 0.05, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is None:
+            return
+        with self._lock:
+            self._done = True
+            self._timer.cancel()
+            if self.fired:
+                # Fired while the solve was ending: withdraw the pending interrupt so it cannot
+                # surface later in unrelated code, and report the timeout here instead.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id), None)
+                if exc[0] is None:
+                    raise _HardTimeout
+
+
 class _Objective:
     """Counts calls, applies the sign for maximization, and checks every returned value."""
 
@@ -235,7 +290,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
     kwargs = _scipy_arguments(problem, opts, wrapped)
     nit = 0
     try:
-        with warnings.catch_warnings():
+        with _Watchdog(opts.start_timeout), warnings.catch_warnings():
             # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
             warnings.simplefilter("ignore")
             best = minimize(x0=x0, **kwargs)
@@ -251,6 +306,9 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
                 best = again
     except _StopSolve as stop:
         return _failed_run(problem, x0, index, wrapped, nit, str(stop), started)
+    except _HardTimeout:
+        error = f"TimeoutError: start_timeout={opts.start_timeout} s reached inside one call"
+        return _failed_run(problem, x0, index, wrapped, nit, error, started)
     except Exception as exc:  # the objective raised (or scipy did on its behalf)
         error = f"{type(exc).__name__}: {exc}"
         return _failed_run(problem, x0, index, wrapped, nit, error, started)

@@ -195,3 +195,23 @@ def test_unguarded_script_gets_a_clear_message_about_main_guard(tmp_path):
         assert proc.returncode != 0
         assert "ClusterError" in proc.stderr
         assert 'if __name__ == "__main__":' in proc.stderr and "client='serial'" in proc.stderr
+
+
+def test_worker_out_of_memory_loses_only_the_start_that_caused_it():
+    import dask
+    from distributed import Client, LocalCluster
+
+    sys.path.insert(0, str(HERE / "data"))
+    from slow_objectives import memory_hog_himmelblau
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 2}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="400MB",
+                         dashboard_address=None) as cluster, Client(cluster) as client:
+        res = engine.minimize(memory_hog_himmelblau, [(-5, 5), (-5, 5)],
+                              x0=[[0.1, 0.1], [3.1, 2.1]], n_starts=30, seed=1, client=client)
+    assert sorted(r.index for r in res.runs) == list(range(32))
+    hog = res.runs[0]
+    assert not hog.success and "died every time it was tried" in hog.message
+    assert res.runs[1].success  # started together with the hog, still solved
+    assert res.n_failed <= 3
+    assert_himmelblau(res.minima)

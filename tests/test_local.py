@@ -144,3 +144,21 @@ def test_restart_finishes_a_descent_stopped_short():
     more = solve_one(problem, np.array([-1.2, 1.0]), 0, LocalOptions(restarts=3))
     assert more.fun <= once.fun
     assert more.nfev > once.nfev
+
+
+def test_start_timeout_interrupts_an_objective_call_that_spins_forever():
+    def spins(x):
+        if x[0] > 1.5:
+            while True:  # a hung objective: never returns
+                pass
+        return float(np.sum(x**2))
+
+    started = time.perf_counter()
+    run = solve_one(Problem.create(spins, BOX), np.array([1.8, 1.8]), 0,
+                    LocalOptions(start_timeout=0.2))
+    assert time.perf_counter() - started < 2.0
+    assert not run.success and "start_timeout=0.2 s reached inside one call" in run.error
+    # The thread is usable again afterwards: no pending interrupt leaks into the next solve.
+    ok = solve_one(Problem.create(spins, BOX), np.array([-1.0, -1.0]), 1,
+                   LocalOptions(start_timeout=5.0))
+    assert ok.error is None

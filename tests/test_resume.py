@@ -154,3 +154,29 @@ def test_journal_of_a_different_problem_is_refused(tmp_path):
     with pytest.raises(JournalError, match="belongs to a different run"):
         engine.minimize(lambda x: float(x[0] ** 2), [(-2, 2)], n_starts=4, seed=0,
                         journal=path, client="serial")
+
+
+@pytest.mark.parametrize("kind", ["serial", "local"])
+def test_sigint_stops_cleanly_with_partial_result_then_resume_completes(tmp_path, kind):
+    cfg = make_config(tmp_path, "int", kind)
+    journal = tmp_path / "int" / "journal.jsonl"
+    proc = subprocess.Popen([MULTISTART, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal_indices(journal)) >= 30:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "--resume" in err
+    partial = json.loads((tmp_path / "int" / "result.json").read_text())
+    assert partial["stop_reason"] == "interrupted"
+    done = journal_indices(journal)
+    assert 30 <= partial["n_starts"] == len(done) < 150  # journal flushed, nothing lost
+    subprocess.run([MULTISTART, "run", str(cfg), "--resume", "--quiet"], check=True,
+                   timeout=300, capture_output=True)
+    final = json.loads((tmp_path / "int" / "result.json").read_text())
+    assert final["stop_reason"] == "n_starts" and final["n_starts"] == 150
+    assert sorted(journal_indices(journal)) == list(range(150))

@@ -1,0 +1,751 @@
+"""Why runs failed or stalled, and what to change: :func:`diagnose`.
+
+A :class:`Diagnosis` is a list of :class:`Finding` objects, each saying what was seen (with
+the numbers) and what to do about it. From the result alone it reports failure causes
+(iteration and evaluation limits, line-search breakdowns, NaN/inf, exceptions by type,
+time-outs, points outside the bounds; Nelder-Mead outcomes as ``fmin``'s ``warnflag``), badly
+scaled bounds and signs of flat regions. Given the objective it also checks flat regions by
+evaluating between minima, re-solves the best minima with a tight tolerance, and, given the
+gradient, compares it with finite differences.
+
+Examples
+--------
+>>> import engine
+>>> from engine.diagnostics import diagnose
+>>> f = lambda x: float((x[0] ** 2 - 1) ** 2 + (x[1] - 500) ** 2 / 1e6)
+>>> res = engine.minimize(f, [(-2, 2), (0, 5000)], n_starts=16, seed=0, client="serial")
+>>> [d.kind for d in diagnose(res).findings]
+['badly_scaled']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from engine.results import LocalRun, Minimum, MultistartResult
+
+Severity = Literal["info", "warning"]
+
+#: Bound widths further apart than this factor are reported as badly scaled.
+SCALE_RATIO = 1e3
+#: Share of successful runs ending at minima no other run reached that suggests a flat region.
+UNREPEATED_SHARE = 0.2
+#: Relative gradient error (analytic vs finite differences) above which ``jac`` is flagged.
+GRAD_RTOL = 1e-3
+#: Tolerance of the re-solves made by the tolerance and flat-region checks.
+TIGHT_TOL = 1e-12
+
+# Option names of each method's evaluation limit (the iteration limit is 'maxiter' for all).
+_EVAL_OPTION = {"L-BFGS-B": "maxfun", "TNC": "maxfun", "Nelder-Mead": "maxfev",
+                "Powell": "maxfev", "COBYQA": "maxfev", "COBYLA": "maxiter",
+                "trust-constr": "maxiter"}
+# Options that set a stopping tolerance; left out when re-solving with a tight ``tol``.
+_TOL_OPTIONS = frozenset({"ftol", "gtol", "xtol", "xatol", "fatol", "xrtol", "tol",
+                          "barrier_tol", "final_tr_radius", "rhoend", "accuracy", "eta"})
+
+_EVALS = re.compile(r"function evaluations|F,G EVALUATIONS|MAXFUN|maxfev", re.IGNORECASE)
+_ITERS = re.compile(r"iteration", re.IGNORECASE)
+_LINE_SEARCH = re.compile(r"ABNORMAL|LNSRCH|line ?search|precision loss|directional derivative",
+                          re.IGNORECASE)
+_NONFINITE = re.compile(r"returned (nan|inf|-inf)\b|not finite", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing :func:`diagnose` noticed.
+
+    Attributes
+    ----------
+    kind : str
+        What kind of finding: ``max_iterations``, ``max_evaluations``, ``line_search``,
+        ``nonfinite``, ``exception``, ``timeout``, ``outside_bounds``, ``other_failure``,
+        ``warnflag`` (Nelder-Mead), ``badly_scaled``, ``flat_region``, ``gradient_check``,
+        ``tolerance``, ``coverage``.
+    severity : {'info', 'warning'}
+        ``warning`` when results are likely wrong or incomplete because of it.
+    message : str
+        What was seen, with the numbers.
+    fix : str
+        What to do about it (empty when nothing needs doing).
+    data : dict
+        The numbers behind the message (JSON-safe), e.g. ``{"count": 12}``.
+    """
+
+    kind: str
+    severity: Severity
+    message: str
+    fix: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"kind": self.kind, "severity": self.severity, "message": self.message,
+                "fix": self.fix, "data": _jsonable(self.data)}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The findings of :func:`diagnose`, warnings first.
+
+    Attributes
+    ----------
+    findings : tuple of Finding
+        Everything noticed; empty when nothing looked wrong.
+    method : str
+        The local method of the run.
+    n_runs, n_failed : int
+        Local runs in the result and how many failed.
+    """
+
+    findings: tuple[Finding, ...]
+    method: str = ""
+    n_runs: int = 0
+    n_failed: int = 0
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """The findings of severity ``warning``."""
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds of all findings, in order."""
+        return [f.kind for f in self.findings]
+
+    def find(self, kind: str) -> list[Finding]:
+        """The findings of one ``kind``."""
+        return [f for f in self.findings if f.kind == kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (``json.dumps`` works on it directly)."""
+        return {"method": self.method, "n_runs": self.n_runs, "n_failed": self.n_failed,
+                "findings": [f.to_dict() for f in self.findings]}
+
+    def __str__(self) -> str:
+        n_warn = len(self.warnings)
+        head = (f"Diagnosis of {self.n_runs} runs ({self.method or 'unknown method'}, "
+                f"{self.n_failed} failed): {n_warn} warning{'s' * (n_warn != 1)}, "
+                f"{len(self.findings) - n_warn} note{'s' * (len(self.findings) - n_warn != 1)}")
+        if not self.findings:
+            return head + "\nnothing looks wrong"
+        lines = [head]
+        for f in self.findings:
+            lines.append(f"[{f.severity}] {f.kind}: {f.message}")
+            if f.fix:
+                lines.append(f"    fix: {f.fix}")
+        return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def _fmt(x: Sequence[float] | np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in np.asarray(x, dtype=float).ravel()) + "]"
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k} of {n} runs ({100.0 * k / max(n, 1):.0f}%)"
+
+
+class _Box:
+    """The run's bounds and the unit-box scaling used to compare points."""
+
+    def __init__(self, result: MultistartResult) -> None:
+        bounds = result.provenance.get("bounds")
+        dim = len(result.runs[0].x0) if result.runs else (
+            len(result.x) if result.x is not None else 0)
+        if bounds is not None:
+            arr = np.asarray(bounds, dtype=float).reshape(-1, 2)
+            self.lower, self.upper = arr[:, 0], arr[:, 1]
+            self.known = True
+        else:
+            self.lower, self.upper = np.zeros(dim), np.ones(dim)
+            self.known = False
+        width = self.upper - self.lower
+        self.width = np.where(width > 0, width, 1.0)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Largest per-coordinate distance in unit-box coordinates (as dedup measures)."""
+        return float(np.max(np.abs(np.asarray(a, float) - np.asarray(b, float)) / self.width))
+
+
+# ------------------------------------------------------------------ failures
+
+
+def _failure_cause(run: LocalRun) -> tuple[str, str]:
+    """``(kind, group)`` of a failed run; ``group`` splits exceptions by type."""
+    if run.error:
+        etype = run.error.split(":", 1)[0].strip()
+        if etype == "TimeoutError":
+            return "timeout", ""
+        if _NONFINITE.search(run.error):
+            return "nonfinite", ""
+        return "exception", etype
+    if not run.in_bounds:
+        return "outside_bounds", ""
+    if _EVALS.search(run.message):
+        return "max_evaluations", ""
+    if _ITERS.search(run.message):
+        return "max_iterations", ""
+    if _LINE_SEARCH.search(run.message):
+        return "line_search", ""
+    return "other_failure", ""
+
+
+def _said(runs: Sequence[LocalRun]) -> tuple[str, dict[str, int]]:
+    """The solver messages of ``runs`` with counts, most common first, and as text."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.message] = counts.get(run.message, 0) + 1
+    ordered = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    shown = [f"{m!r}" + (f" ({k})" if len(ordered) > 1 else "")
+             for m, k in list(ordered.items())[:3]]
+    more = f" and {len(ordered) - 3} other messages" if len(ordered) > 3 else ""
+    return ", ".join(shown) + more, ordered
+
+
+def _failure_findings(result: MultistartResult, method: str) -> list[Finding]:
+    groups: dict[tuple[str, str], list[LocalRun]] = {}
+    for run in result.runs:
+        if not run.success:
+            groups.setdefault(_failure_cause(run), []).append(run)
+    n = len(result.runs)
+    options = dict(result.provenance.get("options") or {})
+    findings = []
+    for (kind, group), runs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        count = len(runs)
+        said, messages = _said(runs)
+        data: dict[str, Any] = {"count": count, "share": count / max(n, 1),
+                                "messages": messages}
+        first = runs[0]
+        if kind == "max_iterations":
+            used = max(r.nit for r in runs)
+            data["max_nit"] = used
+            message = (f"{_pct(count, n)} stopped at the iteration limit ({used} iterations at "
+                       f"most): {said}")
+            current = options.get("maxiter")
+            fix = (f"raise the limit: options={{'maxiter': {10 * int(current or used or 100)}}}"
+                   f" (now {current if current is not None else 'the scipy default'}); if runs "
+                   "still crawl, rescale the variables or pass an analytic jac")
+        elif kind == "max_evaluations":
+            used = max(r.nfev for r in runs)
+            data["max_nfev"] = used
+            key = _EVAL_OPTION.get(method, "maxiter")
+            current = options.get(key)
+            message = (f"{_pct(count, n)} stopped at the evaluation limit ({used} evaluations "
+                       f"at most): {said}")
+            fix = (f"raise the limit: options={{{key!r}: {10 * int(current or used or 100)}}} "
+                   f"(now {current if current is not None else 'the scipy default'})")
+        elif kind == "line_search":
+            message = f"{_pct(count, n)} ended with a failed line search: {said}"
+            fix = ("the gradient is inaccurate or the function is noisy or not smooth: pass an "
+                   "analytic jac (and check it with diagnose(result, fun, jac=...)), rescale "
+                   "the variables, loosen tol, or use a derivative-free method "
+                   "('Nelder-Mead', 'Powell')")
+        elif kind == "nonfinite":
+            data["example"] = first.error
+            message = (f"{_pct(count, n)} failed because the objective or its gradient was "
+                       f"NaN or infinite, e.g. {first.error!r}")
+            fix = ("make the objective finite everywhere inside the bounds (guard log, sqrt, "
+                   "division, exp overflow) or narrow the bounds to where it is defined")
+        elif kind == "exception":
+            data["type"] = group
+            data["example"] = first.error
+            message = f"{_pct(count, n)} raised {group}: first at start {first.index}: " \
+                      f"{first.error!r}"
+            fix = (f"fix the objective: call it at result.runs[{first.index}].x0 = "
+                   f"{_fmt(first.x0)} to reproduce the {group}")
+        elif kind == "timeout":
+            data["max_time"] = max(r.time for r in runs)
+            message = (f"{_pct(count, n)} ran past start_timeout (up to "
+                       f"{data['max_time']:.3g} s each)")
+            fix = "raise start_timeout, or make one objective call cheaper"
+        elif kind == "outside_bounds":
+            message = (f"{_pct(count, n)} converged outside the bounds ({method} does not "
+                       "keep iterates inside them)")
+            fix = ("use a method that honours bounds ('L-BFGS-B', 'TNC', 'SLSQP', 'Powell', "
+                   "'Nelder-Mead', 'trust-constr'), or widen the bounds if the minimum lies "
+                   "beyond them")
+        else:
+            message = f"{_pct(count, n)} did not succeed: {said}"
+            fix = "see scipy.optimize.minimize's documentation of this method's messages"
+        findings.append(Finding(kind, "warning", message, fix, data))
+    return findings
+
+
+def _warnflag_finding(result: MultistartResult) -> Finding | None:
+    """Nelder-Mead outcomes in ``scipy.optimize.fmin`` terms: warnflag 0, 1 or 2."""
+    counts = {0: 0, 1: 0, 2: 0}
+    for run in result.runs:
+        if run.error:
+            continue
+        message = run.message
+        if _EVALS.search(message):
+            counts[1] += 1
+        elif _ITERS.search(message):
+            counts[2] += 1
+        elif run.success:
+            counts[0] += 1
+    if counts[1] + counts[2] == 0:
+        return None
+    data = {"warnflag_0": counts[0], "warnflag_1": counts[1], "warnflag_2": counts[2]}
+    message = (f"Nelder-Mead (fmin) warnflag 2 (maxiter reached) at {counts[2]} runs, "
+               f"warnflag 1 (maxfun reached) at {counts[1]}, warnflag 0 (converged) at "
+               f"{counts[0]}")
+    fix = ("raise options={'maxiter': ..., 'maxfev': ...} (both default to 200 * n); a "
+           "simplex that keeps hitting them in many variables may do better with 'Powell' "
+           "or a gradient method")
+    return Finding("warnflag", "warning", message, fix, data)
+
+
+# ------------------------------------------------------------------ scaling and flatness
+
+
+def _scaling_finding(box: _Box) -> Finding | None:
+    if not box.known or box.width.size < 2:
+        return None
+    widths = box.upper - box.lower
+    ratio = float(widths.max() / widths.min())
+    if ratio <= SCALE_RATIO:
+        return None
+    small, large = int(np.argmin(widths)), int(np.argmax(widths))
+    message = (f"bound widths differ by a factor {ratio:.3g}: x{small} spans "
+               f"{widths[small]:.3g}, x{large} spans {widths[large]:.3g}")
+    fix = ("rescale: optimize u in [0, 1] with x = low + u * (high - low) inside your "
+           "function, so every variable has a width near 1. The engine already compares "
+           "minima in unit-box coordinates, but the local solver's steps, finite-difference "
+           "gradients and tolerances act in your units")
+    return Finding("badly_scaled", "warning", message, fix,
+                   {"widths": widths.tolist(), "ratio": ratio})
+
+
+def _value(fun: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...], jac_true: bool
+           ) -> float:
+    raw = fun(np.asarray(x, dtype=float), *args)
+    if jac_true:
+        raw = raw[0]
+    return float(np.asarray(raw, dtype=float).reshape(()))
+
+
+def _resolve(
+    result: MultistartResult,
+    fun: Callable[..., Any],
+    x: np.ndarray,
+    args: tuple[Any, ...],
+    jac: Any,
+    constraints: Any,
+    box: _Box,
+    use_jac: bool = True,
+) -> tuple[np.ndarray, float]:
+    """Solve again from ``x`` with the run's method and a tight tolerance.
+
+    ``jac`` is used when ``use_jac`` (a callable, or True when ``fun`` returns ``(f, g)``);
+    otherwise the solver estimates the gradient by finite differences.
+    """
+    from scipy.optimize import Bounds, minimize
+
+    from engine.local import METHODS
+
+    method = str(result.provenance.get("method", "L-BFGS-B"))
+    info = METHODS.get(method)
+    sign = -1.0 if result.maximize else 1.0
+    jac_true = jac is True
+    options = {k: v for k, v in dict(result.provenance.get("options") or {}).items()
+               if k not in _TOL_OPTIONS}
+
+    def objective(z: np.ndarray, *a: Any) -> Any:
+        raw = fun(z, *a)
+        if jac_true:
+            f, g = raw
+            if use_jac:
+                return sign * float(f), sign * np.asarray(g, dtype=float)
+            return sign * float(f)
+        return sign * float(raw)
+
+    kwargs: dict[str, Any] = {"method": method, "args": args, "tol": TIGHT_TOL,
+                              "options": options}
+    if jac_true and use_jac:
+        kwargs["jac"] = True
+    elif callable(jac) and use_jac:
+        kwargs["jac"] = lambda z, *a: sign * np.asarray(jac(z, *a), dtype=float)
+    if box.known and (info is None or info.bounds):
+        kwargs["bounds"] = Bounds(box.lower, box.upper)
+    if constraints:
+        kwargs["constraints"] = constraints
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = minimize(objective, np.array(x, dtype=float), **kwargs)
+    return np.asarray(out.x, dtype=float).ravel(), sign * float(out.fun)
+
+
+def _probe(
+    result: MultistartResult,
+    fun: Callable[..., Any],
+    x: np.ndarray,
+    args: tuple[Any, ...],
+    jac_true: bool,
+    box: _Box,
+    steps: Sequence[float],
+) -> str:
+    """How ``f`` behaves a little way from ``x`` along each coordinate: ``'slope'`` (lower
+    somewhere by more than ftol), ``'flat'`` (equal to ftol everywhere) or ``'rise'``."""
+    sign = -1.0 if result.maximize else 1.0
+    ftol = float(result.provenance.get("ftol", 1e-6))
+    f0 = sign * _value(fun, x, args, jac_true)
+    tau = ftol * max(1.0, abs(f0))
+    changes = []
+    for i in range(x.size):
+        for step in steps:
+            for direction in (1.0, -1.0):
+                y = np.array(x, dtype=float)
+                y[i] += direction * step * box.width[i]
+                if box.known and not box.lower[i] <= y[i] <= box.upper[i]:
+                    continue
+                changes.append(sign * _value(fun, y, args, jac_true) - f0)
+    if any(c < -tau for c in changes):
+        return "slope"
+    if changes and all(abs(c) <= tau for c in changes):
+        return "flat"
+    return "rise"
+
+
+def _flat_findings(
+    result: MultistartResult,
+    fun: Callable[..., Any] | None,
+    args: tuple[Any, ...],
+    jac_true: bool,
+    box: _Box,
+) -> list[Finding]:
+    xtol = float(result.provenance.get("xtol", 1e-4))
+    ftol = float(result.provenance.get("ftol", 1e-6))
+    findings = _equal_minima_findings(result, fun, args, jac_true, box, xtol, ftol)
+    plateau_found = any(f.severity == "warning" for f in findings)
+    n_ok = sum(r.success for r in result.runs)
+    lonely = [m for m in result.minima if m.n_hits == 1]
+    share = len(lonely) / max(n_ok, 1)
+    if not (n_ok >= 5 and len(lonely) >= 3 and share > UNREPEATED_SHARE):
+        return findings
+    values = [m.fun for m in lonely]
+    data: dict[str, Any] = {"evidence": "unrepeated_ends", "count": len(lonely),
+                            "successful": n_ok, "share": share,
+                            "f_range": [min(values), max(values)]}
+    message = (f"{len(lonely)} of {n_ok} successful runs ({100 * share:.0f}%) ended at "
+               f"points no other run reached (f from {min(values):.6g} to {max(values):.6g})")
+    severity: Severity = "warning"
+    fix = ("on a plateau gradient methods stop wherever the slope falls below their "
+           "tolerance: tighten it (tol=1e-12, or options such as gtol/ftol), use "
+           "'Nelder-Mead' or 'Powell', or reshape the objective (e.g. a log or a steeper "
+           "transform) so the slope does not vanish; if the function truly has this many "
+           "minima, use more starts")
+    if fun is None:
+        message += ": a flat region (plateau) or far more minima than starts"
+        findings.insert(0, Finding("flat_region", severity, message, fix, data))
+        return findings
+    steps = (10 * xtol, 100 * xtol)
+    outcome = {"slope": 0, "flat": 0, "rise": 0}
+    for m in lonely[:10]:
+        try:
+            outcome[_probe(result, fun, np.asarray(m.x, float), args, jac_true, box, steps)] += 1
+        except Exception:  # the objective's own failures are reported elsewhere
+            continue
+    data.update({f"probe_{k}": v for k, v in outcome.items()})
+    checked = sum(outcome.values())
+    near = f"{steps[0]:g} and {steps[1]:g} of the box width away along each coordinate"
+    if outcome["slope"]:
+        message += (f"; at {outcome['slope']} of {checked} of them f still falls by more than "
+                    f"ftol={ftol:g} at {near}: the solver stopped on a slope too shallow for "
+                    "its tolerance (a plateau)")
+    elif outcome["flat"]:
+        if plateau_found:  # the equal-minima check already reports this region
+            return findings
+        message += (f"; around {outcome['flat']} of {checked} of them f stays within "
+                    f"ftol={ftol:g} at {near}: they lie on a flat region")
+        fix = ("the minimum is not unique there: report the region rather than one point, "
+               "add a regularising term if one point is needed, or fix a redundant parameter")
+    elif checked:
+        if plateau_found:
+            return findings
+        severity = "info"
+        message += (f"; f rises around all {checked} checked ({near}), so they are genuine "
+                    "minima")
+        fix = "the function has more minima than the starts found twice: use more starts"
+    findings.insert(0, Finding("flat_region", severity, message, fix, data))
+    return findings
+
+
+def _equal_value_groups(minima: Sequence[Minimum], ftol: float) -> list[list[Minimum]]:
+    """Minima whose values agree with the group's lowest to ``ftol * max(1, |f|)`` (dedup's
+    f test)."""
+    ordered = sorted((m for m in minima if math.isfinite(m.fun)), key=lambda m: m.fun)
+    groups: list[list[Minimum]] = []
+    for m in ordered:
+        if groups and abs(m.fun - groups[-1][0].fun) <= ftol * max(1.0, abs(m.fun)):
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    return groups
+
+
+def _equal_minima_findings(
+    result: MultistartResult,
+    fun: Callable[..., Any] | None,
+    args: tuple[Any, ...],
+    jac_true: bool,
+    box: _Box,
+    xtol: float,
+    ftol: float,
+) -> list[Finding]:
+    """Distinct minima with the same value spread over the box: one plateau, or symmetric
+    copies of one minimum? With ``fun``, the value between neighbours decides."""
+    findings = []
+    for group in _equal_value_groups(result.minima, ftol):
+        if len(group) < (2 if fun is not None else 3):
+            continue
+        xs = np.array([m.x for m in group], dtype=float)
+        spread = float(np.max((xs.max(axis=0) - xs.min(axis=0)) / box.width))
+        if spread <= 10 * xtol:
+            continue
+        level = group[0].fun
+        data: dict[str, Any] = {"evidence": "equal_minima", "count": len(group), "f": level,
+                                "spread": spread}
+        head = (f"{len(group)} distinct minima share the value f={level:.10g} (to ftol="
+                f"{ftol:g}) while spread over {spread:.3g} of the box width")
+        if fun is None:
+            findings.append(Finding(
+                "flat_region", "info",
+                head + ": a flat region, or symmetric copies of one minimum",
+                "pass fun= to diagnose: it evaluates f between the minima to tell which", data))
+            continue
+        flat = checked = 0
+        for a in range(min(len(group), 20)):
+            dist = [box.distance(xs[a], xs[b]) if b != a else np.inf for b in range(len(xs))]
+            b = int(np.argmin(dist))
+            try:
+                mid = _value(fun, 0.5 * (xs[a] + xs[b]), args, jac_true)
+            except Exception:
+                continue
+            checked += 1
+            if abs(mid - level) <= ftol * max(1.0, abs(level)):
+                flat += 1
+        data.update({"midpoints_checked": checked, "midpoints_flat": flat})
+        if checked and flat * 2 > checked:
+            findings.append(Finding(
+                "flat_region", "warning",
+                head + f"; f midway between neighbours equals it too at {flat} of {checked} "
+                "pairs: they lie on one flat region (plateau or valley floor)",
+                "the minimum is not unique: report the region (e.g. the range of the minima's "
+                "x), add a regularising term if one point is needed, or fix the redundant "
+                "parameter", data))
+    return findings
+
+
+# ------------------------------------------------------------------ checks that call fun
+
+
+def _check_points(result: MultistartResult, n: int = 3) -> list[np.ndarray]:
+    """The best ``n`` minima and the start each was first reached from."""
+    runs = {r.index: r for r in result.runs}
+    points = [np.asarray(m.x, dtype=float) for m in result.minima[:n]]
+    for m in result.minima[:n]:
+        if m.starts and m.starts[0] in runs:
+            points.append(np.asarray(runs[m.starts[0]].x0, dtype=float))
+    return points
+
+
+def _gradient_finding(
+    result: MultistartResult, fun: Callable[..., Any], jac: Any, args: tuple[Any, ...]
+) -> Finding | None:
+    from scipy.optimize import approx_fprime, check_grad
+
+    jac_true = jac is True
+
+    def f(x: np.ndarray, *a: Any) -> float:
+        return _value(fun, x, a, jac_true)
+
+    def g(x: np.ndarray, *a: Any) -> np.ndarray:
+        raw = fun(x, *a)[1] if jac_true else jac(x, *a)
+        return np.asarray(raw, dtype=float).ravel()
+
+    points = _check_points(result) or [np.asarray(r.x0, dtype=float) for r in result.runs[:3]]
+    errors, scales, worst = [], [], None
+    for x in points:
+        step = np.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                err = float(check_grad(f, g, x, *args, epsilon=step))
+                numeric = approx_fprime(x, f, step, *args)
+                analytic = g(x, *args)
+            except Exception as exc:
+                return Finding("gradient_check", "warning",
+                               f"jac could not be checked at {_fmt(x)}: "
+                               f"{type(exc).__name__}: {exc}",
+                               "jac(x, *args) must return an array of the shape of x")
+        errors.append(err)
+        scales.append(max(float(np.linalg.norm(numeric)), float(np.linalg.norm(analytic))))
+        if worst is None or err > worst[0]:
+            worst = (err, x, analytic, numeric)
+    if worst is None:
+        return None
+    scale = max(max(scales), 1e-12)
+    rel = max(errors) / scale
+    _, x, analytic, numeric = worst
+    data = {"relative_error": rel, "points": len(points), "x": x, "analytic": analytic,
+            "numeric": numeric}
+    seen = (f"at {len(points)} points (best minima and their starts), |jac - finite "
+            f"differences| is at most {rel:.2g} of the gradient scale {scale:.3g}")
+    if rel <= GRAD_RTOL:
+        return Finding("gradient_check", "info", f"jac agrees with finite differences {seen}",
+                       "", data)
+    return Finding(
+        "gradient_check", "warning",
+        f"jac disagrees with finite differences {seen}; worst at x={_fmt(x)}: analytic "
+        f"{_fmt(analytic)} vs numeric {_fmt(numeric)}",
+        "fix jac (a sign, a factor or a missing term; compare component by component), or "
+        "drop it to let the solver use finite differences", data)
+
+
+def _tolerance_finding(
+    result: MultistartResult,
+    fun: Callable[..., Any],
+    jac: Any,
+    args: tuple[Any, ...],
+    constraints: Any,
+    box: _Box,
+    gradient_ok: bool,
+) -> Finding | None:
+    if not result.minima:
+        return None
+    xtol = float(result.provenance.get("xtol", 1e-4))
+    ftol = float(result.provenance.get("ftol", 1e-6))
+    rows = []
+    for rank, m in enumerate(result.minima[:3], start=1):
+        try:
+            x_new, f_new = _resolve(result, fun, m.x, args, jac, constraints, box,
+                                    gradient_ok)
+        except Exception as exc:
+            return Finding("tolerance", "info",
+                           f"could not re-solve minimum {rank}: {type(exc).__name__}: {exc}",
+                           "", {})
+        dx = box.distance(x_new, m.x)
+        df = abs(f_new - m.fun) / max(1.0, abs(m.fun))
+        rows.append({"rank": rank, "dx": dx, "df": df, "x": x_new, "f": f_new})
+    data = {"moves": rows, "xtol": xtol, "ftol": ftol}
+    dx_max = max(r["dx"] for r in rows)
+    df_max = max(r["df"] for r in rows)
+    seen = (f"re-solving the best {len(rows)} minima with tol={TIGHT_TOL:g} moved them by up "
+            f"to {dx_max:.3g} in x (unit box) and {df_max:.3g} in f (relative)")
+    moved = [r["rank"] for r in rows if r["dx"] > xtol or r["df"] > ftol]
+    if not moved:
+        return Finding("tolerance", "info",
+                       f"{seen}: within the dedup tolerances (xtol={xtol:g}, ftol={ftol:g})",
+                       "", data)
+    return Finding(
+        "tolerance", "warning",
+        f"{seen}: more than the dedup tolerances (xtol={xtol:g}, ftol={ftol:g}) for minima "
+        f"{', '.join(map(str, moved))}, so the solver stopped before it converged that far "
+        "and one minimum may be counted as several",
+        "tighten the solve: tol=1e-10 (or gtol/ftol options), restarts=2, or an analytic jac;"
+        " or loosen the dedup xtol/ftol to the accuracy the solver reaches", data)
+
+
+def _coverage_finding(result: MultistartResult) -> Finding | None:
+    if len(result.minima) < 2 or result.minima[0].n_hits != 1:
+        return None
+    n_ok = sum(r.success for r in result.runs)
+    return Finding(
+        "coverage", "info",
+        f"the best minimum was reached by 1 of {n_ok} successful runs: its basin is small, so "
+        "a better one may have been missed",
+        "run more starts (e.g. 4x) and see whether the best value changes",
+        {"best_hits": 1, "successful": n_ok})
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def diagnose(
+    result: MultistartResult,
+    fun: Callable[..., Any] | None = None,
+    jac: Any = None,
+    args: tuple[Any, ...] = (),
+    *,
+    constraints: Any = (),
+) -> Diagnosis:
+    """Explain why runs failed or stalled and what to change.
+
+    Parameters
+    ----------
+    result : MultistartResult
+        A finished (or loaded) run; its provenance gives the bounds, method, options and the
+        dedup tolerances.
+    fun : callable, optional
+        The objective ``fun(x, *args)``. Enables the checks that evaluate it: the value
+        between equal minima (flat regions) and re-solving with a tight tolerance.
+    jac : callable or True, optional
+        The gradient (``True`` when ``fun`` returns ``(f, g)``); with ``fun``, it is compared
+        with finite differences at the best minima and their starts.
+    args : tuple
+        Extra arguments of ``fun`` and ``jac``.
+    constraints : optional
+        The run's constraints, used when re-solving (without them a constrained minimum
+        would move).
+
+    Returns
+    -------
+    Diagnosis
+        Findings, warnings first; ``str()`` gives a readable report.
+
+    Examples
+    --------
+    >>> import engine
+    >>> f = lambda x: float((x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2)
+    >>> res = engine.minimize(f, [(-5, 5), (-5, 5)], n_starts=16, seed=0, client="serial",
+    ...                       method="Nelder-Mead", options={"maxiter": 5})
+    >>> d = diagnose(res)
+    >>> d.find("warnflag")[0].data["warnflag_2"]
+    16
+    >>> print(str(d).splitlines()[0])
+    Diagnosis of 16 runs (Nelder-Mead, 16 failed): 2 warnings, 0 notes
+    """
+    method = str(result.provenance.get("method", ""))
+    box = _Box(result)
+    args = tuple(args)
+    findings: list[Finding] = _failure_findings(result, method)
+    if method == "Nelder-Mead" and (wf := _warnflag_finding(result)) is not None:
+        findings.append(wf)
+    if (scaled := _scaling_finding(box)) is not None:
+        findings.append(scaled)
+    gradient_ok = True
+    if fun is not None and jac is not None and jac is not False and not isinstance(jac, str):
+        grad = _gradient_finding(result, fun, jac, args)
+        if grad is not None:
+            findings.append(grad)
+            gradient_ok = grad.severity == "info"
+    findings.extend(_flat_findings(result, fun, args, jac is True, box))
+    if fun is not None:
+        tol = _tolerance_finding(result, fun, jac, args, constraints, box, gradient_ok)
+        if tol is not None:
+            findings.append(tol)
+    if (coverage := _coverage_finding(result)) is not None:
+        findings.append(coverage)
+    findings.sort(key=lambda f: f.severity != "warning")  # stable: warnings first
+    return Diagnosis(tuple(findings), method=method, n_runs=len(result.runs),
+                     n_failed=result.n_failed)

@@ -1,0 +1,48 @@
+"""A plateau: gradient methods stop early, and the diagnosis says so.
+
+f(x) = arctan(|x|^2) has one minimum, f = 0 at the origin, but beyond |x| ~ 10 the surface is
+almost flat (the slope falls like 2/|x|^3). L-BFGS-B stops wherever the slope drops below its
+tolerance, so most starts end on the plateau, each at a different point, and the run reports
+dozens of "minima". ``result.diagnose(fun=...)`` recognises the pattern; the cures are a
+derivative-free method or a reshaped objective whose slope does not vanish.
+
+Run: python examples/plateau.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import engine
+
+BOUNDS = [(-50.0, 50.0), (-50.0, 50.0)]
+
+
+def plateau(x: np.ndarray) -> float:
+    """arctan(|x|^2): a narrow well in a wide, nearly flat plateau."""
+    return float(np.arctan(x @ x))
+
+
+def reshaped(x: np.ndarray) -> float:
+    """tan(plateau(x)) = |x|^2: the same minimum, a slope that never vanishes."""
+    return float(x @ x)
+
+
+def main() -> None:
+    res = engine.minimize(plateau, BOUNDS, n_starts=64, seed=0, client="serial")
+    print("L-BFGS-B on the plateau:")
+    print(res.summary(max_rows=4))
+    print()
+    print(res.diagnose(fun=plateau))
+    print()
+    nelder = engine.minimize(plateau, BOUNDS, n_starts=64, seed=0, client="serial",
+                             method="Nelder-Mead")
+    print(f"Nelder-Mead: {len(nelder.minima)} distinct minimum, f = {nelder.fun:.3g} "
+          f"at x = {(np.round(nelder.x, 4) + 0.0).tolist()}")
+    fixed = engine.minimize(reshaped, BOUNDS, n_starts=64, seed=0, client="serial")
+    print(f"L-BFGS-B on the reshaped objective: {len(fixed.minima)} distinct minimum at "
+          f"x = {(np.round(fixed.x, 4) + 0.0).tolist()} ({fixed.minima[0].n_hits} of 64 starts)")
+
+
+if __name__ == "__main__":
+    main()
