@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.basins import BasinSet, cluster_points
+from engine.basins import Basin, BasinSet, cluster_points
 from engine.config import DedupOptions, StartOptions, StopOptions
 from engine.exceptions import ProblemError
 from engine.local import LocalOptions, check_method_requirements
 from engine.problem import Problem
-from engine.progress import LinePrinter, RunState
+from engine.progress import RunState, make_progress
 from engine.results import LocalRun, Minimum, MultistartResult
 from engine.sampling import iter_unit_blocks, seed_sequence
 
@@ -77,6 +77,14 @@ class StartPlan:
                     offset += 1
 
 
+def as_minima(basins: list[Basin], sign: float) -> tuple[Minimum, ...]:
+    """Basins (internal, minimized sign) as result minima with the user's sign."""
+    return tuple(
+        Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members), starts=tuple(b.members))
+        for b in basins
+    )
+
+
 class _Stop(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -108,7 +116,7 @@ def run_multistart(
     online = BasinSet(problem.lower, problem.upper, dedup.xtol, dedup.ftol)
     counters = {"nfev": 0, "failed": 0}
     best = [math.inf]  # internal (minimized) sign
-    printer = LinePrinter() if progress is True else (progress or None)
+    printer = make_progress(progress)
 
     def record(run: LocalRun) -> None:
         runs[run.index] = run
@@ -125,6 +133,7 @@ def run_multistart(
             nfev=counters["nfev"], n_minima=len(online),
             best_fun=sign * best[0] if math.isfinite(best[0]) else math.nan,
             elapsed=time.perf_counter() - started,
+            minima=as_minima(online.basins(), sign) if callback is not None else (),
         )
 
     def check_stop(run: LocalRun) -> None:
@@ -211,10 +220,7 @@ def build_result(
             np.array([sign * r.fun for r in good]),
             problem.lower, problem.upper, dedup.xtol, dedup.ftol,
         )
-        minima = tuple(
-            Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members), starts=tuple(b.members))
-            for b in basins
-        )
+        minima = as_minima(basins, sign)
     n_failed = len(ordered) - len(good)
     kind = "maxima" if problem.maximize else "minima"
     if minima:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.chunking import ChunkSizer
 from engine.exceptions import ClusterError
 from engine.local import LocalOptions, solve_chunk
 from engine.problem import Problem
@@ -83,50 +84,6 @@ def run_chunk_task(token: str, payload: bytes, chunk: list[Start]) -> list[Local
     """The Dask task: solve a chunk of starts on a worker."""
     problem, opts = _load_payload(token, payload)
     return solve_chunk(problem, chunk, opts)
-
-
-# ------------------------------------------------------------------ chunk sizing
-
-
-class ChunkSizer:
-    """Picks how many starts go into the next task.
-
-    Each task should run for about ``target_seconds`` so the scheduler's per-task cost (about
-    10 ms of latency and 1-2 ms of scheduler CPU here) stays small, but near the end of the run
-    chunks shrink so that every worker still has work and none finishes long after the others.
-
-    Examples
-    --------
-    >>> sizer = ChunkSizer(n_slots=2, target_seconds=0.05)  # the executor uses 0.2 s
-    >>> sizer.next_size(remaining=1000)
-    1
-    >>> sizer.observe(n_starts=10, seconds=0.01)   # 1 ms per start
-    >>> sizer.next_size(remaining=1000)
-    50
-    >>> sizer.next_size(remaining=40)
-    5
-    """
-
-    def __init__(self, n_slots: int, target_seconds: float = 0.05, max_size: int = 1000):
-        self.n_slots = max(1, n_slots)
-        self.target_seconds = target_seconds
-        self.max_size = max_size
-        self._starts = 0
-        self._seconds = 0.0
-
-    def observe(self, n_starts: int, seconds: float) -> None:
-        self._starts += n_starts
-        self._seconds += seconds
-
-    def next_size(self, remaining: int | None) -> int:
-        if self._starts == 0:
-            return 1  # measure before batching
-        per_start = max(self._seconds / self._starts, 1e-6)
-        size = int(self.target_seconds / per_start)
-        if remaining is not None:
-            # Leave at least four chunks per slot for the tail so workers finish together.
-            size = min(size, remaining // (4 * self.n_slots))
-        return int(np.clip(size, 1, self.max_size))
 
 
 # ------------------------------------------------------------------ Dask

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from engine.results import LocalRun
+from engine.results import LocalRun, Minimum
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class RunState:
         Best value so far with the user's sign (NaN before the first success).
     elapsed : float
         Seconds since the run started.
+    minima : tuple of Minimum
+        The distinct minima so far, best first (provisional, like ``n_minima``); filled only
+        when a ``callback`` is given, else empty.
     """
 
     run: LocalRun
@@ -37,6 +41,7 @@ class RunState:
     n_minima: int
     best_fun: float
     elapsed: float
+    minima: tuple[Minimum, ...] = ()
 
 
 class LinePrinter:
@@ -61,3 +66,13 @@ class LinePrinter:
             f"{state.elapsed:.1f}s{eta}",
             file=self.stream, flush=True,
         )
+
+
+def make_progress(
+    progress: bool | Callable[..., None] | None,
+) -> Callable[..., None] | None:
+    """The progress display for ``progress=``: ``True`` gives the default, a callable is used as
+    given (called as ``display(state)`` and once more as ``display(state, final=True)``)."""
+    if progress is True:
+        return LinePrinter()
+    return progress or None
