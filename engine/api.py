@@ -11,8 +11,10 @@ from engine.clusters import open_executor
 from engine.config import (
     DedupOptions,
     RunConfig,
+    SearchOptions,
     StopOptions,
     check_run_options,
+    check_search_options,
     check_starts,
     config_hash,
     describe,
@@ -33,7 +35,7 @@ def minimize(
     bounds: BoundsLike,
     *,
     n_starts: int | None = None,
-    method: str = "L-BFGS-B",
+    method: str = "auto",
     sampler: str | Sequence[Sequence[float]] = "sobol",
     x0: Sequence[float] | Sequence[Sequence[float]] | None = None,
     seed: int | None = None,
@@ -55,6 +57,17 @@ def minimize(
     callback: Callable[[RunState], Any] | None = None,
     start_timeout: float | None = None,
     restarts: int = 1,
+    strategy: str = "auto",
+    n_explore: int | None = None,
+    vectorized: bool = False,
+    hops: bool = True,
+    global_phase: str | None = None,
+    global_fraction: float = 0.2,
+    polish: bool = True,
+    max_discoveries: int | None = None,
+    bayes: bool = False,
+    noisy: bool = False,
+    scale: bool | None = None,
 ) -> MultistartResult:
     """Find the distinct local minima of ``fun`` in a box from many starts.
 
@@ -69,10 +82,12 @@ def minimize(
     bounds : sequence of (low, high) or scipy.optimize.Bounds
         Finite bounds for every variable; starts are drawn inside them.
     n_starts : int, optional
-        Sampled starts, after the ``x0`` points (default 128; unlimited while ``max_evals``
-        remains when only ``max_evals`` is given).
+        Local solves from sampled starts, after the ``x0`` points (default 128; unlimited
+        while ``max_evals`` remains when only ``max_evals`` is given).
     method : str
-        Any :func:`scipy.optimize.minimize` method (default ``"L-BFGS-B"``).
+        Any :func:`scipy.optimize.minimize` method, or ``"auto"`` (default): L-BFGS-B
+        (SLSQP with constraints, trust-constr with a Hessian, Nelder-Mead or Powell when
+        ``noisy=True``); ``res.method`` records the choice.
     sampler : {'sobol', 'halton', 'lhs', 'uniform', 'sobol-seq'} or array
         How starts are spread, or the start points themselves as an ``(n, d)`` array.
     x0 : array, optional
@@ -103,6 +118,35 @@ def minimize(
         Wall seconds allowed per start.
     restarts : int
         Restarts of a converged solve from its end point while that still improves it.
+    strategy : {'auto', 'mlsl', 'tiktak', 'all'}
+        ``'all'`` solves from every start. ``'mlsl'`` evaluates a space-filling sample in
+        rounds and solves only from points no better sample point or known minimum covers
+        (Multi-Level Single Linkage), with basin-hopping moves around the best minima.
+        ``'tiktak'`` solves from the best tenth of the sample, pulled toward the best
+        minimum. ``'auto'``: ``'mlsl'`` when only ``max_evals`` is given, else ``'all'``.
+    n_explore : int, optional
+        Sample points evaluated per exploration round (default from ``max_evals``).
+    vectorized : bool
+        ``fun`` accepts a ``(d, n)`` array and returns ``n`` values (scipy's convention):
+        the exploration sample is evaluated in one call per batch.
+    hops : bool
+        Basin-hopping perturbations of the best minima in ``'mlsl'``/``'tiktak'``.
+    global_phase : {'differential_evolution', 'dual_annealing', 'direct', 'shgo'}, optional
+        Run that scipy global optimizer first on ``global_fraction`` of ``max_evals`` and
+        solve locally from its best point.
+    polish : bool
+        Solve the best minima again with ``tol=1e-12`` at the end (``'mlsl'``/``'tiktak'``).
+    max_discoveries : int, optional
+        Stop once the best minimum has been reached this many times.
+    bayes : bool
+        Stop once Boender and Rinnooy Kan's estimate of the number of minima is within 0.5
+        of the number found (``res.estimated_n_minima``, ``res.coverage``).
+    noisy : bool
+        The objective is noisy: ``method="auto"`` picks a derivative-free method.
+    scale : bool, optional
+        Solve in coordinates scaled to the unit box, so bounds of very different widths do
+        not slow the solver; results are in your coordinates. Default: scale when the
+        widest bound is more than 10 times the narrowest.
 
     Returns
     -------
@@ -125,25 +169,39 @@ def minimize(
     errors = check_run_options(xtol=xtol, ftol=ftol, max_evals=max_evals, max_time=max_time,
                                target=target, tol=tol, options=options,
                                start_timeout=start_timeout, restarts=restarts)
+    errors += check_search_options(
+        strategy=strategy, n_explore=n_explore, vectorized=vectorized, hops=hops,
+        global_phase=global_phase, global_fraction=global_fraction, polish=polish,
+        max_discoveries=max_discoveries, bayes=bayes, noisy=noisy, scale=scale)
     if n_starts is not None and (isinstance(n_starts, bool) or not isinstance(n_starts, int)
                                  or n_starts < 0):
         errors.append(f"n_starts={n_starts!r} is not allowed; use an integer >= 0")
     if errors:
         raise ConfigError(errors)
+    search = SearchOptions(
+        strategy=resolve_strategy(strategy, n_starts_given=n_starts is not None,
+                                  points_given=not isinstance(sampler, str),
+                                  max_evals=max_evals),
+        n_explore=n_explore, vectorized=vectorized, hops=hops, global_phase=global_phase,
+        global_fraction=float(global_fraction), polish=polish)
     if n_starts is None:
         # With only an evaluation budget, keep starting until the budget is spent.
         n_starts = max(DEFAULT_N_STARTS, max_evals or 0) if max_evals else DEFAULT_N_STARTS
     starts = check_starts(n_starts, sampler, seed, x0, problem.dim)
     local = LocalOptions(method=method, options=dict(options or {}), tol=tol,
-                         start_timeout=start_timeout, restarts=restarts)
-    check_method_requirements(method, problem)
+                         start_timeout=start_timeout, restarts=restarts, scale=scale)
+    if method != "auto":
+        check_method_requirements(method, problem)
     dedup = DedupOptions(xtol=float(xtol), ftol=float(ftol))
-    stop = StopOptions(max_evals=max_evals, max_time=max_time, target=target)
+    stop = StopOptions(max_evals=max_evals, max_time=max_time, target=target,
+                       max_discoveries=max_discoveries, bayes=bayes)
     fingerprint = config_hash({
         "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
         "bounds": [problem.lower, problem.upper], "maximize": maximize,
         "starts": [starts.n_starts, starts.sampler, starts.seed, starts.x0, starts.points],
-        "local": [method, local.options, tol, restarts], "dedup": [xtol, ftol],
+        "local": [method, local.options, tol, restarts, scale, noisy], "dedup": [xtol, ftol],
+        "search": [search.strategy, n_explore, hops, global_phase, global_fraction, polish,
+                   max_evals if search.strategy != "all" else None],
     })
     from engine.driver import run_multistart
 
@@ -153,9 +211,31 @@ def minimize(
             run_journal = stack.enter_context(Journal(journal, fingerprint, resume=True))
         executor = stack.enter_context(open_executor(client))
         return run_multistart(
-            problem, starts, local, dedup, stop, executor, journal=run_journal,
-            progress=progress, callback=callback, provenance={"fingerprint": fingerprint},
+            problem, starts, local, dedup, stop, executor, search=search, noisy=noisy,
+            journal=run_journal, progress=progress, callback=callback,
+            provenance={"fingerprint": fingerprint},
         )
+
+
+def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
+                     max_evals: int | None) -> str:
+    """What ``strategy="auto"`` means for these arguments.
+
+    With only an evaluation budget the engine decides where to start (``'mlsl'``); when
+    you fix the number of starts or give the start points, every start is solved.
+
+    Examples
+    --------
+    >>> resolve_strategy("auto", n_starts_given=False, points_given=False, max_evals=1000)
+    'mlsl'
+    >>> resolve_strategy("auto", n_starts_given=True, points_given=False, max_evals=1000)
+    'all'
+    """
+    if strategy != "auto":
+        return strategy
+    if max_evals is not None and not n_starts_given and not points_given:
+        return "mlsl"
+    return "all"
 
 
 def problem_from_config(config: RunConfig) -> Problem:
@@ -182,7 +262,8 @@ def check_config(config: RunConfig) -> Problem:
 
     try:
         problem = problem_from_config(config)
-        check_method_requirements(config.local.method, problem)
+        if config.local.method != "auto":
+            check_method_requirements(config.local.method, problem)
         StartPlan(problem, check_starts(config.starts.n_starts, config.starts.sampler,
                                         config.starts.seed, config.starts.x0, problem.dim))
     except ConfigError:
@@ -238,7 +319,8 @@ def run_config(
         executor = stack.enter_context(open_executor(client or config.cluster))
         result = run_multistart(
             problem, config.starts, config.local, config.dedup, config.stop, executor,
-            journal=journal, progress=progress, provenance=provenance,
+            search=config.search, noisy=config.noisy, journal=journal, progress=progress,
+            provenance=provenance,
         )
     write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     return result

@@ -205,6 +205,10 @@ class BasinSet:
                 basin.x, basin.f, basin.index = points[lo].copy(), float(values[lo]), int(
                     indices[lo])
 
+    def best(self) -> Basin:
+        """The minimum with the lowest value so far (ties: the earliest start)."""
+        return min(self._basins, key=lambda b: (b.f, b.index))
+
     def basins(self) -> list[Basin]:
         """The minima, best value first (ties by start index), members ascending."""
         ordered = sorted(self._basins, key=lambda b: (b.f, b.index))

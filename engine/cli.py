@@ -1,4 +1,11 @@
-"""Command line: ``multistart run CONFIG``, ``multistart check CONFIG``.
+"""Command line: ``multistart run|check|plot|diagnose``.
+
+``run CONFIG`` solves a YAML config and writes ``result.json``, ``minima.csv`` (and
+``runs.csv``) with a live progress bar (plain lines when the output is not a terminal) and
+prints the Dask dashboard link of the cluster it uses; ``check CONFIG`` validates a config
+without computing; ``plot RESULT_DIR`` draws the pictures of a finished run and ``diagnose
+RESULT_DIR`` explains its failures. ``plot`` and ``diagnose`` re-import the objective named in
+the run's config (or ``--objective``) for the checks and pictures that evaluate it.
 
 Exit status: 0 on success, 2 for an invalid config or bad input, 1 when the run itself failed
 (cluster unreachable, no writable output, ...), 130 when stopped by Ctrl-C (SIGINT): the
@@ -9,9 +16,13 @@ interrupted``) is written.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from engine.exceptions import ConfigError, EngineError
 
@@ -31,20 +42,98 @@ def _parser() -> argparse.ArgumentParser:
                      help="continue from the journal in the output directory")
     run.add_argument("--force", action="store_true",
                      help="with --resume: accept a journal written for a different config")
-    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
+                     help="seconds between progress lines when the output is not a terminal "
+                          "(default 10)")
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config", type=Path)
+
+    plot = sub.add_parser("plot", help="draw the pictures of a finished run (PNG and SVG)")
+    plot.add_argument("result", type=Path, help="folder holding result.json (or the file)")
+    plot.add_argument("--out", type=Path,
+                      help="folder for the pictures (default RESULT_DIR/plots)")
+    plot.add_argument("--objective", metavar="SPEC",
+                      help="'file.py:function' or 'module:function' (default: the run's "
+                           "config); needed for the landscape and solver-path pictures")
+    plot.add_argument("--dims", type=int, nargs=2, metavar=("I", "J"), default=(0, 1),
+                      help="the two coordinates of the landscape of an N-D problem "
+                           "(default 0 1; the others are fixed at the best minimum)")
+    plot.add_argument("--traces", type=int, nargs="+", metavar="START",
+                      help="start indices whose solver paths are drawn (default: the first "
+                           "start of each of the best three minima)")
+    plot.add_argument("--resolution", type=int, default=150,
+                      help="grid points per axis of the landscape (default 150)")
+
+    diag = sub.add_parser("diagnose", help="explain failures and stalls of a finished run")
+    diag.add_argument("result", type=Path, help="folder holding result.json (or the file)")
+    diag.add_argument("--objective", metavar="SPEC",
+                      help="'file.py:function' or 'module:function' (default: the run's "
+                           "config); enables the checks that evaluate it")
+    diag.add_argument("--json", action="store_true", help="print the findings as JSON")
     return parser
 
 
+# ------------------------------------------------------------------ run
+
+
+def _dashboard_line(executor: Any, kind: str) -> str | None:
+    """What to tell the user about the cluster, with its dashboard link (Dask only)."""
+    info = executor.describe()
+    link = info.get("dashboard")
+    if info.get("kind") != "dask":
+        return None
+    workers = f"{info.get('n_workers', 0)} workers, {info.get('n_threads', 0)} threads"
+    if not link:
+        return f"multistart: Dask cluster ({kind}, {workers}); no dashboard"
+    hint = ""
+    if kind == "local" and importlib.util.find_spec("bokeh") is None:
+        hint = " (install bokeh to see it: pip install bokeh)"
+    return f"multistart: Dask dashboard {link}{hint} ({kind}, {workers})"
+
+
+@contextlib.contextmanager
+def _cluster_client(config: Any) -> Iterator[Any]:
+    """The cluster of ``config`` as a client whose dashboard link is printed, or None.
+
+    Serial runs have no cluster; MPI runs start theirs inside :func:`engine.run_config`
+    (every rank runs it) and print nothing here.
+    """
+    kind = config.cluster.get("kind", "local")
+    if kind in ("serial", "mpi"):
+        yield None
+        return
+    from engine.clusters import open_executor
+
+    with open_executor(config.cluster) as executor:
+        line = _dashboard_line(executor, kind)
+        if line:
+            print(line, file=sys.stderr, flush=True)
+        yield executor.client
+
+
 def _run(args: argparse.Namespace) -> int:
-    from engine.api import run_config
+    from engine.api import check_config, run_config
     from engine.config import load_config
+    from engine.outputs import check_writable
+    from engine.progress import make_progress
 
     overrides = {"output": {"dir": str(args.out)}} if args.out else None
     config = load_config(args.config, overrides)
     out_dir = Path(config.output.dir)
-    result = run_config(config, resume=args.resume, force=args.force, progress=not args.quiet)
+    if config.cluster.get("kind") != "mpi":  # MPI ranks check inside run_config
+        check_config(config)  # before a cluster is started: a bad config costs nothing
+        check_writable(out_dir)
+    if args.progress_every is not None and not args.progress_every > 0:
+        raise ConfigError(f"--progress-every={args.progress_every!r} is not allowed; use a "
+                          "number of seconds > 0")
+    progress: Any = False
+    if not args.quiet:
+        progress = (make_progress(True) if args.progress_every is None
+                    else make_progress(True, interval=args.progress_every))
+    with _cluster_client(config) as client:
+        result = run_config(config, resume=args.resume, force=args.force, progress=progress,
+                            client=client)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
     if result.stop_reason == "interrupted":
@@ -73,11 +162,103 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ plot and diagnose
+
+
+def _load_result(path: Path) -> Any:
+    from engine.results import MultistartResult
+
+    target = path / "result.json" if path.is_dir() else path
+    if not target.is_file():
+        raise ConfigError(f"RESULT_DIR={str(path)!r} holds no result.json; pass the output "
+                          "folder of 'multistart run' (or a file written by result.save)")
+    try:
+        return MultistartResult.load(target)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{str(target)!r} is not a result file ({type(exc).__name__}: "
+                          f"{exc}); pass a result.json written by 'multistart run' or "
+                          "result.save") from None
+
+
+class _Objective:
+    """The run's objective, its gradient and extra arguments, as far as they can be found."""
+
+    def __init__(self, fun: Any = None, jac: Any = None, args: tuple[Any, ...] = (),
+                 note: str = "") -> None:
+        self.fun, self.jac, self.args, self.note = fun, jac, args, note
+
+
+def _objective(result: Any, spec: str | None) -> _Objective:
+    """``--objective`` if given, else the objective of the config the run was made from."""
+    from engine.problem import load_callable
+
+    config = result.provenance.get("config") or {}
+    problem = config.get("problem") or {}
+    config_file = result.provenance.get("config_file")
+    base = Path(config_file).parent if config_file else None
+    args = tuple(problem.get("args") or ())
+    if spec is not None:  # the user's choice: a failure to load it is bad input
+        try:
+            return _Objective(load_callable(spec, None, key="--objective"), None, args)
+        except EngineError as exc:
+            raise ConfigError(str(exc)) from None
+    if not problem.get("objective"):
+        return _Objective(note="the result holds no objective (it was not made from a config):"
+                               " pass --objective file.py:function for the pictures and checks "
+                               "that evaluate it")
+    try:
+        fun = load_callable(problem["objective"], base, key="problem.objective")
+        jac = problem.get("jac")
+        if isinstance(jac, str) and ":" in jac:
+            jac = load_callable(jac, base, key="problem.jac")
+    except EngineError as exc:
+        return _Objective(note=f"the run's objective cannot be imported ({exc}); pass "
+                               "--objective file.py:function")
+    return _Objective(fun, jac if (callable(jac) or jac is True) else None, args)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from engine.plots import plot_all
+
+    result = _load_result(args.result)
+    found = _objective(result, args.objective)
+    if found.note:
+        print(f"multistart: {found.note}", file=sys.stderr)
+    folder = args.out or (args.result if args.result.is_dir() else args.result.parent) / "plots"
+    try:
+        written = plot_all(result, found.fun, folder, args=found.args, dims=tuple(args.dims),
+                           trace_starts=args.traces, resolution=args.resolution)
+    except ImportError as exc:
+        print(f"multistart: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not written:
+        print("multistart: nothing to draw: no local run succeeded", file=sys.stderr)
+        return EXIT_FAILED
+    for name, paths in written.items():
+        print(f"{name:<12} {', '.join(str(p) for p in paths)}")
+    return EXIT_OK
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from engine.diagnostics import diagnose
+
+    result = _load_result(args.result)
+    found = _objective(result, args.objective)
+    if found.note:
+        print(f"multistart: {found.note}", file=sys.stderr)
+    report = diagnose(result, fun=found.fun, jac=found.jac, args=found.args)
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report)
+    return EXIT_OK
+
+
+_COMMANDS = {"run": _run, "check": _check, "plot": _plot, "diagnose": _diagnose}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``multistart`` command."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _check(args)
+        return _COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"multistart: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import ConfigError, EngineError
+from engine.explore import STRATEGIES
 from engine.local import METHODS, LocalOptions
 from engine.sampling import SAMPLERS
 
@@ -44,6 +45,47 @@ class StartOptions:
     points: np.ndarray | None = None
 
 
+GLOBAL_PHASES = ("differential_evolution", "dual_annealing", "direct", "shgo")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How the budget is spent between exploring the box and local solves.
+
+    Attributes
+    ----------
+    strategy : {'auto', 'mlsl', 'tiktak', 'all'}
+        ``'all'`` solves from every start (``n_starts`` local solves). ``'mlsl'`` evaluates a
+        space-filling sample in rounds and solves only from points that no better sample point
+        or known minimum covers (Multi-Level Single Linkage), plus basin-hopping moves around
+        the best minima. ``'tiktak'`` solves from the best fraction of the sample, each start
+        pulled toward the best minimum. ``'auto'`` (default) is ``'mlsl'`` when only
+        ``max_evals`` is given and ``'all'`` when ``n_starts`` or start points are given.
+    n_explore : int, optional
+        Sample points evaluated per round (default from the budget: 10% of ``max_evals``,
+        between ``20 * dim`` and 20000).
+    vectorized : bool
+        The objective accepts a ``(d, n)`` array and returns ``n`` values (as in
+        ``scipy.optimize.differential_evolution``): the sample is evaluated in one call.
+    hops : bool
+        Also start local solves from perturbations of the best minima (basin hopping).
+    global_phase : str, optional
+        Run one of scipy's global optimizers first and start a local solve from its result.
+    global_fraction : float
+        Share of ``max_evals`` given to the global phase.
+    polish : bool
+        Solve the best minima again with tight tolerances at the end.
+    """
+
+    strategy: str = "auto"
+    n_explore: int | None = None
+    vectorized: bool = False
+    hops: bool = True
+    global_phase: str | None = None
+    global_fraction: float = 0.2
+    polish: bool = True
+
+
 @dataclass(frozen=True)
 class DedupOptions:
     """Tolerances deciding when two converged points are the same minimum (see basins)."""
@@ -59,6 +101,8 @@ class StopOptions:
     max_evals: int | None = None
     max_time: float | None = None
     target: float | None = None
+    max_discoveries: int | None = None
+    bayes: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +124,8 @@ class RunConfig:
     stop: StopOptions
     cluster: dict[str, Any]
     output: OutputOptions
+    search: SearchOptions = field(default_factory=SearchOptions)
+    noisy: bool = False
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -94,7 +140,8 @@ class RunConfig:
         Two configs with the same fingerprint produce the same run for every start, so a
         journal written under one can be resumed under the other (e.g. on more workers).
         """
-        return config_hash({k: self.raw.get(k) for k in ("problem", "starts", "local", "dedup")})
+        return config_hash({k: self.raw.get(k)
+                            for k in ("problem", "starts", "local", "dedup", "search")})
 
 
 def config_hash(data: Any) -> str:
@@ -239,6 +286,30 @@ def _points(key: str, value: Any, dim: int, errors: list[str]) -> np.ndarray | N
     return arr
 
 
+def check_search_options(
+    *, strategy: Any = "auto", n_explore: Any = None, vectorized: Any = False, hops: Any = True,
+    global_phase: Any = None, global_fraction: Any = 0.2, polish: Any = True,
+    max_discoveries: Any = None, bayes: Any = False, noisy: Any = False, scale: Any = None,
+) -> list[str]:
+    """Return the problems found in the search and stopping options (empty when valid)."""
+    checks: list[tuple[str, Any, Check]] = [
+        ("strategy", strategy, one_of(("auto", *STRATEGIES))),
+        ("n_explore", n_explore, positive_int(1, optional=True)),
+        ("vectorized", vectorized, boolean),
+        ("hops", hops, boolean),
+        ("global_fraction", global_fraction, number(0.0, 1.0)),
+        ("polish", polish, boolean),
+        ("max_discoveries", max_discoveries, positive_int(1, optional=True)),
+        ("bayes", bayes, boolean),
+        ("noisy", noisy, boolean),
+    ]
+    if scale is not None:
+        checks.append(("scale", scale, boolean))
+    if global_phase is not None:
+        checks.append(("global_phase", global_phase, one_of(GLOBAL_PHASES)))
+    return [msg for key, value, check in checks if (msg := check(key, value)) is not None]
+
+
 def check_run_options(
     *, xtol: Any, ftol: Any, max_evals: Any, max_time: Any, target: Any, tol: Any,
     options: Any, start_timeout: Any = None, restarts: Any = 1,
@@ -279,17 +350,30 @@ _SECTIONS: dict[str, dict[str, Check]] = {
             f"{k}={v!r}: use a list of points (each a list of numbers) or null"),
     },
     "local": {
-        "method": one_of(tuple(METHODS), case_insensitive=True),
+        "method": one_of(("auto", *METHODS), case_insensitive=True),
         "options": mapping,
         "tol": number(0.0, optional=True),
         "start_timeout": number(0.0, optional=True),
         "restarts": positive_int(0),
+        "noisy": boolean,
+        "scale": lambda k, v: None if v is None else boolean(k, v),
+    },
+    "search": {
+        "strategy": one_of(("auto", *STRATEGIES)),
+        "n_explore": positive_int(1, optional=True),
+        "vectorized": boolean,
+        "hops": boolean,
+        "global_phase": lambda k, v: None if v is None else one_of(GLOBAL_PHASES)(k, v),
+        "global_fraction": number(0.0, 1.0),
+        "polish": boolean,
     },
     "dedup": {"xtol": number(0.0, 1.0), "ftol": number(0.0, strict_low=False)},
     "stop": {
         "max_evals": positive_int(1, optional=True),
         "max_time": number(0.0, optional=True),
         "target": number(optional=True),
+        "max_discoveries": positive_int(1, optional=True),
+        "bayes": boolean,
     },
     "output": {"dir": text, "runs_csv": boolean},
 }
@@ -384,22 +468,33 @@ def _build(raw: dict[str, Any], path: Path) -> RunConfig:
     dedup = section("dedup")
     stop = section("stop")
     output = section("output")
+    search = section("search")
     x0 = starts.get("x0")
+    max_evals = stop.get("max_evals")
+    n_starts_given = "n_starts" in starts
+    strategy = search.get("strategy", "auto")
+    if strategy == "auto":  # as engine.api.resolve_strategy
+        strategy = "mlsl" if max_evals is not None and not n_starts_given else "all"
+    search = {**search, "strategy": strategy}
+    default_n = max(128, max_evals) if (max_evals and not n_starts_given) else 128
     return RunConfig(
         problem=dict(section("problem")),
         starts=StartOptions(
-            n_starts=starts.get("n_starts", 128),
+            n_starts=starts.get("n_starts", default_n),
             sampler=starts.get("sampler", "sobol"),
             seed=starts.get("seed"),
             x0=None if not x0 else np.asarray(x0, dtype=float),
         ),
         local=LocalOptions(
-            method=canonical_method(local.get("method", "L-BFGS-B")),
+            method=canonical_method(local.get("method", "auto")),
             options=dict(local.get("options") or {}),
             tol=local.get("tol"),
             start_timeout=local.get("start_timeout"),
             restarts=local.get("restarts", 1),
+            scale=local.get("scale"),
         ),
+        search=SearchOptions(**search),
+        noisy=bool(local.get("noisy", False)),
         dedup=DedupOptions(**{k: float(v) for k, v in dedup.items()}),
         stop=StopOptions(**stop),
         cluster=dict(section("cluster")) or {"kind": "local"},
@@ -417,6 +512,7 @@ def describe(config: RunConfig) -> dict[str, Any]:
         "local": asdict(config.local),
         "dedup": asdict(config.dedup),
         "stop": asdict(config.stop),
+        "search": asdict(config.search),
         "cluster": config.cluster,
         "output": asdict(config.output),
     }

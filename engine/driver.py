@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import platform
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from engine.basins import Basin, BasinSet, cluster_points
-from engine.config import DedupOptions, StartOptions, StopOptions
+from engine.config import DedupOptions, SearchOptions, StartOptions, StopOptions
 from engine.exceptions import ProblemError
-from engine.local import LocalOptions, check_method_requirements
+from engine.explore import (
+    Hopper,
+    critical_distance,
+    evaluate_points,
+    mlsl_select,
+    tiktak_blend,
+    tiktak_select,
+)
+from engine.local import LocalOptions, check_method_requirements, choose_method, uses_scaling
 from engine.problem import Problem
 from engine.progress import RunState, make_progress
 from engine.results import LocalRun, Minimum, MultistartResult
-from engine.sampling import iter_unit_blocks, seed_sequence
+from engine.sampling import UnitStream, iter_unit_blocks, seed_sequence
+from engine.stopping import bayes_says_stop, estimated_coverage, estimated_n_minima
+
+Start = tuple[int, np.ndarray]
 
 
 def versions() -> dict[str, str]:
@@ -90,6 +103,137 @@ class _Stop(Exception):
         self.reason = reason
 
 
+# Stop reasons after which the best minima are still worth polishing.
+_POLISH_AFTER = ("n_starts", "max_evals", "bayes", "explored", "max_discoveries")
+
+
+class _Session:
+    """The state of one run: finished runs, minima so far, counters and the stop rules."""
+
+    def __init__(self, problem: Problem, dedup: DedupOptions, stop: StopOptions, executor: Any,
+                 journal: Any, display: Any, callback: Any, n_planned: int) -> None:
+        self.problem = problem
+        self.dedup = dedup
+        self.stop = stop
+        self.executor = executor
+        self.journal = journal
+        self.display = display
+        self.callback = callback
+        self.n_planned = n_planned
+        self.runs: dict[int, LocalRun] = {}
+        self.online = BasinSet(problem.lower, problem.upper, dedup.xtol, dedup.ftol)
+        self.nfev = 0          # every evaluation: local solves, exploration, global phase
+        self.n_explore = 0     # evaluations of the exploration sample and the global phase
+        self.n_failed = 0
+        self.n_success = 0
+        self.n_skipped = 0
+        self.best = math.inf   # internal (minimized) sign
+        self.started = time.perf_counter()
+
+    # -- bookkeeping
+    def record(self, run: LocalRun) -> None:
+        self.runs[run.index] = run
+        self.nfev += run.nfev
+        if run.success:
+            self.n_success += 1
+            self.online.add(run.index, run.x, self.problem.sign * run.fun)
+            self.best = min(self.best, self.problem.sign * run.fun)
+        else:
+            self.n_failed += 1
+
+    def state(self, run: LocalRun) -> RunState:
+        sign = self.problem.sign
+        return RunState(
+            run=run, n_done=len(self.runs), n_total=max(self.n_planned, len(self.runs)),
+            n_failed=self.n_failed, nfev=self.nfev, n_minima=len(self.online),
+            best_fun=sign * self.best if math.isfinite(self.best) else math.nan,
+            elapsed=self.elapsed(),
+            minima=as_minima(self.online.basins(), sign) if self.callback is not None else (),
+        )
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def remaining_evals(self) -> float:
+        return math.inf if self.stop.max_evals is None else self.stop.max_evals - self.nfev
+
+    # -- stop rules
+    def check_limits(self) -> None:
+        """Budget and time: checked after every run and every exploration batch."""
+        if self.stop.max_evals is not None and self.nfev >= self.stop.max_evals:
+            raise _Stop("max_evals")
+        if self.stop.max_time is not None and self.elapsed() >= self.stop.max_time:
+            raise _Stop("max_time")
+
+    def check_run(self, run: LocalRun) -> None:
+        sign = self.problem.sign
+        if (self.stop.target is not None and run.success
+                and sign * run.fun <= sign * self.stop.target):
+            raise _Stop("target")
+        if (self.stop.max_discoveries is not None and len(self.online)
+                and len(self.online.best().members) >= self.stop.max_discoveries):
+            raise _Stop("max_discoveries")
+        self.check_limits()
+
+    def check_bayes(self) -> None:
+        if self.stop.bayes and bayes_says_stop(self.n_success, len(self.online)):
+            raise _Stop("bayes")
+
+    # -- work
+    def evaluate(self, units: np.ndarray, vectorized: bool) -> np.ndarray:
+        """Objective values (minimized sign) of sample points given in unit coordinates."""
+        points = self.problem.from_unit(units)
+        evaluate = getattr(self.executor, "evaluate", None)
+        if evaluate is not None:
+            values = evaluate(self.problem, points, vectorized)
+        else:
+            values = evaluate_points(self.problem, points, vectorized)
+        self.nfev += len(points)
+        self.n_explore += len(points)
+        return values
+
+    def solve(self, starts: Iterable[Start], local: LocalOptions, total: int | None = None,
+              per_run: bool = False) -> list[LocalRun]:
+        """Solve ``starts`` on the executor (resumed ones are taken from the journal)."""
+        wanted: list[int] = []
+
+        def pending() -> Iterator[Start]:
+            for start in starts:
+                wanted.append(start[0])
+                if start[0] not in self.runs:
+                    yield start
+
+        batches = self.executor.run(self.problem, local, pending(), total=total)
+        try:
+            for batch in batches:
+                # A task re-run after a lost worker may repeat starts: keep the first result.
+                fresh = [run for run in batch if run.index not in self.runs]
+                for run in fresh:
+                    self.record(run)
+                if self.journal is not None:
+                    self.journal.extend(fresh)  # the whole task's runs, one fsync
+                for run in fresh:
+                    if self.display is not None or self.callback is not None:
+                        current = self.state(run)
+                        if self.display is not None:
+                            self.display(current)
+                        if self.callback is not None and self.callback(current) is True:
+                            raise _Stop("callback")
+                    self.check_run(run)
+                    if per_run:
+                        self.check_bayes()
+        finally:
+            batches.close()
+        return [self.runs[i] for i in wanted if i in self.runs]
+
+    def minima_units(self) -> tuple[np.ndarray, np.ndarray]:
+        basins = self.online.basins()
+        if not basins:
+            return np.empty((0, self.problem.dim)), np.empty(0)
+        return (self.problem.to_unit(np.array([b.x for b in basins])),
+                np.array([b.f for b in basins]))
+
+
 def run_multistart(
     problem: Problem,
     starts: StartOptions,
@@ -98,6 +242,8 @@ def run_multistart(
     stop: StopOptions,
     executor: Any,
     *,
+    search: SearchOptions | None = None,
+    noisy: bool = False,
     journal: Any = None,
     progress: bool | Callable[[RunState], None] = False,
     callback: Callable[[RunState], Any] | None = None,
@@ -107,75 +253,44 @@ def run_multistart(
 
     This is the engine behind :func:`engine.minimize` and :func:`engine.run_config`; use those.
     """
+    search = search or SearchOptions()
+    method_reason = "chosen by the user"
+    if local.method == "auto":
+        method, method_reason = choose_method(problem, noisy)
+        local = replace(local, method=method)
     check_method_requirements(local.method, problem)
+    strategy = "all" if search.strategy == "auto" else search.strategy
     plan = StartPlan(problem, starts)
     started_wall = time.time()
-    started = time.perf_counter()
-    sign = problem.sign
-    runs: dict[int, LocalRun] = {}
-    online = BasinSet(problem.lower, problem.upper, dedup.xtol, dedup.ftol)
-    counters = {"nfev": 0, "failed": 0}
-    best = [math.inf]  # internal (minimized) sign
-    printer = make_progress(progress)
-
-    def record(run: LocalRun) -> None:
-        runs[run.index] = run
-        counters["nfev"] += run.nfev
-        if run.success:
-            online.add(run.index, run.x, sign * run.fun)
-            best[0] = min(best[0], sign * run.fun)
-        else:
-            counters["failed"] += 1
-
-    def state(run: LocalRun) -> RunState:
-        return RunState(
-            run=run, n_done=len(runs), n_total=plan.total, n_failed=counters["failed"],
-            nfev=counters["nfev"], n_minima=len(online),
-            best_fun=sign * best[0] if math.isfinite(best[0]) else math.nan,
-            elapsed=time.perf_counter() - started,
-            minima=as_minima(online.basins(), sign) if callback is not None else (),
-        )
-
-    def check_stop(run: LocalRun) -> None:
-        if stop.target is not None and run.success and sign * run.fun <= sign * stop.target:
-            raise _Stop("target")
-        if stop.max_evals is not None and counters["nfev"] >= stop.max_evals:
-            raise _Stop("max_evals")
-        if stop.max_time is not None and time.perf_counter() - started >= stop.max_time:
-            raise _Stop("max_time")
-
+    display = make_progress(progress)
+    session = _Session(problem, dedup, stop, executor, journal, display, callback, plan.total)
     if journal is not None:
         for run in journal.completed():
-            record(run)
+            session.record(run)
     stop_reason = "n_starts"
-    pending = (s for s in plan if s[0] not in runs)
-    batches = executor.run(problem, local, pending, total=plan.total - len(runs))
     try:
-        for run in runs.values():  # resumed runs may already meet a stop rule
-            check_stop(run)
-        for batch in batches:
-            # A task re-run after a lost worker may repeat starts: keep the first result.
-            fresh = [run for run in batch if run.index not in runs]
-            for run in fresh:
-                record(run)
-            if journal is not None:
-                journal.extend(fresh)  # the whole task's runs, one fsync: none is lost
-            for run in fresh:
-                if printer is not None or callback is not None:
-                    current = state(run)
-                    if printer is not None:
-                        printer(current)
-                    if callback is not None and callback(current) is True:
-                        raise _Stop("callback")
-                check_stop(run)
+        for run in list(session.runs.values()):  # resumed runs may already meet a stop rule
+            session.check_run(run)
+        if strategy == "all":
+            capped = _capped(local, session, reserve=0)
+            session.solve(iter(plan), capped, total=plan.total - len(session.runs),
+                          per_run=stop.bayes)
+        else:
+            stop_reason = _explore_and_solve(session, plan, search, local, strategy)
     except _Stop as why:
         stop_reason = why.reason
     except KeyboardInterrupt:
         stop_reason = "interrupted"
-    finally:
-        batches.close()
+    if strategy != "all" and search.polish and stop_reason in _POLISH_AFTER:
+        try:
+            _polish(session, local, next_index=max(session.runs, default=-1) + 1)
+        except _Stop:
+            pass
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
+    runs = session.runs
     result = build_result(
-        problem, runs, dedup, stop_reason, time.perf_counter() - started,
+        problem, runs, dedup, stop_reason, session.elapsed(),
         provenance={
             **(provenance or {}),
             "seed": plan.root.entropy,
@@ -183,21 +298,220 @@ def run_multistart(
             "maximize": problem.maximize,
             "sampler": starts.sampler,
             "n_starts_planned": plan.total,
+            "strategy": strategy,
             "method": local.method,
+            "method_reason": method_reason,
+            "scaled": uses_scaling(problem, local),
             "options": dict(local.options),
             "tol": local.tol,
             "xtol": dedup.xtol,
             "ftol": dedup.ftol,
+            "max_evals": stop.max_evals,
             "cluster": executor.describe(),
             "versions": versions(),
             "host": socket.gethostname(),
             "started": dt.datetime.fromtimestamp(started_wall, dt.timezone.utc).isoformat(),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
         },
+        n_explore=session.n_explore,
+        n_skipped=session.n_skipped,
+        method=local.method,
+        strategy=strategy,
     )
-    if printer is not None and runs:
-        printer(state(runs[max(runs)]), final=True)
+    if display is not None and runs:
+        display(session.state(runs[max(runs)]), final=True)
     return result
+
+
+def _capped(local: LocalOptions, session: _Session, reserve: float) -> LocalOptions:
+    """``local`` with each solve limited to what is left of the evaluation budget."""
+    left = session.remaining_evals() - reserve
+    if not math.isfinite(left):
+        return local
+    return replace(local, max_nfev=max(1, int(left)))
+
+
+def round_size(max_evals: int | None, dim: int) -> int:
+    """Sample points evaluated per exploration round when ``n_explore`` is not given.
+
+    Examples
+    --------
+    >>> round_size(10_000, 2), round_size(1000, 10), round_size(None, 3)
+    (1000, 200, 100)
+    """
+    if max_evals is None:
+        return max(100, 20 * dim)
+    return int(np.clip(max_evals // 10, 20 * dim, 20_000))
+
+
+def _polish_reserve(max_evals: int | None, dim: int) -> float:
+    if max_evals is None:
+        return 0.0
+    return float(min(0.1 * max_evals, max(0.03 * max_evals, 20 * (dim + 1))))
+
+
+def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions,
+                       local: LocalOptions, strategy: str) -> str:
+    """Rounds of: sample, pick starts (MLSL or TikTak, plus hops), solve. Returns why it ended.
+
+    Each round is decided from the results of the rounds before it only, so the same seed
+    gives the same starts on any number of workers.
+    """
+    problem = session.problem
+    dim = problem.dim
+    max_evals = session.stop.max_evals
+    reserve = _polish_reserve(max_evals, dim) if search.polish else 0.0
+    per_round = search.n_explore or round_size(max_evals, dim)
+    sample_cap = math.inf if max_evals is None else 0.4 * max_evals
+    stream = UnitStream(plan.options.sampler, dim, plan.root)
+    units = np.empty((0, dim))
+    values = np.empty(0)
+    used = np.zeros(0, dtype=bool)
+    hopper = Hopper()
+    max_solves = plan.total
+    next_index = len(plan.fixed)
+    session.solve(enumerate(plan.fixed), _capped(local, session, reserve))
+    if search.global_phase is not None:
+        seed = int(np.random.SeedSequence(plan.root.entropy, spawn_key=(
+            *plan.root.spawn_key, 3)).generate_state(1)[0])
+        x = _global_phase(session, search, max_evals, seed)
+        if x is not None:
+            session.solve([(next_index, x)], _capped(local, session, reserve))
+            next_index += 1
+    idle_rounds = 0
+    for round_no in itertools.count():
+        session.check_limits()
+        if session.remaining_evals() <= reserve:
+            return "max_evals"
+        if next_index >= max_solves:
+            return "n_starts"
+        # 1. Explore: more sample points, while the sampling share of the budget lasts.
+        n_new = int(min(per_round, sample_cap - session.n_explore,
+                        session.remaining_evals() - reserve))
+        if n_new > 0:
+            fresh = stream.draw(n_new)
+            units = np.vstack([units, fresh])
+            values = np.concatenate([values, session.evaluate(fresh, search.vectorized)])
+            used = np.concatenate([used, np.zeros(n_new, dtype=bool)])
+            session.check_limits()
+        # 2. Pick sample points to start from.
+        if strategy == "mlsl":
+            minima_units, minima_values = session.minima_units()
+            selection = mlsl_select(units, values, used, minima_units, minima_values,
+                                    critical_distance(len(values), dim))
+            session.n_skipped += selection.n_skipped
+            picked = [units[row] for row in selection.rows]
+        else:
+            selection = tiktak_select(values, used)
+            best_unit = _best_unit(session, units, values)
+            done = int(used.sum())
+            total = max(1, int(np.ceil(0.1 * np.isfinite(values).sum())))
+            picked = [tiktak_blend(units[row], best_unit, done + k, total)
+                      for k, row in enumerate(selection.rows)]
+        # 3. Hops around the best minima.
+        hops: list[tuple[np.ndarray, int]] = []
+        if search.hops and len(session.online):
+            minima_units, _ = session.minima_units()
+            rng = np.random.default_rng(np.random.SeedSequence(
+                plan.root.entropy, spawn_key=(*plan.root.spawn_key, 2, round_no)))
+            n_hops = max(2, len(picked), 2 * _slots(session.executor))
+            anchors = [0, 0, 1, 0, 0, 2]
+            for k in range(n_hops):
+                anchor = anchors[k % len(anchors)] % len(minima_units)
+                hops.append((hopper.propose(minima_units[anchor], rng), anchor))
+        # 4. Fit the round to the budget left: best picks first, hops interleaved.
+        order: list[tuple[np.ndarray, int | None, int | None]] = []
+        rows = list(selection.rows)
+        for k in range(max(len(picked), len(hops))):
+            if k < len(picked):
+                order.append((picked[k], rows[k], None))
+            if k < len(hops):
+                order.append((hops[k][0], None, hops[k][1]))
+        order = order[: _affordable(session, reserve, max_solves - next_index)]
+        if not order:
+            idle_rounds += 1
+            if n_new <= 0 or idle_rounds >= 20:
+                return "explored"
+            continue
+        idle_rounds = 0
+        batch = []
+        hop_of: dict[int, int] = {}
+        for point, row, anchor in order:
+            if row is not None:
+                used[row] = True
+            if anchor is not None:
+                hop_of[next_index] = anchor
+            batch.append((next_index, problem.from_unit(point)))
+            next_index += 1
+        anchors_before = session.minima_units()
+        finished = session.solve(batch, _capped(local, session, reserve))
+        _learn_from_hops(session, hopper, finished, hop_of, anchors_before)
+        session.check_bayes()
+    return "n_starts"  # unreachable: the loop ends by return or _Stop
+
+
+def _slots(executor: Any) -> int:
+    try:
+        return max(1, int(executor.n_workers))
+    except Exception:  # an executor that cannot tell counts as one slot
+        return 1
+
+
+def _best_unit(session: _Session, units: np.ndarray, values: np.ndarray) -> np.ndarray:
+    if len(session.online):
+        return session.problem.to_unit(session.online.best().x)
+    return units[int(np.argmin(values))]
+
+
+def _affordable(session: _Session, reserve: float, slots_left: int) -> int:
+    """How many more local solves the budget is expected to pay for (at least one)."""
+    left = session.remaining_evals() - reserve
+    if not math.isfinite(left):
+        return max(0, slots_left)
+    costs = [r.nfev for r in session.runs.values() if r.success]
+    expected = float(np.mean(costs)) if costs else 30.0 * (session.problem.dim + 1)
+    return int(min(slots_left, max(1, left // max(expected, 1.0))))
+
+
+def _learn_from_hops(session: _Session, hopper: Hopper, finished: list[LocalRun],
+                     hop_of: dict[int, int], anchors: tuple[np.ndarray, np.ndarray]) -> None:
+    units, values = anchors
+    for run in finished:
+        if run.index not in hop_of or not run.success:
+            continue
+        anchor = hop_of[run.index]
+        f = session.problem.sign * run.fun
+        distance = float(np.max(np.abs(session.problem.to_unit(run.x) - units[anchor])))
+        same = distance <= 10 * session.dedup.xtol
+        improved = f < values[anchor] - session.dedup.ftol * max(1.0, abs(values[anchor]))
+        hopper.update(same_basin=same, improved=improved)
+
+
+def _polish(session: _Session, local: LocalOptions, next_index: int) -> None:
+    """Solve the best minima once more with tight tolerances, from where they are."""
+    basins = session.online.basins()[:3]
+    if not basins:
+        return
+    tight = replace(local, tol=min(local.tol or 1e-12, 1e-12), restarts=max(local.restarts, 1))
+    left = session.remaining_evals()
+    if left <= 0:
+        return
+    starts = [(next_index + k, b.x) for k, b in enumerate(basins)]
+    session.solve(starts, _capped(tight, session, reserve=0) if math.isfinite(left) else tight)
+
+
+def _global_phase(session: _Session, search: SearchOptions, max_evals: int | None,
+                  seed: int) -> np.ndarray | None:
+    """Run a scipy global optimizer on part of the budget; its best point (or None)."""
+    from engine.globalphase import run_global_phase
+
+    budget = (int(search.global_fraction * max_evals) if max_evals is not None
+              else 1000 * session.problem.dim)
+    x, used = run_global_phase(search.global_phase or "", session.problem, budget, seed=seed)
+    session.nfev += used
+    session.n_explore += used
+    session.check_limits()
+    return x
 
 
 def build_result(
@@ -207,6 +521,11 @@ def build_result(
     stop_reason: str,
     wall_time: float,
     provenance: dict[str, Any],
+    *,
+    n_explore: int = 0,
+    n_skipped: int = 0,
+    method: str = "",
+    strategy: str = "all",
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them."""
     ordered = tuple(runs[i] for i in sorted(runs))
@@ -234,7 +553,7 @@ def build_result(
         minima=minima,
         runs=ordered,
         n_starts=len(ordered),
-        nfev=sum(r.nfev for r in ordered),
+        nfev=sum(r.nfev for r in ordered) + n_explore,
         n_failed=n_failed,
         wall_time=wall_time,
         stop_reason=stop_reason,
@@ -242,4 +561,10 @@ def build_result(
         message=message,
         maximize=problem.maximize,
         provenance=provenance,
+        n_explore=n_explore,
+        n_skipped=n_skipped,
+        estimated_n_minima=estimated_n_minima(len(good), len(minima)),
+        coverage=estimated_coverage(len(good), len(minima)),
+        method=method,
+        strategy=strategy,
     )

@@ -61,17 +61,52 @@ _CANONICAL = {name.lower(): name for name in METHODS}
 def canonical_method(method: str) -> str:
     """Return scipy's spelling of ``method`` (case-insensitive), or raise a clear error.
 
+    ``"auto"`` is kept as is: :func:`choose_method` resolves it once the problem is known.
+
     Examples
     --------
     >>> canonical_method("l-bfgs-b")
     'L-BFGS-B'
     """
+    if isinstance(method, str) and method.lower() == "auto":
+        return "auto"
     if isinstance(method, str) and method.lower() in _CANONICAL:
         return _CANONICAL[method.lower()]
     raise ProblemError(
         f"method={method!r} is not a scipy.optimize.minimize method; allowed: "
-        f"{', '.join(METHODS)}"
+        f"'auto', {', '.join(METHODS)}"
     )
+
+
+def choose_method(problem: Problem, noisy: bool = False) -> tuple[str, str]:
+    """The local method ``method="auto"`` picks for ``problem``, and why.
+
+    * constraints: ``trust-constr`` when a Hessian is given, else ``SLSQP``;
+    * declared noisy: derivative-free, ``Nelder-Mead`` up to 3 variables, ``Powell`` above
+      (finite differences of a noisy function point anywhere);
+    * a Hessian: ``trust-constr`` (a Newton method that also honours the bounds);
+    * otherwise ``L-BFGS-B``: with the gradient when given, else with finite differences.
+
+    Examples
+    --------
+    >>> p = Problem.create(lambda x: float(x @ x), [(-1, 1)] * 2)
+    >>> choose_method(p)[0], choose_method(p, noisy=True)[0]
+    ('L-BFGS-B', 'Nelder-Mead')
+    """
+    has_jac = callable(problem.jac) or problem.jac is True
+    if problem.constraints:
+        if callable(problem.hess):
+            return "trust-constr", "constraints and a Hessian are given"
+        return "SLSQP", "constraints are given"
+    if noisy:
+        if problem.dim <= 3:
+            return "Nelder-Mead", "noisy=True and at most 3 variables: a simplex method"
+        return "Powell", "noisy=True and more than 3 variables: direction-set method"
+    if callable(problem.hess):
+        return "trust-constr", "a Hessian is given"
+    if has_jac:
+        return "L-BFGS-B", "a gradient is given"
+    return "L-BFGS-B", "no gradient given: L-BFGS-B with finite differences"
 
 
 def check_method_requirements(method: str, problem: Problem) -> None:
@@ -121,6 +156,16 @@ class LocalOptions:
         still lowers the value. Quasi-Newton methods sometimes stop short of a stationary
         point (a line search that fails, or a relative-reduction test met on a plateau);
         one restart with a fresh model costs a few evaluations and finishes the descent.
+    scale : bool or None
+        Solve in coordinates scaled to the unit box (``z = (x - lower) / width``), so that a
+        unit step means the same in every direction when bound widths differ by orders of
+        magnitude; points and values are reported in the user's coordinates, and the
+        solver's tolerances apply to the scaled coordinates. ``None`` (default) scales when
+        the widest bound is more than 10 times the narrowest. Problems with constraints are
+        always solved in the user's coordinates.
+    max_nfev : int, optional
+        Evaluations one start may use (set by the driver from what is left of ``max_evals``);
+        a solve that reaches it ends as failed with the best point it saw.
     """
 
     method: str = "L-BFGS-B"
@@ -128,6 +173,12 @@ class LocalOptions:
     tol: float | None = None
     start_timeout: float | None = None
     restarts: int = 1
+    scale: bool | None = None
+    max_nfev: int | None = None
+
+
+# Bound widths differing by more than this factor are solved in unit-box coordinates.
+BADLY_SCALED_RATIO = 10.0
 
 
 class _StopSolve(Exception):
@@ -190,13 +241,24 @@ class _Watchdog:
 class _Objective:
     """Counts calls, applies the sign for maximization, and checks every returned value."""
 
-    def __init__(self, problem: Problem, start_timeout: float | None) -> None:
+    def __init__(self, problem: Problem, start_timeout: float | None, scaled: bool = False,
+                 max_nfev: int | None = None) -> None:
         self.problem = problem
         self.sign = problem.sign
         self.nfev = 0
+        self.max_nfev = max_nfev
         self.best_f = math.inf
         self.best_x: np.ndarray | None = None
         self.deadline = None if start_timeout is None else time.monotonic() + start_timeout
+        # The solver sees z in [0, 1]^d when scaled; the user's function always sees x.
+        self.offset = problem.lower if scaled else np.zeros(problem.dim)
+        self.width = (problem.upper - problem.lower) if scaled else np.ones(problem.dim)
+
+    def to_user(self, z: np.ndarray) -> np.ndarray:
+        return self.offset + self.width * np.asarray(z, dtype=float)
+
+    def to_solver(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=float) - self.offset) / self.width
 
     def _value(self, x: np.ndarray, raw: Any) -> float:
         if raw is None:
@@ -224,29 +286,36 @@ class _Objective:
             )
         if not np.all(np.isfinite(grad)):
             raise _StopSolve(f"ValueError: gradient is not finite at x={x.tolist()}")
-        return self.sign * grad
+        return self.sign * grad * self.width  # chain rule: d/dz = width * d/dx
 
     def _tick(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise _StopSolve("TimeoutError: start_timeout reached")
+        if self.max_nfev is not None and self.nfev >= self.max_nfev:
+            raise _StopSolve(f"BudgetExhausted: max_evals reached after {self.nfev} evaluations")
         self.nfev += 1
 
-    def fun(self, x: np.ndarray, *args: Any) -> float:
+    def fun(self, z: np.ndarray, *args: Any) -> float:
         self._tick()
+        x = self.to_user(z)
         return self._value(x, self.problem.fun(x, *args))
 
-    def fun_and_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
+    def fun_and_grad(self, z: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
         self._tick()
+        x = self.to_user(z)
         raw = self.problem.fun(x, *args)
         if not isinstance(raw, (tuple, list)) or len(raw) != 2:
             raise _StopSolve("ValueError: jac=True but fun did not return (f, gradient)")
         return self._value(x, raw[0]), self._gradient(x, raw[1])
 
-    def jac(self, x: np.ndarray, *args: Any) -> np.ndarray:
+    def jac(self, z: np.ndarray, *args: Any) -> np.ndarray:
+        x = self.to_user(z)
         return self._gradient(x, self.problem.jac(x, *args))
 
-    def hess(self, x: np.ndarray, *args: Any) -> Any:
-        return self.sign * np.asarray(self.problem.hess(x, *args), dtype=float)
+    def hess(self, z: np.ndarray, *args: Any) -> Any:
+        x = self.to_user(z)
+        hessian = np.asarray(self.problem.hess(x, *args), dtype=float)
+        return self.sign * hessian * np.outer(self.width, self.width)
 
 
 def _scipy_arguments(
@@ -265,12 +334,28 @@ def _scipy_arguments(
     if info.uses_hess and problem.hess is not None:
         kwargs["hess"] = wrapped.hess if callable(problem.hess) else problem.hess
     if info.bounds:
-        kwargs["bounds"] = Bounds(problem.lower, problem.upper)
+        kwargs["bounds"] = Bounds(wrapped.to_solver(problem.lower),
+                                  wrapped.to_solver(problem.upper))
     if problem.constraints:
         kwargs["constraints"] = list(problem.constraints)
     if opts.options:
-        kwargs["options"] = dict(opts.options)
+        options = dict(opts.options)
+        if "initial_simplex" in options:  # given in the user's coordinates
+            options["initial_simplex"] = wrapped.to_solver(np.asarray(
+                options["initial_simplex"], dtype=float))
+        kwargs["options"] = options
     return kwargs
+
+
+def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
+    """Whether the solve runs in unit-box coordinates (not with constraints, which the user
+    wrote in their own coordinates, nor with a Hessian given as a ``HessianUpdateStrategy``)."""
+    if problem.constraints or not (
+            problem.hess is None or callable(problem.hess) or isinstance(problem.hess, str)):
+        return False
+    if opts.scale is None:
+        return bool(problem.width.max() > BADLY_SCALED_RATIO * problem.width.min())
+    return bool(opts.scale)
 
 
 def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) -> LocalRun:
@@ -286,14 +371,15 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
     """
     started = time.perf_counter()
     x0 = np.asarray(x0, dtype=float)
-    wrapped = _Objective(problem, opts.start_timeout)
+    wrapped = _Objective(problem, opts.start_timeout, scaled=uses_scaling(problem, opts),
+                         max_nfev=opts.max_nfev)
     kwargs = _scipy_arguments(problem, opts, wrapped)
     nit = 0
     try:
         with _Watchdog(opts.start_timeout), warnings.catch_warnings():
             # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
             warnings.simplefilter("ignore")
-            best = minimize(x0=x0, **kwargs)
+            best = minimize(x0=wrapped.to_solver(x0), **kwargs)
             nit += int(best.get("nit", 0) or 0)
             for _ in range(max(0, opts.restarts)):
                 if not best.success:
@@ -312,7 +398,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
     except Exception as exc:  # the objective raised (or scipy did on its behalf)
         error = f"{type(exc).__name__}: {exc}"
         return _failed_run(problem, x0, index, wrapped, nit, error, started)
-    x = np.asarray(best.x, dtype=float).reshape(x0.shape)
+    x = wrapped.to_user(np.asarray(best.x, dtype=float).reshape(x0.shape))
     fun = float(best.fun) * problem.sign
     in_bounds = problem.contains(x)
     success = bool(best.success) and math.isfinite(fun) and in_bounds

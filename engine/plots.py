@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.exceptions import ConfigError
 from engine.results import MultistartResult
 
 PathLike = str | Path
@@ -74,12 +75,13 @@ def _bounds(result: MultistartResult, bounds: BoundsLike) -> np.ndarray:
     if bounds is None:
         bounds = result.provenance.get("bounds")
     if bounds is None:
-        raise ValueError(
+        raise ConfigError(
             "no bounds: the result's provenance has no 'bounds'; pass bounds=[(low, high), ...]"
         )
     arr = np.asarray(bounds, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"bounds must be (low, high) pairs, got shape {arr.shape}")
+        raise ConfigError(f"bounds must be (low, high) pairs, got an array of shape {arr.shape};"
+                          " pass bounds=[(low, high), ...] with one pair per variable")
     return arr
 
 
@@ -258,7 +260,7 @@ def plot_landscape_1d(
     """
     box = _bounds(result, bounds)
     if len(box) != 1:
-        raise ValueError(f"plot_landscape_1d needs a 1-D problem; this one has {len(box)} "
+        raise ConfigError(f"plot_landscape_1d needs a 1-D problem; this one has {len(box)} "
                          "variables: use plot_landscape_2d")
     fig = _figure()
     ax = fig.add_subplot()
@@ -381,11 +383,11 @@ def plot_landscape_2d(
 
 def _check_dims(dims: Sequence[int], n: int) -> tuple[int, int]:
     if n < 2:
-        raise ValueError(f"a 2-D picture needs at least 2 variables; this problem has {n}: "
+        raise ConfigError(f"a 2-D picture needs at least 2 variables; this problem has {n}: "
                          "use plot_landscape_1d")
     i, j = (int(d) for d in dims)
     if i == j or not (0 <= i < n and 0 <= j < n):
-        raise ValueError(f"dims={tuple(dims)!r}: use two different coordinates in 0..{n - 1}")
+        raise ConfigError(f"dims={tuple(dims)!r}: use two different coordinates in 0..{n - 1}")
     return i, j
 
 
@@ -614,8 +616,8 @@ def _run_by_index(result: MultistartResult, index: int) -> Any:
     for run in result.runs:
         if run.index == index:
             return run
-    raise ValueError(f"no run with start index {index}; indices run from 0 to "
-                     f"{max((r.index for r in result.runs), default=-1)}")
+    raise ConfigError(f"no run with start index {index}; indices run from 0 to "
+                      f"{max((r.index for r in result.runs), default=-1)}: pick one of those")
 
 
 def default_trace_starts(result: MultistartResult, n: int = 3) -> list[int]:
@@ -668,7 +670,7 @@ def plot_traces(
     box = _bounds(result, bounds)
     chosen = list(default_trace_starts(result) if starts is None else starts)
     if not chosen:
-        raise ValueError("no start to trace: pass starts=[...] (no run succeeded)")
+        raise ConfigError("no start to trace: pass starts=[...] (no run succeeded)")
     traces = [(s, trace_run(result, fun, s, args=args, jac=jac, bounds=box)) for s in chosen]
     method = result.provenance.get("method", "L-BFGS-B")
     fig = _figure((7.5, 6.0))

@@ -21,6 +21,10 @@ def _float_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def _floats(values: np.ndarray) -> list[float | None]:
     return [_float_or_none(v) for v in np.asarray(values, dtype=float).ravel()]
 
@@ -161,6 +165,19 @@ class MultistartResult:
         Whether values are maxima of the user's function.
     provenance : dict
         Seed, options, versions, host, cluster, times: what is needed to reproduce the run.
+    n_explore : int
+        Evaluations spent on the exploration sample and the global phase (included in
+        ``nfev``).
+    n_skipped : int
+        Sample points not started from because a better known minimum lies within the
+        critical distance (basin-aware scheduling).
+    estimated_n_minima : float
+        Boender and Rinnooy Kan's posterior estimate of the number of minima, from the hit
+        counts (``inf`` while too few solves to tell).
+    coverage : float
+        Estimated fraction of the box lying in the basins of the minima found.
+    method, strategy : str
+        The local method used (what ``method="auto"`` chose) and the search strategy.
     """
 
     x: np.ndarray | None
@@ -176,6 +193,12 @@ class MultistartResult:
     message: str
     maximize: bool = False
     provenance: dict[str, Any] = field(default_factory=dict)
+    n_explore: int = 0
+    n_skipped: int = 0
+    estimated_n_minima: float = math.nan
+    coverage: float = math.nan
+    method: str = ""
+    strategy: str = "all"
 
     @property
     def nit(self) -> int:
@@ -210,6 +233,12 @@ class MultistartResult:
             "nit": self.nit,
             "n_failed": self.n_failed,
             "n_minima": len(self.minima),
+            "n_explore": self.n_explore,
+            "n_skipped": self.n_skipped,
+            "estimated_n_minima": _float_or_none(self.estimated_n_minima),
+            "coverage": _float_or_none(self.coverage),
+            "method": self.method,
+            "strategy": self.strategy,
             "wall_time": self.wall_time,
             "failures": self.failures(),
             "minima": [m.to_dict() for m in self.minima],
@@ -247,6 +276,12 @@ class MultistartResult:
             message=str(data["message"]),
             maximize=bool(data.get("maximize", False)),
             provenance=dict(data.get("provenance", {})),
+            n_explore=int(data.get("n_explore", 0)),
+            n_skipped=int(data.get("n_skipped", 0)),
+            estimated_n_minima=_nan_if_none(data.get("estimated_n_minima")),
+            coverage=_nan_if_none(data.get("coverage")),
+            method=str(data.get("method", "")),
+            strategy=str(data.get("strategy", "all")),
         )
 
     @classmethod

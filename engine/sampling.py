@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
@@ -185,3 +186,50 @@ def sample_starts(
     upper = np.asarray(upper, dtype=float)
     unit = sample_unit(sampler, n, lower.size, seed)
     return lower + unit * (upper - lower)
+
+
+class UnitStream:
+    """An open-ended stream of sample points in the unit box, drawn ``n`` at a time.
+
+    The points drawn in total do not depend on how the draws are cut, so a run that samples
+    in rounds is repeated exactly from the same seed.
+
+    Examples
+    --------
+    >>> stream = UnitStream("sobol", 2, seed=5)
+    >>> a = np.vstack([stream.draw(4), stream.draw(4)])
+    >>> bool(np.array_equal(a, UnitStream("sobol", 2, seed=5).draw(8)))
+    True
+    """
+
+    def __init__(self, sampler: str, d: int,
+                 seed: int | np.random.SeedSequence | None = None) -> None:
+        if sampler not in _GENERATORS:
+            sample_unit(sampler, 0, d)  # raises the ConfigError naming the allowed samplers
+        self.sampler = sampler
+        self.d = d
+        self.root = seed_sequence(seed)
+        self.drawn = 0
+        self._engine: Any = None
+        if sampler in ("sobol", "halton"):
+            cls = qmc.Sobol if sampler == "sobol" else qmc.Halton
+            # Its own child of the seed: the exploration sample is not the start sequence.
+            self._engine = cls(d=d, scramble=True, seed=np.random.default_rng(_child(self.root, 1)))
+        elif sampler == "uniform":
+            self._engine = np.random.default_rng(_child(self.root, 1))
+
+    def draw(self, n: int) -> np.ndarray:
+        """The next ``n`` points, shape ``(n, d)``, strictly inside the unit box."""
+        if n <= 0:
+            return np.empty((0, self.d))
+        if isinstance(self._engine, np.random.Generator):
+            unit = self._engine.random((n, self.d))
+        elif self._engine is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # Sobol balance note for odd n
+                unit = self._engine.random(n)
+        else:  # lhs, sobol-seq: generate the prefix again and take the new part
+            unit = sample_unit(self.sampler, self.drawn + n, self.d, _child(self.root, 1))[
+                self.drawn:]
+        self.drawn += n
+        return np.clip(unit, _EDGE, 1.0 - _EDGE)

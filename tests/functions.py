@@ -13,15 +13,21 @@ Molga & Smutnicki (2005) and Dixon & Szego (1978)).  Each :class:`TestProblem` c
   minima are listed: minima that exist only because of a bound (beale has two) are not;
 * ``jac``: an analytic gradient where one is easy to write, else ``None``.
 
-Minimizers without a closed form were refined by Newton iterations on the gradient in double
-precision (about 1e-13 relative); ``f_min`` is then ``fun`` at the listed minimizer, which
-agrees with the published rounded values.  The local-minima lists of hartmann3, hartmann6,
-shekel5/7/10 and rosenbrock_5d come from exhaustive multistart enumeration (12000 L-BFGS-B
-starts, no other interior minimum found), the others from analysis of the definition.
+Minimizers without a closed form were refined by Newton iterations (or bracketed root
+finding) on the gradient in double precision (about 1e-13 relative); ``f_min`` is then ``fun``
+at the listed minimizer, which agrees with the published rounded values.  The local-minima
+lists of hartmann3, hartmann6, shekel5/7/10 and rosenbrock_5d come from exhaustive multistart
+enumeration (12000 L-BFGS-B starts, no other interior minimum found), the others from analysis
+of the definition.
 
 ``multimodal_1d_max`` is meant for maximization tests: maximize
 :func:`multimodal_1d_max_objective` (which is ``-fun``); its maximizers are the points listed
 as minima, and its maximum is ``-f_min``.
+
+``tests/test_functions.py`` checks all of this: the listed minimizers attain ``f_min`` inside
+the box, ``f_min`` agrees with the published value, no Sobol point (polished) goes below it,
+gradients match finite differences and vanish at interior minima, local-minima lists are
+complete. ``scripts/bench-quality`` uses these problems as its suite.
 
 Use ``PROBLEMS[name]``, :func:`get` (which also accepts family names such as ``"rastrigin"``)
 or :func:`names` to select problems.
@@ -179,6 +185,16 @@ def ackley(x: np.ndarray) -> float:
     return float(-20.0 * np.exp(-0.2 * s1) - np.exp(s2) + 20.0 + np.e)
 
 
+def ackley_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`ackley` (0 at the origin, where the function has a kink)."""
+    x = _x(x)
+    d = x.size
+    s1 = np.sqrt(np.sum(x * x) / d)
+    s2 = np.sum(np.cos(2.0 * PI * x)) / d
+    radial = np.zeros_like(x) if s1 == 0.0 else 4.0 * np.exp(-0.2 * s1) * x / (d * s1)
+    return radial + np.exp(s2) * 2.0 * PI * np.sin(2.0 * PI * x) / d
+
+
 def griewank(x: np.ndarray) -> float:
     """Griewank: sum x_i^2/4000 - prod cos(x_i/sqrt(i)) + 1 (Surjanovic & Bingham)."""
     x = _x(x)
@@ -205,6 +221,12 @@ def schwefel(x: np.ndarray) -> float:
     """Schwefel (Surjanovic & Bingham): 418.9829 d - sum x_i sin(sqrt|x_i|)."""
     x = _x(x)
     return float(_SCHWEFEL_C * x.size - np.sum(x * np.sin(np.sqrt(np.abs(x)))))
+
+
+def schwefel_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`schwefel`: d/dt [t sin sqrt|t|] = sin r + r cos(r) / 2, r = sqrt|t|."""
+    r = np.sqrt(np.abs(_x(x)))
+    return -(np.sin(r) + 0.5 * r * np.cos(r))
 
 
 def levy(x: np.ndarray) -> float:
@@ -739,6 +761,94 @@ def mccormick_jac(x: np.ndarray) -> np.ndarray:
     return np.array([c + d - 1.5, c - d + 2.5])
 
 
+def levy13(x: np.ndarray) -> float:
+    """Levy N.13 (Surjanovic & Bingham): sin^2(3 pi x1) + (x1 - 1)^2 (1 + sin^2(3 pi x2))
+    + (x2 - 1)^2 (1 + sin^2(2 pi x2))."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return float(
+        np.sin(3.0 * PI * x1) ** 2
+        + (x1 - 1.0) ** 2 * (1.0 + np.sin(3.0 * PI * x2) ** 2)
+        + (x2 - 1.0) ** 2 * (1.0 + np.sin(2.0 * PI * x2) ** 2)
+    )
+
+
+def levy13_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`levy13`."""
+    x = _x(x)
+    x1, x2 = x[0], x[1]
+    return np.array(
+        [
+            3.0 * PI * np.sin(6.0 * PI * x1)
+            + 2.0 * (x1 - 1.0) * (1.0 + np.sin(3.0 * PI * x2) ** 2),
+            (x1 - 1.0) ** 2 * 3.0 * PI * np.sin(6.0 * PI * x2)
+            + 2.0 * (x2 - 1.0) * (1.0 + np.sin(2.0 * PI * x2) ** 2)
+            + (x2 - 1.0) ** 2 * 2.0 * PI * np.sin(4.0 * PI * x2),
+        ]
+    )
+
+
+def _schaffer_parts(x: np.ndarray) -> tuple[float, float, float, float]:
+    """u = x1^2 - x2^2, the damping D = 1 + 0.001 |x|^2, and x1, x2."""
+    x = _x(x)
+    return x[0] ** 2 - x[1] ** 2, 1.0 + 0.001 * (x[0] ** 2 + x[1] ** 2), x[0], x[1]
+
+
+def schaffer2(x: np.ndarray) -> float:
+    """Schaffer N.2 (Surjanovic & Bingham): 0.5 + (sin^2(x1^2 - x2^2) - 0.5) / D^2."""
+    u, d, _, _ = _schaffer_parts(x)
+    return float(0.5 + (np.sin(u) ** 2 - 0.5) / d**2)
+
+
+def schaffer2_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`schaffer2`."""
+    u, d, x1, x2 = _schaffer_parts(x)
+    du = np.sin(2.0 * u) / d**2  # derivative of the numerator term in u
+    dd = -2.0 * (np.sin(u) ** 2 - 0.5) / d**3 * 0.002  # derivative through D, per unit x_i
+    return np.array([du * 2.0 * x1 + dd * x1, -du * 2.0 * x2 + dd * x2])
+
+
+def schaffer4(x: np.ndarray) -> float:
+    """Schaffer N.4 (Surjanovic & Bingham): 0.5 + (cos^2(sin|x1^2 - x2^2|) - 0.5) / D^2.
+
+    ``cos^2(sin t)`` is even in t, so the absolute value changes nothing and f is smooth.
+    """
+    u, d, _, _ = _schaffer_parts(x)
+    return float(0.5 + (np.cos(np.sin(abs(u))) ** 2 - 0.5) / d**2)
+
+
+def schaffer4_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`schaffer4`."""
+    u, d, x1, x2 = _schaffer_parts(x)
+    c, s = np.cos(np.sin(u)), np.sin(np.sin(u))
+    du = -2.0 * c * s * np.cos(u) / d**2
+    dd = -2.0 * (c * c - 0.5) / d**3 * 0.002
+    return np.array([du * 2.0 * x1 + dd * x1, -du * 2.0 * x2 + dd * x2])
+
+
+_PERM_BETA = 10.0
+
+
+def perm0(x: np.ndarray) -> float:
+    """Perm 0, d, beta with beta = 10 (Surjanovic & Bingham):
+    sum_i (sum_j (j + beta) (x_j^i - 1 / j^i))^2."""
+    x = _x(x)
+    j = np.arange(1, x.size + 1, dtype=float)
+    inner = [np.sum((j + _PERM_BETA) * (x**i - j**-i)) for i in range(1, x.size + 1)]
+    return float(np.sum(np.square(inner)))
+
+
+def perm0_jac(x: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`perm0`."""
+    x = _x(x)
+    j = np.arange(1, x.size + 1, dtype=float)
+    g = np.zeros_like(x)
+    for i in range(1, x.size + 1):
+        inner = np.sum((j + _PERM_BETA) * (x**i - j**-i))
+        g += 2.0 * inner * (j + _PERM_BETA) * i * x ** (i - 1)
+    return g
+
+
 def gramacy_lee_1d(x: np.ndarray) -> float:
     """Gramacy & Lee (2012) 1-D: sin(10 pi x) / (2x) + (x - 1)^4 (Surjanovic & Bingham)."""
     t = float(_x(x)[0])
@@ -908,6 +1018,11 @@ _ROSENBROCK5_LOCAL2 = (
     ),
     3.9308394341330275,
 )
+
+# Schaffer N.4: minimizers on the axes at distance t from the origin (root of the 1-D derivative;
+# published as 1.25313 with f = 0.292579).
+_SCHAFFER4_T = 1.2531318314637332
+_SCHAFFER4_F = 0.29257863203598056
 
 # Eggholder: the global minimizer lies on the edge x1 = 512.
 _EGG_X = (512.0, 404.2318051137579)
@@ -1101,7 +1216,11 @@ def _build() -> dict[str, TestProblem]:
         (x, _ST_G_GLOBAL * x.count(_ST_T_GLOBAL) + _ST_G_LOCAL * x.count(_ST_T_LOCAL))
         for x in product((_ST_T_GLOBAL, _ST_T_LOCAL), repeat=5)
     )
-    for d, lm in ((2, st2), (5, st5)):
+    st10 = tuple(
+        (x, _ST_G_GLOBAL * x.count(_ST_T_GLOBAL) + _ST_G_LOCAL * x.count(_ST_T_LOCAL))
+        for x in product((_ST_T_GLOBAL, _ST_T_LOCAL), repeat=10)
+    )
+    for d, lm in ((2, st2), (5, st5), (10, st10)):
         add(
             TestProblem(
                 f"styblinski_tang_{d}d",
@@ -1145,7 +1264,7 @@ def _build() -> dict[str, TestProblem]:
                 f"sphere_{d}d", sphere, _box(-5.12, 5.12, d), 0.0, (z,), _single(z, 0.0), sphere_jac
             )
         )
-    for d in (2, 5):
+    for d in (2, 5, 10):
         z = (0.0,) * d
         add(
             TestProblem(
@@ -1277,14 +1396,16 @@ def _build() -> dict[str, TestProblem]:
         add(TestProblem(f"shekel{m}", fun, _box(0.0, 10.0, 4), lm[0][1], (lm[0][0],), lm, jac))
 
     # --- Highly multimodal problems (global minima only) ----------------------------------------
-    for d in (2, 5):
+    for d in (2, 5, 10):
         z = (0.0,) * d
         add(
             TestProblem(
                 f"rastrigin_{d}d", rastrigin, _box(-5.12, 5.12, d), 0.0, (z,), jac=rastrigin_jac
             )
         )
-        add(TestProblem(f"ackley_{d}d", ackley, _box(-32.768, 32.768, d), 0.0, (z,)))
+        add(
+            TestProblem(f"ackley_{d}d", ackley, _box(-32.768, 32.768, d), 0.0, (z,), jac=ackley_jac)
+        )
         add(
             TestProblem(
                 f"griewank_{d}d", griewank, _box(-600.0, 600.0, d), 0.0, (z,), jac=griewank_jac
@@ -1297,6 +1418,7 @@ def _build() -> dict[str, TestProblem]:
                 _box(-500.0, 500.0, d),
                 d * _SCHWEFEL_G,
                 ((_SCHWEFEL_T,) * d,),
+                jac=schwefel_jac,
             )
         )
         add(TestProblem(f"levy_{d}d", levy, _box(-10.0, 10.0, d), 0.0, ((1.0,) * d,), jac=levy_jac))
@@ -1311,18 +1433,21 @@ def _build() -> dict[str, TestProblem]:
                 jac=michalewicz_jac,
             )
         )
-    dp5_head = tuple(2.0 ** (-(2.0**i - 2.0) / 2.0**i) for i in range(1, 5))
-    dp5_t = 2.0 ** (-(2.0**5 - 2.0) / 2.0**5)
-    add(
-        TestProblem(
-            "dixon_price_5d",
-            dixon_price,
-            _box(-10.0, 10.0, 5),
-            0.0,
-            ((*dp5_head, dp5_t), (*dp5_head, -dp5_t)),
-            jac=dixon_price_jac,
+    # Dixon-Price: x_i = 2^(-(2^i - 2) / 2^i); x_1..x_{d-1} must be positive (x_{i-1} = 2 x_i^2),
+    # the last coordinate may take either sign.
+    for d in (5, 10):
+        head = tuple(2.0 ** (-(2.0**i - 2.0) / 2.0**i) for i in range(1, d))
+        last = 2.0 ** (-(2.0**d - 2.0) / 2.0**d)
+        add(
+            TestProblem(
+                f"dixon_price_{d}d",
+                dixon_price,
+                _box(-10.0, 10.0, d),
+                0.0,
+                ((*head, last), (*head, -last)),
+                jac=dixon_price_jac,
+            )
         )
-    )
     shubert_min = tuple(
         sorted(
             [(a, b) for a in _SHUBERT_TMAX for b in _SHUBERT_TMIN]
@@ -1334,6 +1459,25 @@ def _build() -> dict[str, TestProblem]:
             "shubert", shubert, _box(-10.0, 10.0, 2), _SHUBERT_F, shubert_min, jac=shubert_jac
         )
     )
+    add(TestProblem("levy13", levy13, _box(-10.0, 10.0, 2), 0.0, ((1.0, 1.0),), jac=levy13_jac))
+    add(
+        TestProblem(
+            "schaffer2", schaffer2, _box(-100.0, 100.0, 2), 0.0, ((0.0, 0.0),), jac=schaffer2_jac
+        )
+    )
+    t4 = _SCHAFFER4_T
+    add(
+        TestProblem(
+            "schaffer4",
+            schaffer4,
+            _box(-100.0, 100.0, 2),
+            _SCHAFFER4_F,
+            ((-t4, 0.0), (0.0, -t4), (0.0, t4), (t4, 0.0)),
+            jac=schaffer4_jac,
+        )
+    )
+    perm4 = tuple(1.0 / j for j in range(1, 5))
+    add(TestProblem("perm0_4d", perm0, _box(-4.0, 4.0, 4), 0.0, (perm4,), jac=perm0_jac))
     add(TestProblem("easom", easom, _box(-100.0, 100.0, 2), -1.0, ((PI, PI),), jac=easom_jac))
     add(TestProblem("drop_wave", drop_wave, _box(-5.12, 5.12, 2), -1.0, ((0.0, 0.0),)))
     add(TestProblem("eggholder", eggholder, _box(-512.0, 512.0, 2), _EGG_F, (_EGG_X,)))
