@@ -9,6 +9,7 @@ Examples
 """
 
 from engine.api import minimize, run_config
+from engine.compare import compare_methods
 from engine.config import RunConfig, load_config
 from engine.exceptions import ClusterError, ConfigError, EngineError, JournalError, ProblemError
 from engine.results import LocalRun, Minimum, MultistartResult
@@ -23,6 +24,7 @@ __all__ = [
     "MultistartResult",
     "ProblemError",
     "RunConfig",
+    "compare_methods",
     "load_config",
     "minimize",
     "run_config",

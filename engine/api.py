@@ -53,7 +53,7 @@ def minimize(
     max_time: float | None = None,
     target: float | None = None,
     journal: str | Path | None = None,
-    progress: bool = False,
+    progress: bool | Callable[..., None] = False,
     callback: Callable[[RunState], Any] | None = None,
     start_timeout: float | None = None,
     restarts: int = 1,
@@ -110,8 +110,9 @@ def minimize(
     journal : str or Path, optional
         JSONL file recording each finished run; an existing journal of the same problem is
         resumed (its starts are not solved again).
-    progress : bool
-        Print a progress line every few seconds.
+    progress : bool or callable
+        ``True``: a live bar in a terminal or notebook, a plain line every 10 s otherwise;
+        or a callable ``display(state, final=False)``.
     callback : callable, optional
         ``callback(state)`` after each finished start; returning ``True`` stops the run.
     start_timeout : float, optional
@@ -176,6 +177,13 @@ def minimize(
     if n_starts is not None and (isinstance(n_starts, bool) or not isinstance(n_starts, int)
                                  or n_starts < 0):
         errors.append(f"n_starts={n_starts!r} is not allowed; use an integer >= 0")
+    options = dict(options or {}) if isinstance(options, dict) else options
+    if isinstance(options, dict) and "initial_simplex" in options:
+        simplex, problem_text = _checked_simplex(options["initial_simplex"], problem.dim)
+        if problem_text:
+            errors.append(problem_text)
+        else:
+            options["initial_simplex"] = simplex  # lists: results stay JSON-serializable
     if errors:
         raise ConfigError(errors)
     search = SearchOptions(
@@ -215,6 +223,22 @@ def minimize(
             journal=run_journal, progress=progress, callback=callback,
             provenance={"fingerprint": fingerprint},
         )
+
+
+def _checked_simplex(value: Any, dim: int) -> tuple[list[list[float]] | None, str | None]:
+    """Nelder-Mead's ``initial_simplex`` as nested lists, or the reason it is refused."""
+    import numpy as np
+
+    try:
+        simplex = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        simplex = None
+    if simplex is None or simplex.shape != (dim + 1, dim) or not np.all(np.isfinite(simplex)):
+        shape = getattr(simplex, "shape", "not numeric")
+        return None, (f"options['initial_simplex'] has shape {shape}; it must be {dim + 1} "
+                      f"finite points of length {dim} (shape ({dim + 1}, {dim})): the first "
+                      "vertex is moved to each start, the others keep their offsets")
+    return simplex.tolist(), None
 
 
 def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.exceptions import ConfigError
 from engine.results import MultistartResult
 
 _COLUMNS = (
@@ -178,9 +179,11 @@ def compare_methods(
     from engine.sampling import sample_starts
 
     names = [canonical_method(m) for m in methods]  # fail on a typo before any work
-    if "x0" in kwargs or "n_starts" in kwargs:
-        raise TypeError("compare_methods chooses the starts itself: drop x0/n_starts from "
-                        "the keyword arguments")
+    given = sorted(k for k in ("x0", "method") if k in kwargs)
+    if given:
+        raise ConfigError(f"compare_methods got {', '.join(given)}: it runs every method in "
+                          "methods= from the same sampled starts; drop those keyword "
+                          "arguments (use methods=[...], n_starts=, seed=, sampler=)")
     sampler = kwargs.pop("sampler", "sobol")
     if not isinstance(sampler, str):
         starts = np.asarray(sampler, dtype=float)

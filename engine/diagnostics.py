@@ -290,35 +290,94 @@ def _failure_findings(result: MultistartResult, method: str) -> list[Finding]:
     return findings
 
 
-def _warnflag_finding(result: MultistartResult) -> Finding | None:
-    """Nelder-Mead outcomes in ``scipy.optimize.fmin`` terms: warnflag 0, 1 or 2."""
-    counts = {0: 0, 1: 0, 2: 0}
+def _nelder_mead_settings(result: MultistartResult, dim: int) -> dict[str, Any]:
+    """The stopping settings the runs used, as ``scipy.optimize.minimize`` resolves them."""
+    options = dict(result.provenance.get("options") or {})
+    tol = result.provenance.get("tol")
+    settings: dict[str, Any] = {}
+    for key in ("xatol", "fatol"):
+        # minimize(method='Nelder-Mead', tol=t) sets both absolute tolerances to t.
+        settings[key] = options.get(key, tol if tol is not None else 1e-4)
+    # Both limits default to 200 * n when neither is given; when one is given the other is
+    # unlimited (None here), as scipy's _minimize_neldermead resolves them.
+    given_iter, given_fev = options.get("maxiter"), options.get("maxfev")
+    if given_iter is None and given_fev is None:
+        given_iter = given_fev = 200 * max(dim, 1)
+    settings["maxiter"] = given_iter
+    settings["maxfev"] = given_fev
+    settings["initial_simplex"] = "initial_simplex" in options
+    settings["scaled"] = result.provenance.get("scaled")
+    return settings
+
+
+def _warnflag_finding(result: MultistartResult, box: _Box) -> Finding | None:
+    """Nelder-Mead outcomes in ``scipy.optimize.fmin`` terms: ``warnflag`` 0 (converged), 1
+    (maxfun reached) or 2 (maxiter reached), with ``iter`` and ``funcalls`` of the runs and the
+    ``xtol``/``ftol`` (``xatol``/``fatol``) they used."""
+    groups: dict[int, list[LocalRun]] = {0: [], 1: [], 2: []}
     for run in result.runs:
         if run.error:
             continue
-        message = run.message
-        if _EVALS.search(message):
-            counts[1] += 1
-        elif _ITERS.search(message):
-            counts[2] += 1
+        if _EVALS.search(run.message):
+            groups[1].append(run)
+        elif _ITERS.search(run.message):
+            groups[2].append(run)
         elif run.success:
-            counts[0] += 1
-    if counts[1] + counts[2] == 0:
+            groups[0].append(run)
+    if not any(groups.values()):
         return None
-    data = {"warnflag_0": counts[0], "warnflag_1": counts[1], "warnflag_2": counts[2]}
-    message = (f"Nelder-Mead (fmin) warnflag 2 (maxiter reached) at {counts[2]} runs, "
-               f"warnflag 1 (maxfun reached) at {counts[1]}, warnflag 0 (converged) at "
-               f"{counts[0]}")
-    fix = ("raise options={'maxiter': ..., 'maxfev': ...} (both default to 200 * n); a "
-           "simplex that keeps hitting them in many variables may do better with 'Powell' "
-           "or a gradient method")
-    return Finding("warnflag", "warning", message, fix, data)
+    settings = _nelder_mead_settings(result, box.width.size)
+    stats: dict[str, Any] = {}
+    for flag, runs in groups.items():
+        stats[f"warnflag_{flag}"] = len(runs)
+        if runs:
+            stats[f"iter_{flag}"] = [min(r.nit for r in runs), max(r.nit for r in runs)]
+            stats[f"funcalls_{flag}"] = [min(r.nfev for r in runs), max(r.nfev for r in runs)]
+    # A start whose simplex never left it: scipy builds the first simplex from 5% of each
+    # coordinate (0.00025 for a zero one), which can be too small to see past noise.
+    stuck = [r.index for r in groups[0]
+             if box.distance(r.x, r.x0) < 1e-3 and box.width.size > 0]
+    data = {**stats, **settings, "stuck_at_start": stuck}
+
+    def spread(flag: int) -> str:
+        if not groups[flag]:
+            return ""
+        lo_it, hi_it = stats[f"iter_{flag}"]
+        lo_fc, hi_fc = stats[f"funcalls_{flag}"]
+        return (f" (iter {lo_it}" + (f"-{hi_it}" if hi_it != lo_it else "") +
+                f", funcalls {lo_fc}" + (f"-{hi_fc}" if hi_fc != lo_fc else "") + ")")
+
+    message = (f"Nelder-Mead as scipy.optimize.fmin reports it: warnflag 0 (converged) at "
+               f"{len(groups[0])} runs{spread(0)}, warnflag 1 (maxfun reached) at "
+               f"{len(groups[1])}{spread(1)}, warnflag 2 (maxiter reached) at "
+               f"{len(groups[2])}{spread(2)}; used xtol (xatol)={settings['xatol']:g}, ftol "
+               f"(fatol)={settings['fatol']:g}, maxiter={settings['maxiter'] or 'unlimited'}, "
+               f"maxfev={settings['maxfev'] or 'unlimited'}")
+    if settings["scaled"]:
+        message += " (xatol in unit-box coordinates: the solves ran there)"
+    fixes = []
+    if groups[1] or groups[2]:
+        fixes.append("raise options={'maxiter': ..., 'maxfev': ...} (both default to 200 * n); "
+                     "a simplex that keeps hitting them in many variables may do better with "
+                     "'Powell' or a gradient method")
+    if stuck:
+        data["stuck_at_start"] = stuck[:20]
+        message += (f"; {len(stuck)} converged run(s) ended within 1e-3 of the box width of "
+                    f"their start (e.g. start {stuck[0]}): the first simplex was too small to "
+                    "see past noise or a flat region")
+        fixes.append("start from a larger simplex: options={'initial_simplex': ...} (n + 1 "
+                     "vertices), or a derivative-free method that takes larger first steps "
+                     "('Powell')")
+    severity: Severity = "warning" if fixes else "info"
+    return Finding("warnflag", severity, message, "; ".join(fixes), data)
 
 
 # ------------------------------------------------------------------ scaling and flatness
 
 
-def _scaling_finding(box: _Box) -> Finding | None:
+def _scaling_finding(box: _Box, scaled: Any) -> Finding | None:
+    """Bound widths far apart. Harmless when the solves ran in unit-box coordinates
+    (``scaled`` True in the provenance), a warning when they ran in the user's units."""
     if not box.known or box.width.size < 2:
         return None
     widths = box.upper - box.lower
@@ -328,12 +387,20 @@ def _scaling_finding(box: _Box) -> Finding | None:
     small, large = int(np.argmin(widths)), int(np.argmax(widths))
     message = (f"bound widths differ by a factor {ratio:.3g}: x{small} spans "
                f"{widths[small]:.3g}, x{large} spans {widths[large]:.3g}")
-    fix = ("rescale: optimize u in [0, 1] with x = low + u * (high - low) inside your "
-           "function, so every variable has a width near 1. The engine already compares "
-           "minima in unit-box coordinates, but the local solver's steps, finite-difference "
-           "gradients and tolerances act in your units")
-    return Finding("badly_scaled", "warning", message, fix,
-                   {"widths": widths.tolist(), "ratio": ratio})
+    data = {"widths": widths.tolist(), "ratio": ratio, "scaled": scaled}
+    if scaled:
+        return Finding("badly_scaled", "info",
+                       message + "; the local solves ran in unit-box coordinates (scale=True),"
+                       " so steps, finite differences and tolerances were scaled already", "",
+                       data)
+    where = ("the local solves ran in your units (scale=False, or constraints, which are "
+             "solved in the coordinates they are written in)" if scaled is False else
+             "the local solver's steps, finite-difference gradients and tolerances act in "
+             "your units")
+    fix = ("pass scale=True so the solver works in the unit box, or rescale yourself: "
+           "optimize u in [0, 1] with x = low + u * (high - low) inside your "
+           "function (and in any constraints), so every variable has a width near 1")
+    return Finding("badly_scaled", "warning", f"{message}; {where}", fix, data)
 
 
 def _value(fun: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...], jac_true: bool
@@ -729,9 +796,9 @@ def diagnose(
     box = _Box(result)
     args = tuple(args)
     findings: list[Finding] = _failure_findings(result, method)
-    if method == "Nelder-Mead" and (wf := _warnflag_finding(result)) is not None:
+    if method == "Nelder-Mead" and (wf := _warnflag_finding(result, box)) is not None:
         findings.append(wf)
-    if (scaled := _scaling_finding(box)) is not None:
+    if (scaled := _scaling_finding(box, result.provenance.get("scaled"))) is not None:
         findings.append(scaled)
     gradient_ok = True
     if fun is not None and jac is not None and jac is not False and not isinstance(jac, str):

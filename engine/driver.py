@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.spatial import cKDTree
 
 from engine.basins import Basin, BasinSet, cluster_points
 from engine.config import DedupOptions, SearchOptions, StartOptions, StopOptions
@@ -267,6 +269,21 @@ def run_multistart(
     if journal is not None:
         for run in journal.completed():
             session.record(run)
+    try:
+        return _run_and_build(session, plan, search, local, strategy, starts, dedup, stop,
+                              executor, provenance, method_reason, started_wall)
+    finally:
+        # Also when the run raised: a live progress bar must give the terminal back.
+        if display is not None and session.runs:
+            display(session.state(session.runs[max(session.runs)]), final=True)
+
+
+def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
+                   local: LocalOptions, strategy: str, starts: StartOptions,
+                   dedup: DedupOptions, stop: StopOptions, executor: Any,
+                   provenance: dict[str, Any] | None, method_reason: str,
+                   started_wall: float) -> MultistartResult:
+    problem = session.problem
     stop_reason = "n_starts"
     try:
         for run in list(session.runs.values()):  # resumed runs may already meet a stop rule
@@ -318,8 +335,6 @@ def run_multistart(
         method=local.method,
         strategy=strategy,
     )
-    if display is not None and runs:
-        display(session.state(runs[max(runs)]), final=True)
     return result
 
 
@@ -350,24 +365,32 @@ def _polish_reserve(max_evals: int | None, dim: int) -> float:
     return float(min(0.1 * max_evals, max(0.03 * max_evals, 20 * (dim + 1))))
 
 
+SAMPLE_SHARE = 0.4
+
+
 def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions,
                        local: LocalOptions, strategy: str) -> str:
-    """Rounds of: sample, pick starts (MLSL or TikTak, plus hops), solve. Returns why it ended.
+    """Rounds of: pick starts (MLSL or TikTak, plus hops), solve them. Returns why it ended.
 
-    Each round is decided from the results of the rounds before it only, so the same seed
-    gives the same starts on any number of workers.
+    The sample grows by ``n_explore`` points whenever the picked starts run out. Each round
+    is decided from the results of the rounds before it only, so the same seed gives the
+    same starts on any number of workers.
     """
     problem = session.problem
     dim = problem.dim
     max_evals = session.stop.max_evals
     reserve = _polish_reserve(max_evals, dim) if search.polish else 0.0
     per_round = search.n_explore or round_size(max_evals, dim)
-    sample_cap = math.inf if max_evals is None else 0.4 * max_evals
+    # In more dimensions a sample says less about where the basins are, and the budget is
+    # better spent on descents and hops.
+    share = SAMPLE_SHARE * min(1.0, (2 / dim) ** 0.5)
+    sample_cap = math.inf if max_evals is None else share * max_evals
     stream = UnitStream(plan.options.sampler, dim, plan.root)
-    units = np.empty((0, dim))
-    values = np.empty(0)
-    used = np.zeros(0, dtype=bool)
+    sample = _Sample(dim)
     hopper = Hopper()
+    scanner = itertools.cycle(np.random.default_rng(np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 4))).permutation(dim).tolist())
+    slots = _slots(session.executor)
     max_solves = plan.total
     next_index = len(plan.fixed)
     session.solve(enumerate(plan.fixed), _capped(local, session, reserve))
@@ -378,68 +401,64 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
         if x is not None:
             session.solve([(next_index, x)], _capped(local, session, reserve))
             next_index += 1
-    idle_rounds = 0
+    pending: list[np.ndarray] = []  # picked starts (unit box), best first
+    pending_rows: list[int] = []
     for round_no in itertools.count():
         session.check_limits()
         if session.remaining_evals() <= reserve:
             return "max_evals"
         if next_index >= max_solves:
             return "n_starts"
-        # 1. Explore: more sample points, while the sampling share of the budget lasts.
-        n_new = int(min(per_round, sample_cap - session.n_explore,
-                        session.remaining_evals() - reserve))
-        if n_new > 0:
-            fresh = stream.draw(n_new)
-            units = np.vstack([units, fresh])
-            values = np.concatenate([values, session.evaluate(fresh, search.vectorized)])
-            used = np.concatenate([used, np.zeros(n_new, dtype=bool)])
-            session.check_limits()
-        # 2. Pick sample points to start from.
-        if strategy == "mlsl":
-            minima_units, minima_values = session.minima_units()
-            selection = mlsl_select(units, values, used, minima_units, minima_values,
-                                    critical_distance(len(values), dim))
-            session.n_skipped += selection.n_skipped
-            picked = [units[row] for row in selection.rows]
-        else:
-            selection = tiktak_select(values, used)
-            best_unit = _best_unit(session, units, values)
-            done = int(used.sum())
-            total = max(1, int(np.ceil(0.1 * np.isfinite(values).sum())))
-            picked = [tiktak_blend(units[row], best_unit, done + k, total)
-                      for k, row in enumerate(selection.rows)]
-        # 3. Hops around the best minima.
+        # 1. Starts from the sample; it grows when the picked ones have run out.
+        pending, pending_rows = _still_worth(session, pending, pending_rows, sample, strategy)
+        grew = False
+        if not pending:
+            n_new = int(min(per_round, sample_cap - session.n_explore,
+                            session.remaining_evals() - reserve))
+            if n_new > 0:
+                fresh = stream.draw(n_new)
+                sample.add(fresh, session.evaluate(fresh, search.vectorized))
+                session.check_limits()
+                grew = True
+            if grew or round_no == 0:
+                pending, pending_rows = _pick(session, sample, strategy)
+        n_picks = min(len(pending), max(4 * slots, 4))
+        picks = [(pending[k], pending_rows[k]) for k in range(n_picks)]
+        pending, pending_rows = pending[n_picks:], pending_rows[n_picks:]
+        # 2. Hops from the best minima: a short move in all coordinates, and a scan along one
+        #    coordinate whose best point is solved from when it beats the minimum.
         hops: list[tuple[np.ndarray, int]] = []
         if search.hops and len(session.online):
-            minima_units, _ = session.minima_units()
+            minima_units, minima_values = session.minima_units()
             rng = np.random.default_rng(np.random.SeedSequence(
                 plan.root.entropy, spawn_key=(*plan.root.spawn_key, 2, round_no)))
-            n_hops = max(2, len(picked), 2 * _slots(session.executor))
             anchors = [0, 0, 1, 0, 0, 2]
-            for k in range(n_hops):
-                anchor = anchors[k % len(anchors)] % len(minima_units)
+            for k in range(slots):
+                anchor = anchors[(round_no + k) % len(anchors)] % len(minima_units)
                 hops.append((hopper.propose(minima_units[anchor], rng), anchor))
-        # 4. Fit the round to the budget left: best picks first, hops interleaved.
+                if session.remaining_evals() - reserve > _scan_points(dim) * 4:
+                    found = _scan_coordinate(session, minima_units[0], minima_values[0],
+                                             scanner, rng, search.vectorized)
+                    if found is not None:
+                        hops.append((found, -1))
+        # 3. Fit the round to the budget left: best picks first, hops interleaved.
         order: list[tuple[np.ndarray, int | None, int | None]] = []
-        rows = list(selection.rows)
-        for k in range(max(len(picked), len(hops))):
-            if k < len(picked):
-                order.append((picked[k], rows[k], None))
+        for k in range(max(len(picks), len(hops))):
+            if k < len(picks):
+                order.append((picks[k][0], picks[k][1], None))
             if k < len(hops):
                 order.append((hops[k][0], None, hops[k][1]))
         order = order[: _affordable(session, reserve, max_solves - next_index)]
         if not order:
-            idle_rounds += 1
-            if n_new <= 0 or idle_rounds >= 20:
+            if not grew and sample_cap - session.n_explore < 1:
                 return "explored"
             continue
-        idle_rounds = 0
         batch = []
         hop_of: dict[int, int] = {}
         for point, row, anchor in order:
             if row is not None:
-                used[row] = True
-            if anchor is not None:
+                sample.used[row] = True
+            if anchor is not None and anchor >= 0:
                 hop_of[next_index] = anchor
             batch.append((next_index, problem.from_unit(point)))
             next_index += 1
@@ -448,6 +467,104 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
         _learn_from_hops(session, hopper, finished, hop_of, anchors_before)
         session.check_bayes()
     return "n_starts"  # unreachable: the loop ends by return or _Stop
+
+
+def _scan_points(dim: int) -> int:
+    return 16 if dim > 3 else 24
+
+
+def _scan_coordinate(session: _Session, unit: np.ndarray, value: float,
+                     scanner: Iterator[int], rng: np.random.Generator,
+                     vectorized: bool) -> np.ndarray | None:
+    """Search along the next coordinate through ``unit`` for a lower valley; return a point
+    in it when one is lower than ``value`` (a start in a better basin), else None.
+
+    A stratified grid along the coordinate locates the valleys of the 1-D profile; the best
+    two (other than the one holding ``unit``) are refined by a bounded scalar minimization.
+    On separable and nearly separable landscapes the best minimum differs from a good one in
+    a few coordinates; this finds a better basin for one coordinate at the cost of a few
+    dozen evaluations, where a local solve from a random move costs a whole descent.
+    """
+    axis = next(scanner)
+    n = _scan_points(len(unit))
+    grid = np.repeat(unit[None, :], n, axis=0)
+    grid[:, axis] = (np.arange(n) + rng.random(n)) / n
+    values = session.evaluate(grid, vectorized)
+    padded = np.concatenate([[np.inf], values, [np.inf]])
+    valleys = [k for k in range(n) if padded[k + 1] <= padded[k] and padded[k + 1] <= padded[k + 2]
+               and np.isfinite(values[k]) and abs(grid[k, axis] - unit[axis]) > 1.0 / n]
+    valleys.sort(key=lambda k: values[k])
+    for k in valleys[:2]:
+        low = grid[k - 1, axis] if k > 0 else 0.0
+        high = grid[k + 1, axis] if k < n - 1 else 1.0
+        point = np.array(unit, dtype=float)
+
+        def along(t: float, point: np.ndarray = point) -> float:
+            point[axis] = t
+            return float(session.evaluate(point[None, :], False)[0])
+
+        found = minimize_scalar(along, bounds=(low, high), method="bounded",
+                                options={"xatol": 1e-4 * (high - low), "maxiter": 20})
+        if found.fun < value - 1e-12 * max(1.0, abs(value)):
+            point[axis] = found.x
+            return point
+    return None
+
+
+class _Sample:
+    """The exploration sample so far: unit-box points, their values, which were started."""
+
+    def __init__(self, dim: int) -> None:
+        self.units = np.empty((0, dim))
+        self.values = np.empty(0)
+        self.used = np.zeros(0, dtype=bool)
+
+    def add(self, units: np.ndarray, values: np.ndarray) -> None:
+        self.units = np.vstack([self.units, units])
+        self.values = np.concatenate([self.values, values])
+        self.used = np.concatenate([self.used, np.zeros(len(values), dtype=bool)])
+
+
+def _pick(session: _Session, sample: _Sample, strategy: str) -> tuple[list[np.ndarray], list[int]]:
+    """Sample points to start from, best first (MLSL or TikTak)."""
+    if not len(sample.values):
+        return [], []
+    if strategy == "mlsl":
+        minima_units, minima_values = session.minima_units()
+        selection = mlsl_select(sample.units, sample.values, sample.used, minima_units,
+                                minima_values,
+                                critical_distance(len(sample.values), session.problem.dim))
+        session.n_skipped += selection.n_skipped
+        rows = [int(r) for r in selection.rows]
+        return [sample.units[r] for r in rows], rows
+    selection = tiktak_select(sample.values, sample.used)
+    best_unit = _best_unit(session, sample.units, sample.values)
+    done = int(sample.used.sum())
+    total = max(1, int(np.ceil(0.1 * np.isfinite(sample.values).sum())))
+    rows = [int(r) for r in selection.rows]
+    return [tiktak_blend(sample.units[r], best_unit, done + k, total)
+            for k, r in enumerate(rows)], rows
+
+
+def _still_worth(session: _Session, pending: list[np.ndarray], rows: list[int],
+                 sample: _Sample, strategy: str) -> tuple[list[np.ndarray], list[int]]:
+    """Drop picked MLSL starts that a minimum found since lies close to and below."""
+    if strategy != "mlsl" or not pending:
+        return pending, rows
+    minima_units, minima_values = session.minima_units()
+    if not len(minima_units):
+        return pending, rows
+    radius = critical_distance(len(sample.values), session.problem.dim)
+    tree = cKDTree(minima_units)
+    keep_points, keep_rows = [], []
+    for point, row in zip(pending, rows, strict=True):
+        close = tree.query_ball_point(point, radius)
+        if any(minima_values[m] <= sample.values[row] for m in close):
+            session.n_skipped += 1
+            continue
+        keep_points.append(point)
+        keep_rows.append(row)
+    return keep_points, keep_rows
 
 
 def _slots(executor: Any) -> int:

@@ -12,10 +12,12 @@ by the scheduler's per-task cost.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,13 +106,20 @@ class DaskExecutor:
     scatter_above : int
         Pickled problems larger than this many bytes are scattered to the workers once
         instead of travelling inside each task.
+    retries : int
+        A task whose workers keep dying is given up on by Dask after
+        ``distributed.scheduler.allowed-failures`` re-runs; its starts are then tried again one
+        at a time, alone on the cluster. ``retries`` is how many more lone attempts a start
+        gets after its first lone attempt also killed its workers; then it is recorded as a
+        failed run and the run goes on.
     """
 
     kind = "dask"
 
     def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 0.2,
-                 scatter_above: int = 1_000_000):
+                 scatter_above: int = 1_000_000, retries: int = 0):
         self.client = client
+        self.retries = retries
         self.scatter_above = scatter_above
         self.tasks_per_slot = tasks_per_slot
         self.target_task_seconds = target_task_seconds
@@ -148,13 +157,16 @@ class DaskExecutor:
                 "not); or run with client='serial'"
             ) from exc
         token = hashlib.sha256(payload).hexdigest()
+        # Task keys are unique to this call: a key used again while Dask still remembers it
+        # (a failed task that is being resubmitted) would give back the old, failed task.
+        key_prefix = f"multistart-{token[:8]}-{uuid.uuid4().hex[:8]}"
+        serial = itertools.count()
         # A small problem travels inside each task (workers unpickle it once and cache it by
         # token); a large one is scattered once. Scattered data dies with the workers holding
         # it, so it is sent again when lost.
         payload_future = None
         if len(payload) > self.scatter_above:
             payload_future = self.client.scatter(payload, broadcast=True, hash=False)
-        attempts: dict[int, int] = {}
 
         def current_payload() -> Any:
             nonlocal payload_future
@@ -163,57 +175,64 @@ class DaskExecutor:
             if payload_future.status != "finished":
                 payload_future = self.client.scatter(payload, broadcast=True, hash=False)
             return payload_future
+
         slots = max(1, self.n_threads())
         sizer = ChunkSizer(slots, self.target_task_seconds)
         remaining = total
-        in_flight: dict[Any, list[Start]] = {}
+        in_flight: dict[Any, tuple[list[Start], bool]] = {}  # future -> (starts, alone)
         completed = as_completed()
+        quarantine = _Quarantine(self.retries)
 
-        def submit(chunk: list[Start]) -> None:
+        def submit(chunk: list[Start], alone: bool = False) -> None:
             future = self.client.submit(
                 run_chunk_task, token, current_payload(), chunk, pure=False,
-                key=f"multistart-{token[:8]}-{chunk[0][0]}-{len(chunk)}-{len(in_flight)}",
+                key=f"{key_prefix}-{next(serial)}",
             )
-            in_flight[future] = chunk
+            in_flight[future] = (chunk, alone)
             completed.add(future)
 
-        def submit_one() -> bool:
+        def refill(window: int) -> bool:
+            """Top the window up; False once the starts are used up."""
             nonlocal remaining
-            chunk = list(itertools.islice(starts, sizer.next_size(remaining)))
-            if not chunk:
-                return False
-            if remaining is not None:
-                remaining -= len(chunk)
-            submit(chunk)
+            if quarantine:
+                # Suspects run one at a time with nothing else of this run in flight, so a
+                # worker that dies now was killed by that start and by no other.
+                if not in_flight:
+                    submit([quarantine.next()], alone=True)
+                return True
+            while len(in_flight) < window:
+                chunk = list(itertools.islice(starts, sizer.next_size(remaining)))
+                if not chunk:
+                    return False
+                if remaining is not None:
+                    remaining -= len(chunk)
+                submit(chunk)
             return True
 
         slots_checked = time.monotonic()
         try:
-            window = self.tasks_per_slot * slots
-            exhausted = False
-            while len(in_flight) < window and not exhausted:
-                exhausted = not submit_one()
+            more = refill(self.tasks_per_slot * slots)
             for future in completed:
-                chunk = in_flight.pop(future)
-                if future.status != "finished" and self._retry(future, chunk, attempts):
-                    # Dask already retried the task on other workers (a worker that died, ran
-                    # out of memory or reached its walltime) and it failed every time, or its
-                    # input was lost with the workers. Solve its starts one per task, so only
-                    # a start that kills workers itself is given up on.
-                    for start in chunk:
-                        submit([start])
-                    continue
-                runs = self._collect(future, chunk, problem)
-                sizer.observe(len(runs), sum(r.time for r in runs))
+                chunk, alone = in_flight.pop(future)
+                runs = self._finished_runs(future)
+                if runs is None:
+                    # The task died with its workers: Dask re-ran it elsewhere as often as it
+                    # allows and gave up (or its input was lost with the workers). Which of
+                    # its starts killed them is not known, so each is tried again alone.
+                    error = self._death_reason(future)
+                    gave_up = quarantine.add(chunk, error, alone)
+                    runs = [_lost_run(problem, start, reason) for start, reason in gave_up]
+                else:
+                    sizer.observe(len(runs), sum(r.time for r in runs))
                 # Refill the window; the number of slots changes on adaptive clusters, so it is
                 # re-read now and then (each read is a round trip to the scheduler).
                 if time.monotonic() - slots_checked > 2.0:
                     slots, slots_checked = max(1, self.n_threads()), time.monotonic()
                     sizer.n_slots = slots
-                window = self.tasks_per_slot * slots
-                while len(in_flight) < window and not exhausted:
-                    exhausted = not submit_one()
-                yield runs
+                if more or quarantine:
+                    more = refill(self.tasks_per_slot * slots) and more
+                if runs:
+                    yield runs
         finally:
             if in_flight:
                 self.client.cancel(list(in_flight), force=True)
@@ -221,32 +240,103 @@ class DaskExecutor:
                 self.client.cancel([payload_future], force=True)
 
     @staticmethod
-    def _retry(future: Any, chunk: list[Start], attempts: dict[int, int]) -> bool:
-        """Whether a failed task's starts are submitted again (one per task)."""
-        if len(chunk) > 1:
-            return True
-        index = chunk[0][0]
-        attempts[index] = attempts.get(index, 0) + 1
-        # KilledWorker also hits tasks that merely waited on a worker that another start
-        # killed, so a start gets one more task of its own before it is given up on; one only
-        # caught in a lost dependency ("cancelled", "lost") gets a few.
-        return attempts[index] <= (1 if future.status == "error" else 3)
+    def _finished_runs(future: Any) -> list[LocalRun] | None:
+        """The task's runs, or None when it was lost with its workers.
+
+        Raises
+        ------
+        ClusterError
+            When the task raised on the worker. Local solves never raise, so the worker could
+            not run the engine's task at all (the problem cannot be unpickled there, a
+            package is missing): every task would fail the same way.
+        """
+        from distributed import KilledWorker
+
+        if future.status == "finished":
+            try:
+                return future.result()
+            except Exception:  # its result was lost with its worker and recomputing failed
+                return None
+        if future.status != "error":  # "cancelled" or "lost": its input died with a worker
+            return None
+        exc = future.exception()
+        if isinstance(exc, KilledWorker):
+            return None
+        raise ClusterError(
+            f"a multistart task failed on a Dask worker with {type(exc).__name__}: {exc}. "
+            "Objective errors are recorded per start, so this means the workers cannot run the "
+            "engine's tasks: check that the workers have the same Python packages as this "
+            "process and can import the objective's module (give the objective as "
+            "'path/to/file.py:function' to send it by value)"
+        ) from exc
 
     @staticmethod
-    def _collect(future: Any, chunk: list[Start], problem: Problem) -> list[LocalRun]:
-        """The chunk's runs, or one failed run per start when the task itself failed."""
-        if future.status == "finished":
-            return future.result()
-        try:
+    def _death_reason(future: Any) -> str:
+        if future.status == "error":
             exc = future.exception()
-        except Exception as inner:  # cancelled futures raise here
-            exc = inner
-        error = (f"{type(exc).__name__}: {exc}" if exc is not None
-                 else f"KilledWorker: task {future.status} (its worker process died)")
-        return [
-            LocalRun(index=index, x0=x0, x=x0, fun=float("nan"), nfev=0, nit=0, success=False,
-                     message=f"failed: the worker solving this start died every time it was "
-                             f"tried ({error})", error=error,
-                     in_bounds=problem.contains(x0))
-            for index, x0 in chunk
-        ]
+            return f"{type(exc).__name__}: {exc}"
+        return f"KilledWorker: task {future.status} (its input was lost with its workers)"
+
+
+class _Quarantine:
+    """Starts whose task died with its workers, re-run one at a time until cleared.
+
+    Dask re-runs a task whose worker died on another worker, but it counts a death against
+    every task that was on that worker, queued or running; when a start keeps killing
+    workers (it runs out of memory, crashes the interpreter) the tasks beside it fail too.
+    So each start of such a task is tried again alone: a start that still kills its workers
+    with nothing else running is given up on after ``retries`` lone attempts; the others
+    finish normally.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = _Quarantine(retries=1)
+    >>> q.add([(3, np.zeros(1)), (4, np.ones(1))], "KilledWorker: x", alone=False)
+    []
+    >>> q.next()[0], len(q)
+    (3, 1)
+    >>> q.add([(3, np.zeros(1))], "KilledWorker: x", alone=True)
+    []
+    >>> q.next()[0]
+    3
+    >>> [(index, reason) for (index, _), reason in q.add([(3, np.zeros(1))], "KilledWorker: x",
+    ...                                                   alone=True)]
+    [(3, 'KilledWorker: x (after 2 attempts alone)')]
+    """
+
+    def __init__(self, retries: int) -> None:
+        self.retries = retries
+        self.waiting: collections.deque[Start] = collections.deque()
+        self.lone_failures: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.waiting)
+
+    def add(self, chunk: list[Start], error: str, alone: bool) -> list[tuple[Start, str]]:
+        """Queue the starts of a lost task; return those given up on, with the reason."""
+        if not alone:
+            self.waiting.extend(chunk)
+            return []
+        (start,) = chunk
+        failures = self.lone_failures.get(start[0], 0) + 1
+        if failures > self.retries:
+            self.lone_failures.pop(start[0], None)
+            return [(start, f"{error} (after {failures} attempts alone)")]
+        self.lone_failures[start[0]] = failures
+        self.waiting.appendleft(start)
+        return []
+
+    def next(self) -> Start:
+        return self.waiting.popleft()
+
+
+def _lost_run(problem: Problem, start: Start, error: str) -> LocalRun:
+    """The failed run of a start that killed every worker it was tried on."""
+    index, x0 = start
+    return LocalRun(
+        index=index, x0=x0, x=x0, fun=float("nan"), nfev=0, nit=0, success=False,
+        message=f"failed: the worker solving this start died every time it was tried "
+                f"({error})",
+        error=error, in_bounds=problem.contains(x0),
+    )

@@ -339,12 +339,24 @@ def _scipy_arguments(
     if problem.constraints:
         kwargs["constraints"] = list(problem.constraints)
     if opts.options:
-        options = dict(opts.options)
-        if "initial_simplex" in options:  # given in the user's coordinates
-            options["initial_simplex"] = wrapped.to_solver(np.asarray(
-                options["initial_simplex"], dtype=float))
-        kwargs["options"] = options
+        kwargs["options"] = dict(opts.options)
     return kwargs
+
+
+def _with_simplex_at(kwargs: dict[str, Any], x0: np.ndarray, problem: Problem,
+                     wrapped: _Objective) -> dict[str, Any]:
+    """``kwargs`` with Nelder-Mead's ``initial_simplex`` moved to start at ``x0``.
+
+    scipy uses an ``initial_simplex`` as given and ignores ``x0``, so every start would
+    begin at the same simplex; the shape of the user's simplex is kept and its first vertex
+    put at this start (clipped to the bounds), in the solver's coordinates.
+    """
+    options = kwargs.get("options") or {}
+    if "initial_simplex" not in options:
+        return kwargs
+    simplex = np.asarray(options["initial_simplex"], dtype=float)
+    moved = np.clip(x0 + (simplex - simplex[0]), problem.lower, problem.upper)
+    return {**kwargs, "options": {**options, "initial_simplex": wrapped.to_solver(moved)}}
 
 
 def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
@@ -379,12 +391,15 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
         with _Watchdog(opts.start_timeout), warnings.catch_warnings():
             # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
             warnings.simplefilter("ignore")
-            best = minimize(x0=wrapped.to_solver(x0), **kwargs)
+            best = minimize(x0=wrapped.to_solver(x0), **_with_simplex_at(kwargs, x0, problem,
+                                                                        wrapped))
             nit += int(best.get("nit", 0) or 0)
             for _ in range(max(0, opts.restarts)):
                 if not best.success:
                     break
-                again = minimize(x0=np.asarray(best.x, dtype=float), **kwargs)
+                restart = wrapped.to_user(np.asarray(best.x, dtype=float))
+                again = minimize(x0=np.asarray(best.x, dtype=float),
+                                 **_with_simplex_at(kwargs, restart, problem, wrapped))
                 nit += int(again.get("nit", 0) or 0)
                 lowered = float(again.fun) < float(best.fun) - 1e-12 * (1.0 + abs(best.fun))
                 if not (again.success and lowered):

@@ -476,10 +476,12 @@ def plot_waterfall(result: MultistartResult, path: PathLike) -> list[Path]:
 def convergence_curves(result: MultistartResult) -> dict[str, np.ndarray]:
     """Best value so far after each run, in start-index order, against evaluations and time.
 
-    Returns arrays with one entry per run: ``nfev`` (cumulative evaluations), ``time``
-    (cumulative solver seconds: the sum of ``run.time``, i.e. work as if done on one core,
-    not wall time), ``fun`` (the run's final value, NaN when it failed) and ``best`` (best
-    successful value so far, NaN before the first success).
+    Returns arrays with one entry per run: ``nfev`` (cumulative evaluations, after those of
+    any exploration sample), ``time`` (cumulative solver seconds: the sum of ``run.time``, as
+    if on one core), ``wall`` (the wall time at which the run would have finished: ``time``
+    scaled to the run's ``wall_time``, i.e. spread evenly over the workers), ``fun`` (the
+    run's final value, NaN when it failed) and ``best`` (best successful value so far, NaN
+    before the first success).
 
     Examples
     --------
@@ -491,8 +493,12 @@ def convergence_curves(result: MultistartResult) -> dict[str, np.ndarray]:
     (True, True)
     """
     runs = sorted(result.runs, key=lambda r: r.index)
-    nfev = np.cumsum([r.nfev for r in runs]).astype(float)
+    explored = int(getattr(result, "n_explore", 0) or 0)
+    nfev = explored + np.cumsum([r.nfev for r in runs]).astype(float)
     seconds = np.cumsum([r.time for r in runs]).astype(float)
+    total = float(seconds[-1]) if len(seconds) else 0.0
+    wall = seconds * (result.wall_time / total) if total > 0 and result.wall_time > 0 \
+        else seconds.copy()
     finals = np.array([r.fun if r.success else np.nan for r in runs], dtype=float)
     best = np.full(len(runs), np.nan)
     current = math.nan
@@ -502,16 +508,31 @@ def convergence_curves(result: MultistartResult) -> dict[str, np.ndarray]:
             if math.isnan(current) or better:
                 current = value
         best[n] = current
-    return {"nfev": nfev, "time": seconds, "fun": finals, "best": best}
+    return {"nfev": nfev, "time": seconds, "wall": wall, "fun": finals, "best": best}
+
+
+def _new_minimum_found(best: np.ndarray, ftol: float) -> np.ndarray:
+    """Runs that improved the best value by more than the dedup ``ftol`` (a better minimum,
+    not the same one polished in its last digits)."""
+    found = np.zeros(best.size, dtype=bool)
+    reference = math.nan
+    for n, value in enumerate(best):
+        if not math.isfinite(value):
+            continue
+        if math.isnan(reference) or abs(value - reference) > ftol * max(1.0, abs(reference)):
+            found[n] = True
+            reference = value
+    return found
 
 
 def plot_convergence(result: MultistartResult, path: PathLike) -> list[Path]:
-    """Best value so far against cumulative evaluations and against cumulative solver time.
+    """Best value so far against evaluations and against wall time.
 
-    Runs are taken in start-index order (the order a serial run would solve them); grey dots
-    are each successful run's final value, the line the best so far, orange dots the runs
-    that improved it. The time axis is the sum of each run's own ``time`` (solver seconds, as
-    if on one core), not the wall time of a parallel run.
+    Runs are taken in start-index order (the order a serial run would solve them). The line
+    is the best value so far; orange dots mark the runs that found a better minimum (by more
+    than the dedup ``ftol``); grey dots are each successful run's final value; the dotted
+    vertical line marks where the best minimum was first reached. Wall time is estimated:
+    each run's solver time, spread over the run's wall time in start order.
 
     Examples
     --------
@@ -521,25 +542,53 @@ def plot_convergence(result: MultistartResult, path: PathLike) -> list[Path]:
     >>> len(plot_convergence(res, os.path.join(tempfile.mkdtemp(), "conv")))
     2
     """
+    from matplotlib.lines import Line2D
+
     curves = convergence_curves(result)
-    fig = _figure((9.0, 4.4))
+    fig = _figure((9.0, 4.8))
     axes = fig.subplots(1, 2, sharey=True)
     best, finals = curves["best"], curves["fun"]
-    previous = np.r_[np.nan, best[:-1]]
-    improved = np.isfinite(best) & ((best != previous) | np.isnan(previous))
-    for ax, key, label in ((axes[0], "nfev", "cumulative objective evaluations"),
-                           (axes[1], "time", "cumulative solver time [s] (sum of run times)")):
+    ftol = float(result.provenance.get("ftol", 1e-6))
+    improved = _new_minimum_found(best, ftol)
+    reached = None
+    if result.minima:
+        target = result.minima[0].fun
+        close = np.isfinite(best) & (np.abs(best - target) <= ftol * max(1.0, abs(target)))
+        reached = int(np.argmax(close)) if close.any() else None
+    explored = int(getattr(result, "n_explore", 0) or 0)
+    evals_label = "objective evaluations so far"
+    if explored:
+        evals_label += f" (from {explored} exploration evaluations)"
+    for ax, key, label in ((axes[0], "nfev", evals_label),
+                           (axes[1], "wall", "wall time so far [s] (estimated from run times)")):
         x = curves[key]
-        ax.plot(x, finals, "o", color=_OTHER, ms=3, alpha=0.7, label="final value of a run")
-        ax.step(x, best, where="post", color=_PALETTE[0], lw=1.6, label="best so far")
-        ax.plot(x[improved], best[improved], "o", color=_PALETTE[1], mec="black", mew=0.4,
-                ms=6, label="run that improved the best")
+        ax.plot(x, finals, "o", color=_OTHER, ms=2.5, alpha=0.6, zorder=1)
+        ax.step(x, best, where="post", color=_PALETTE[0], lw=2.0, zorder=2)
+        ax.plot(x[improved], best[improved], "o", color=_PALETTE[1], mec="black", mew=0.5,
+                ms=7, zorder=3)
+        if reached is not None:
+            ax.axvline(x[reached], color="black", lw=0.8, ls=":", zorder=0)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
+    if reached is not None:
+        # The note goes on the side of the line with more room, so it stays inside the axes.
+        late = reached + 1 > 0.6 * len(best)
+        axes[0].annotate(f"best {_kind(result)} first reached\nby run {reached + 1} of "
+                         f"{len(best)}", (curves["nfev"][reached], 0.5),
+                         xycoords=("data", "axes fraction"), xytext=(-5 if late else 5, 0),
+                         textcoords="offset points", fontsize=8, va="center",
+                         ha="right" if late else "left")
     _value_limits(axes[0], np.r_[finals, best], result)
     axes[0].set_ylabel(f"f ({'highest' if result.maximize else 'lowest'} so far: line)")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"Convergence: best value vs work, runs in start order\n"
+    handles = [
+        Line2D([], [], color=_PALETTE[0], lw=2.0, label="best so far"),
+        Line2D([], [], marker="o", ls="", color=_PALETTE[1], mec="black",
+               label=f"a better {_kind(result)} found"),
+        Line2D([], [], marker="o", ls="", color=_OTHER, ms=4, label="final value of a run"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8,
+               frameon=False)
+    fig.suptitle(f"Convergence: best value against work, runs in start order\n"
                  f"{_counts_line(result)}", fontsize=10)
     return _save(fig, path)
 
@@ -558,9 +607,25 @@ def trace_run(
 ) -> np.ndarray:
     """Iterates of one local solve, re-run from ``result.runs[start].x0``.
 
-    The solve repeats the run's method, ``options`` and ``tol`` (from the provenance) with a
-    callback that records each iterate. The re-run is a fresh scipy call, so it can differ
+    The solve repeats the run's method, ``options`` and ``tol`` (from the provenance), in
+    the unit-box coordinates when the run was solved there, with a callback that records
+    each iterate (in your coordinates). The re-run is a fresh scipy call, so it can differ
     in the last digits from the engine's (which may also have restarted a converged solve).
+
+    Parameters
+    ----------
+    result : MultistartResult
+        The run; its provenance gives method, options, ``tol`` and bounds.
+    fun : callable
+        The objective ``fun(x, *args)`` (``(f, gradient)`` with ``jac=True``).
+    start : int
+        Start index of the run to repeat.
+    args : tuple
+        Extra arguments of ``fun`` and ``jac``.
+    jac : callable or True, optional
+        The gradient, as given to :func:`engine.minimize`.
+    bounds : sequence of (low, high), optional
+        Default ``result.provenance["bounds"]``.
 
     Returns
     -------
@@ -585,29 +650,42 @@ def trace_run(
     info = METHODS.get(method)
     box = _bounds(result, bounds)
     sign = -1.0 if result.maximize else 1.0
+    # Repeat the engine's coordinates: the unit box when the run solved there.
+    scaled = bool(result.provenance.get("scaled", False))
+    offset = box[:, 0] if scaled else np.zeros(len(box))
+    width = (box[:, 1] - box[:, 0]) if scaled else np.ones(len(box))
     points = [np.array(run.x0, dtype=float)]
 
     def record(first: Any, *rest: Any) -> None:
-        x = first.x if isinstance(first, OptimizeResult) else first
-        points.append(np.array(x, dtype=float).ravel())
+        z = first.x if isinstance(first, OptimizeResult) else first
+        points.append(offset + width * np.array(z, dtype=float).ravel())
 
-    def objective(x: np.ndarray, *a: Any) -> float:
-        return sign * float(fun(x, *a))
+    def objective(z: np.ndarray, *a: Any) -> Any:
+        raw = fun(offset + width * z, *a)
+        if jac is True:
+            return sign * float(raw[0]), sign * width * np.asarray(raw[1], dtype=float)
+        return sign * float(raw)
 
+    options = dict(result.provenance.get("options") or {})
+    if "initial_simplex" in options:
+        options["initial_simplex"] = (np.asarray(options["initial_simplex"], dtype=float)
+                                      - offset) / width
     kwargs: dict[str, Any] = {"method": method, "args": tuple(args), "callback": record,
-                              "tol": result.provenance.get("tol"),
-                              "options": dict(result.provenance.get("options") or {})}
-    if callable(jac):
-        kwargs["jac"] = lambda x, *a: sign * np.asarray(jac(x, *a), dtype=float)
+                              "tol": result.provenance.get("tol"), "options": options}
+    if jac is True:
+        kwargs["jac"] = True
+    elif callable(jac):
+        kwargs["jac"] = lambda z, *a: sign * width * np.asarray(jac(offset + width * z, *a),
+                                                                dtype=float)
     if info is None or info.bounds:
-        kwargs["bounds"] = Bounds(box[:, 0], box[:, 1])
+        kwargs["bounds"] = Bounds((box[:, 0] - offset) / width, (box[:, 1] - offset) / width)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        end = minimize(objective, np.array(run.x0, dtype=float), **kwargs)
-    final = np.asarray(end.x, dtype=float).ravel()
-    if not np.array_equal(final, points[-1]):
+        end = minimize(objective, (np.array(run.x0, dtype=float) - offset) / width, **kwargs)
+    final = offset + width * np.asarray(end.x, dtype=float).ravel()
+    if not np.allclose(final, points[-1], rtol=0.0, atol=1e-12 * float(np.max(width))):
         points.append(final)
     return np.array(points)
 
@@ -718,13 +796,35 @@ def plot_all(
     directory: PathLike,
     *,
     args: tuple[Any, ...] = (),
+    jac: Any = None,
     bounds: BoundsLike = None,
+    dims: tuple[int, int] = (0, 1),
+    trace_starts: Sequence[int] | None = None,
+    resolution: int = 150,
 ) -> dict[str, list[Path]]:
     """Every plot that applies to ``result``, written into ``directory``.
 
     ``landscape`` (1-D curve or 2-D contours, chosen by dimension) and ``traces`` need
     ``fun`` and are left out without it; ``basins``, ``waterfall`` and ``convergence`` need
     only the result. Plots with nothing to show (no successful run) are left out.
+
+    Parameters
+    ----------
+    result : MultistartResult
+        The run to draw.
+    fun : callable or None
+        The objective ``fun(x, *args)``; None draws only the plots that do not evaluate it.
+    directory : str or Path
+        Folder for the files (created when missing).
+    args, jac, bounds
+        As for :func:`plot_landscape_2d` and :func:`trace_run`.
+    dims : (int, int)
+        Coordinates on the axes of the landscape and traces of a problem with more than two
+        variables.
+    trace_starts : sequence of int, optional
+        Starts whose solver paths are drawn (default :func:`default_trace_starts`).
+    resolution : int
+        Grid points per axis of the landscape.
 
     Returns
     -------
@@ -748,12 +848,15 @@ def plot_all(
             written["landscape"] = plot_landscape_1d(result, fun, out / "landscape", args=args,
                                                      bounds=box)
         else:
-            written["landscape"] = plot_landscape_2d(result, fun, out / "landscape", args=args,
-                                                     bounds=box)
+            written["landscape"] = plot_landscape_2d(result, fun, out / "landscape", dims,
+                                                     args=args, bounds=box,
+                                                     resolution=resolution)
     if result.minima:
         written["basins"] = plot_basins(result, out / "basins")
         written["waterfall"] = plot_waterfall(result, out / "waterfall")
         written["convergence"] = plot_convergence(result, out / "convergence")
         if fun is not None:
-            written["traces"] = plot_traces(result, fun, out / "traces", args=args, bounds=box)
+            written["traces"] = plot_traces(result, fun, out / "traces", trace_starts,
+                                            dims=dims, args=args, jac=jac, bounds=box,
+                                            resolution=resolution)
     return written

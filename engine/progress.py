@@ -63,26 +63,24 @@ class _Rate:
 
     def __init__(self) -> None:
         self.first_done: int | None = None
-        self.first_elapsed = 0.0
 
     def eta(self, state: RunState) -> float | None:
         """Seconds left at the current pace, or None while unknown (or past the plan)."""
         if self.first_done is None:
             # The first state reports one finished start; the ones before it were resumed.
             self.first_done = state.n_done - 1
-            self.first_elapsed = 0.0
         solved = state.n_done - self.first_done
         left = state.n_total - state.n_done
         if solved <= 0 or left <= 0 or state.elapsed <= 0:
             return None
-        return (state.elapsed - self.first_elapsed) / solved * left
+        return state.elapsed / solved * left
 
 
 def _clock(seconds: float | None) -> str:
     """``h:mm:ss`` (or ``-:--:--`` when unknown), as rich's time columns print it."""
     if seconds is None or not math.isfinite(seconds):
         return "-:--:--"
-    whole = int(round(seconds))
+    whole = round(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 

@@ -292,11 +292,12 @@ class MultistartResult:
             path = path / "result.json"
         return cls.from_dict(json.loads(path.read_text()))
 
-    def diagnose(self, fun: Any = None, jac: Any = None, args: tuple[Any, ...] = ()) -> Any:
+    def diagnose(self, fun: Any = None, jac: Any = None, args: tuple[Any, ...] = (),
+                 constraints: Any = ()) -> Any:
         """Why runs failed or stalled: see :func:`engine.diagnostics.diagnose`."""
         from engine.diagnostics import diagnose
 
-        return diagnose(self, fun=fun, jac=jac, args=args)
+        return diagnose(self, fun=fun, jac=jac, args=args, constraints=constraints)
 
     def to_frame(self, what: str = "minima") -> Any:
         """A pandas DataFrame of the ``"minima"`` (default) or of the ``"runs"``.

@@ -52,7 +52,8 @@ def main() -> None:
     guess = np.array([1.0, 4.0, 1.0, 1.0, 5.0, 1.0, 1.0, 6.0, 1.0])
     single = minimize(sse, guess, args=(x, y), method="L-BFGS-B", bounds=BOUNDS)
     print(f"one local fit from a poor guess: SSE = {single.fun:.4f}")
-    res = engine.minimize(sse, BOUNDS, args=(x, y), n_starts=128, seed=0, client="serial")
+    res = engine.minimize(sse, BOUNDS, args=(x, y), n_starts=128, seed=0, client="serial",
+                          method="L-BFGS-B")
     print(f"multistart: SSE = {res.fun:.4f} (noise alone gives about {x.size * SIGMA**2:.2f});"
           f" {len(res.minima)} distinct minima")
     same = sum(abs(m.fun - res.fun) <= 1e-6 * max(1.0, abs(res.fun)) for m in res.minima)

@@ -4,7 +4,8 @@
 the machine for one call and closes it afterwards. When you solve several problems, start
 the cluster yourself and pass its ``Client``: the workers stay up between calls. Paste the
 cells into a notebook or run the file. Worker processes re-import the script that started
-them, hence the ``if __name__ == "__main__":`` guard when run as a file.
+them, hence the ``if __name__ == "__main__":`` guard when run as a file. ``progress=True``
+shows starts done, best value, minima, failures and time left while a run goes on.
 
 Run: python examples/laptop_cluster.py
 """
@@ -41,8 +42,9 @@ def main() -> None:
     # %% solve on it, as often as you like
     res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], n_starts=64, seed=0, client=client)
     print(res.summary())
+    # progress=True: a live bar in a terminal or notebook, plain lines in a log
     camel = engine.minimize(six_hump_camel, [(-3, 3), (-2, 2)], n_starts=256, seed=0,
-                            client=client)
+                            client=client, progress=True)
     where = camel.provenance["cluster"]
     print(f"six-hump camel: best f = {camel.fun:.6f}, {len(camel.minima)} distinct minima "
           f"(on {where['kind']} with {where['n_workers']} workers)")

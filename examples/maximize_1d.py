@@ -28,7 +28,8 @@ def main() -> None:
     print(f"scipy.optimize.minimize(-f) from x0=4: local maximum f = {-single.fun:.6f} "
           f"at x = {single.x[0]:.6f}")
 
-    res = engine.minimize(wavy, BOUNDS, maximize=True, n_starts=32, seed=0, client="serial")
+    res = engine.minimize(wavy, BOUNDS, maximize=True, n_starts=32, seed=0, client="serial",
+                          method="L-BFGS-B")
     print(f"engine.minimize(maximize=True): global maximum f = {res.fun:.6f} "
           f"at x = {res.x[0]:.6f}")
     print()

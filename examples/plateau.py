@@ -29,7 +29,8 @@ def reshaped(x: np.ndarray) -> float:
 
 
 def main() -> None:
-    res = engine.minimize(plateau, BOUNDS, n_starts=64, seed=0, client="serial")
+    res = engine.minimize(plateau, BOUNDS, n_starts=64, seed=0, client="serial",
+                          method="L-BFGS-B")
     print("L-BFGS-B on the plateau:")
     print(res.summary(max_rows=4))
     print()
@@ -39,7 +40,8 @@ def main() -> None:
                              method="Nelder-Mead")
     print(f"Nelder-Mead: {len(nelder.minima)} distinct minimum, f = {nelder.fun:.3g} "
           f"at x = {(np.round(nelder.x, 4) + 0.0).tolist()}")
-    fixed = engine.minimize(reshaped, BOUNDS, n_starts=64, seed=0, client="serial")
+    fixed = engine.minimize(reshaped, BOUNDS, n_starts=64, seed=0, client="serial",
+                            method="L-BFGS-B")
     print(f"L-BFGS-B on the reshaped objective: {len(fixed.minima)} distinct minimum at "
           f"x = {(np.round(fixed.x, 4) + 0.0).tolist()} ({fixed.minima[0].n_hits} of 64 starts)")
 

@@ -38,8 +38,17 @@ def test_nelder_mead_hitting_maxiter_is_warnflag_2_for_every_run():
                           client="serial", method="Nelder-Mead", options={"maxiter": 5})
     d = diagnose(res)
     flag = only(d, "warnflag")
-    assert flag.data == {"warnflag_0": 0, "warnflag_1": 0, "warnflag_2": 16}
-    assert "warnflag 2 (maxiter reached) at 16 runs" in flag.message
+    assert flag.severity == "warning"
+    counts = {k: flag.data[k] for k in ("warnflag_0", "warnflag_1", "warnflag_2")}
+    assert counts == {"warnflag_0": 0, "warnflag_1": 0, "warnflag_2": 16}
+    assert "warnflag 2 (maxiter reached) at 16 (iter 5, funcalls" in flag.message
+    # fmin's iter and funcalls of the runs, and the limits and tolerances they ran with
+    assert flag.data["iter_2"] == [5, 5]
+    lo, hi = flag.data["funcalls_2"]
+    assert lo == min(r.nfev for r in res.runs) and hi == max(r.nfev for r in res.runs)
+    assert flag.data["maxiter"] == 5 and flag.data["maxfev"] is None
+    assert flag.data["xatol"] == flag.data["fatol"] == 1e-4  # scipy's defaults
+    assert "xtol (xatol)=0.0001, ftol (fatol)=0.0001, maxiter=5" in flag.message
     limit = only(d, "max_iterations")
     assert limit.severity == "warning" and limit.data["count"] == 16
     assert limit.data["max_nit"] == 5
@@ -53,8 +62,35 @@ def test_nelder_mead_hitting_maxfev_is_warnflag_1_and_counts_the_converged_rest(
     n_hit = sum("function evaluations" in r.message for r in res.runs)
     assert 0 < n_hit < 16  # the limit stops some runs but not all
     flag = only(diagnose(res), "warnflag")
-    assert flag.data == {"warnflag_0": 16 - n_hit, "warnflag_1": n_hit, "warnflag_2": 0}
+    counts = {k: flag.data[k] for k in ("warnflag_0", "warnflag_1", "warnflag_2")}
+    assert counts == {"warnflag_0": 16 - n_hit, "warnflag_1": n_hit, "warnflag_2": 0}
+    assert flag.data["funcalls_1"][1] <= 60 + 3  # the limit, plus the last simplex step
     assert only(diagnose(res), "max_evaluations").data["count"] == n_hit
+
+
+def test_nelder_mead_tolerances_come_from_tol_and_a_clean_run_is_a_note():
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=8, seed=0,
+                          client="serial", method="Nelder-Mead", tol=1e-6)
+    flag = only(diagnose(res), "warnflag")
+    assert flag.severity == "info" and flag.fix == ""
+    assert flag.data["warnflag_0"] == 8 and flag.data["warnflag_1"] == 0
+    assert flag.data["xatol"] == flag.data["fatol"] == 1e-6
+    assert flag.data["maxiter"] == flag.data["maxfev"] == 400  # 200 * n, n = 2
+    assert flag.data["iter_0"][0] >= 1
+
+
+def test_nelder_mead_run_that_never_left_its_start_points_to_initial_simplex():
+    import dataclasses
+
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=4, seed=0,
+                          client="serial", method="Nelder-Mead")
+    # A run that "converged" where it began, as a tiny first simplex on noise makes it.
+    first = res.runs[0]
+    stuck = dataclasses.replace(first, x=first.x0.copy(), fun=first.fun + 50.0)
+    flag = only(diagnose(dataclasses.replace(res, runs=(stuck, *res.runs[1:]))), "warnflag")
+    assert flag.severity == "warning"
+    assert flag.data["stuck_at_start"] == [first.index]
+    assert "initial_simplex" in flag.fix
 
 
 def test_lbfgsb_evaluation_limit_names_its_own_option():
@@ -133,12 +169,21 @@ def test_every_failure_message_lands_in_its_group():
 
 
 def test_bounds_a_thousand_fold_apart_are_badly_scaled(himmelblau_result):
+    import dataclasses
+
     res = engine.minimize(lambda x: float((x[0] - 5e-4) ** 2 * 1e6 + (x[1] - 3) ** 2),
                           [(0, 1e-3), (0, 10)], n_starts=8, seed=0, client="serial")
-    found = only(diagnose(res), "badly_scaled")
+    # Solved in the user's units: a warning with the fix.
+    raw = dataclasses.replace(res, provenance={**res.provenance, "scaled": False})
+    found = only(diagnose(raw), "badly_scaled")
     assert found.severity == "warning"
     assert found.data["ratio"] == pytest.approx(1e4)
     assert "x0 spans 0.001, x1 spans 10" in found.message
+    assert "scale=True" in found.fix
+    # Solved in the unit box: noted, nothing to do.
+    unit = dataclasses.replace(res, provenance={**res.provenance, "scaled": True})
+    note = only(diagnose(unit), "badly_scaled")
+    assert note.severity == "info" and note.fix == ""
     assert diagnose(himmelblau_result).find("badly_scaled") == []
 
 
@@ -275,3 +320,6 @@ def test_compare_methods_same_starts_same_best_different_costs():
     assert len({len(line) for line in lines[1:]}) == 1  # aligned columns
     with pytest.raises(engine.ProblemError, match="not a scipy"):
         compare_methods(CAMEL.fun, CAMEL.bounds, methods=("L-BFGS-B", "nope"))
+    with pytest.raises(engine.ConfigError, match="x0") as bad:
+        compare_methods(CAMEL.fun, CAMEL.bounds, x0=[0.0, 0.0])
+    assert "drop those keyword arguments" in str(bad.value)

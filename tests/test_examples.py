@@ -19,12 +19,15 @@ HIMMELBLAU_MINIMA = np.array([(3.0, 2.0), (-2.805118, 3.131313), (-3.779310, -3.
 NUMBER = r"(-?\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
 
 
-def run_example(name: str, timeout: float = 60.0) -> str:
-    """Run ``python examples/NAME.py`` from the repository root; return its stdout."""
+def run_example(name: str, timeout: float = 60.0, stderr: list[str] | None = None) -> str:
+    """Run ``python examples/NAME.py`` from the repository root; return its stdout (and
+    append its stderr to ``stderr`` when given)."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py")], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
+    if stderr is not None:
+        stderr.append(done.stderr)
     return done.stdout
 
 
@@ -66,19 +69,20 @@ def test_plateau_is_diagnosed_and_both_cures_leave_one_minimum():
     assert "reshaped objective: 1 distinct minimum at x = [0.0, 0.0] (64 of 64 starts)" in out
 
 
-def test_badly_scaled_fit_is_flagged_and_rescaling_saves_evaluations():
+def test_badly_scaled_fit_is_flagged_and_unit_box_solves_save_evaluations():
     out = run_example("badly_scaled_fit")
     assert "[warning] badly_scaled: bound widths differ by a factor 1.2e+03" in out
+    assert "ran in unit-box coordinates (scale=True)" in out
     fits = {}
-    for label in ("raw units", "rescaled"):
+    for label in ("raw units", "unit box"):
         failed, nfev, a, k = grab(rf"{label}: (\d+) of 32 runs failed, (\d+) evaluations, "
                                   rf"A = {NUMBER}, k = {NUMBER}", out)
         fits[label] = (int(failed), int(nfev), float(a), float(k))
         assert float(a) == pytest.approx(3.0, rel=0.01)
         assert float(k) == pytest.approx(0.004, rel=0.01)
-    assert fits["rescaled"][0] == 0
-    assert fits["rescaled"][1] < fits["raw units"][1]
-    assert fits["rescaled"][2:] == pytest.approx(fits["raw units"][2:], rel=1e-5)
+    assert fits["unit box"][0] == 0
+    assert fits["unit box"][1] < 0.8 * fits["raw units"][1]
+    assert fits["unit box"][2:] == pytest.approx(fits["raw units"][2:], rel=1e-5)
 
 
 def test_noisy_objective_derivative_free_methods_find_the_four_minima():
@@ -142,14 +146,20 @@ def test_multipeak_fit_recovers_the_three_peaks():
         assert width == pytest.approx(t_width, abs=0.02)
 
 
+@pytest.mark.slow
 def test_laptop_cluster_runs_two_problems_on_two_workers():
-    out = run_example("laptop_cluster", timeout=120)
+    err: list[str] = []
+    out = run_example("laptop_cluster", timeout=120, stderr=err)
     assert "cluster with 2 workers" in out
     assert "4 distinct minima from 64 starts (0 failed" in out
     found = points(out.split("rank")[1].split("six-hump")[0])
     for known in HIMMELBLAU_MINIMA:
         assert np.min(np.max(np.abs(found - known), axis=1)) < 1e-4
     assert "six-hump camel: best f = -1.031628, 6 distinct minima (on dask with 2 workers)" in out
+    # progress=True writes plain lines when stderr is not a terminal; the last one at the end
+    last = [line for line in err[0].splitlines() if line.startswith("[multistart]")][-1]
+    assert last.startswith("[multistart] 256/256 starts, best -1.031628")
+    assert "6 minima, 0 failed" in last and last.endswith("done")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("dask_jobqueue") is None,

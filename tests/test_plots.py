@@ -38,7 +38,8 @@ def assert_picture(paths: list[Path], *texts: str) -> np.ndarray:
     assert png.stat().st_size > 5000
     pixels = imread(png)
     assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.shape[1] > 400
-    assert float(pixels[..., :3].var()) > 0.0
+    assert float(pixels[..., :3].var()) > 0.005  # not a blank or single-colour canvas
+    assert len(np.unique(pixels[..., :3].reshape(-1, 3), axis=0)) > 50
     text = svg.read_text()
     assert "<svg" in text
     for t in texts:
@@ -80,7 +81,7 @@ def test_landscape_2d_of_a_3d_problem_is_a_section_through_the_best_minimum(tmp_
     res = engine.minimize(prob.fun, prob.bounds, n_starts=16, seed=0, client="serial")
     paths = plots.plot_landscape_2d(res, prob.fun, tmp_path / "h3", dims=(0, 2), resolution=30)
     assert_picture(paths, "section through the best minimum", "x2")
-    with pytest.raises(ValueError, match="dims"):
+    with pytest.raises(engine.EngineError, match="dims"):
         plots.plot_landscape_2d(res, prob.fun, tmp_path / "bad", dims=(1, 1))
 
 
@@ -92,7 +93,7 @@ def test_landscape_1d_of_a_maximization_numbers_the_maxima(tmp_path):
     paths = plots.plot_landscape_1d(res, multimodal_1d_max_objective, tmp_path / "l1")
     pixels = assert_picture(paths, "distinct maxima", "f(x)", 'id="maximum-1"')
     assert has_colour(pixels, plots._PALETTE[0])
-    with pytest.raises(ValueError, match="1-D"):
+    with pytest.raises(engine.EngineError, match="1-D"):
         plots.plot_landscape_1d(res, multimodal_1d_max_objective, tmp_path / "x",
                                 bounds=[(0, 1), (0, 1)])
 
@@ -109,7 +110,8 @@ def test_waterfall_and_convergence_write_labelled_pictures(camel_result, tmp_pat
     assert_picture(plots.plot_waterfall(camel_result, tmp_path / "w"), "Waterfall",
                    "final f")
     assert_picture(plots.plot_convergence(camel_result, tmp_path / "c"),
-                   "cumulative objective evaluations", "cumulative solver time")
+                   "objective evaluations so far", "wall time so far", "best so far",
+                   "best minimum first reached")
 
 
 def test_convergence_curves_follow_the_runs_in_start_order(camel_result):
@@ -118,6 +120,8 @@ def test_convergence_curves_follow_the_runs_in_start_order(camel_result):
     assert curves["nfev"][-1] == camel_result.nfev
     assert curves["nfev"][0] == runs[0].nfev
     assert curves["time"][-1] == pytest.approx(sum(r.time for r in runs))
+    assert curves["wall"][-1] == pytest.approx(camel_result.wall_time)
+    assert np.all(np.diff(curves["wall"]) >= 0)
     best = curves["best"]
     assert np.all(np.diff(best) <= 0)  # best-so-far never gets worse
     assert best[-1] == camel_result.fun
@@ -132,8 +136,30 @@ def test_trace_run_starts_at_x0_and_ends_at_the_minimum_the_run_reached(himmelbl
     assert path.shape[1] == 2 and len(path) > 3  # the start, iterates, the end
     assert np.array_equal(path[0], run.x0)
     assert np.max(np.abs(path[-1] - run.x)) < 1e-4
-    with pytest.raises(ValueError, match="no run with start index 999"):
+    with pytest.raises(engine.EngineError, match="no run with start index 999"):
         plots.trace_run(himmelblau_result, HIMMELBLAU.fun, 999)
+
+
+def test_trace_of_a_run_solved_in_the_unit_box_follows_the_same_coordinates():
+    # Bounds 1000x apart: the engine solves in unit-box coordinates, and so must the trace.
+    f = lambda x: float((x[0] - 0.3) ** 2 + ((x[1] - 400.0) / 1000.0) ** 2)  # noqa: E731
+    res = engine.minimize(f, [(-1, 1), (-1000, 1000)], n_starts=4, seed=0, client="serial",
+                          method="L-BFGS-B")
+    for run in res.runs:
+        path = plots.trace_run(res, f, run.index)
+        assert np.array_equal(path[0], run.x0)
+        assert path[-1] == pytest.approx(run.x, abs=1e-3)
+        assert path[-1] == pytest.approx([0.3, 400.0], abs=1e-3)
+
+
+def test_trace_accepts_a_gradient_returned_with_the_value(himmelblau_result):
+    def value_and_gradient(x):
+        a, b = x[0] ** 2 + x[1] - 11, x[0] + x[1] ** 2 - 7
+        return a**2 + b**2, np.array([4 * a * x[0] + 2 * b, 2 * a + 4 * b * x[1]])
+
+    run = himmelblau_result.runs[3]
+    path = plots.trace_run(himmelblau_result, value_and_gradient, run.index, jac=True)
+    assert np.max(np.abs(path[-1] - run.x)) < 1e-4
 
 
 def test_traces_draw_the_chosen_starts_paths(himmelblau_result, tmp_path):
@@ -150,6 +176,17 @@ def test_plot_all_chooses_plots_by_dimension_and_skips_those_needing_fun(himmelb
         assert all(p.exists() and p.parent == tmp_path / "all" for p in paths)
     without_fun = plots.plot_all(himmelblau_result, None, tmp_path / "nofun")
     assert set(without_fun) == {"basins", "waterfall", "convergence"}
+
+
+def test_plot_all_of_a_3d_problem_uses_the_chosen_coordinates_and_starts(tmp_path):
+    prob = get("hartmann3")
+    res = engine.minimize(prob.fun, prob.bounds, n_starts=8, seed=0, client="serial")
+    written = plots.plot_all(res, prob.fun, tmp_path, dims=(1, 2), trace_starts=[2],
+                             resolution=30)
+    landscape = written["landscape"][1].read_text()
+    assert ">x1<" in landscape and ">x2<" in landscape and ">x0<" not in landscape
+    assert_picture(written["traces"], "start 2:")
+    assert "start 0:" not in written["traces"][1].read_text()
 
 
 def test_plots_work_on_a_result_read_back_from_json(himmelblau_result, tmp_path):
@@ -169,7 +206,7 @@ def test_missing_bounds_are_asked_for(himmelblau_result, tmp_path):
     import dataclasses
 
     bare = dataclasses.replace(himmelblau_result, provenance={})
-    with pytest.raises(ValueError, match="pass bounds="):
+    with pytest.raises(engine.EngineError, match="pass bounds="):
         plots.plot_landscape_2d(bare, HIMMELBLAU.fun, tmp_path / "x", resolution=10)
     paths = plots.plot_landscape_2d(bare, HIMMELBLAU.fun, tmp_path / "x", resolution=30,
                                     bounds=HIMMELBLAU.bounds)

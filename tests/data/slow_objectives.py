@@ -1,20 +1,65 @@
-"""Objectives for the fault tests: Himmelblau made slow enough to be interrupted."""
+"""Objectives for the fault tests: Himmelblau made slow, hungry, deadly or stuck on purpose.
 
+Each misbehaves only near one point, ``TRAP`` (the first start of the tests that use them),
+so a run shows whether exactly that start, and no other, is lost.
+"""
+
+import os
+import signal
 import time
 
 import numpy as np
+
+TRAP = (0.1, 0.1)
+
+
+def himmelblau(x: np.ndarray) -> float:
+    """Four minima of value 0 in [-5, 5]^2, among them (3, 2)."""
+    return float((x[0] ** 2 + x[1] - 11.0) ** 2 + (x[0] + x[1] ** 2 - 7.0) ** 2)
+
+
+def at_trap(x: np.ndarray) -> bool:
+    """Whether ``x`` is (within finite-difference steps of) the start at ``TRAP``."""
+    return abs(x[0] - TRAP[0]) < 1e-3 and abs(x[1] - TRAP[1]) < 1e-3
 
 
 def slow_himmelblau(x: np.ndarray) -> float:
     """Himmelblau with a 0.5 ms pause per evaluation (about 20 ms per local solve)."""
     time.sleep(0.0005)
-    return float((x[0] ** 2 + x[1] - 11.0) ** 2 + (x[0] + x[1] ** 2 - 7.0) ** 2)
+    return himmelblau(x)
 
 
 def memory_hog_himmelblau(x: np.ndarray) -> float:
-    """Himmelblau, except near (0, 0), where it grabs about 1.5 GB and holds it."""
-    if abs(x[0]) < 0.5 and abs(x[1]) < 0.5:
-        block = np.ones(200_000_000)  # 1.6 GB: beyond the test workers' memory limit
-        time.sleep(5)
-        return float(block[0])
-    return float((x[0] ** 2 + x[1] - 11.0) ** 2 + (x[0] + x[1] ** 2 - 7.0) ** 2)
+    """Himmelblau, except at ``TRAP``, where it takes 100 MB more every 20 ms, up to 3 GB.
+
+    A worker with a memory limit is killed by its nanny long before the end.
+    """
+    if at_trap(x):
+        blocks = []
+        for _ in range(30):
+            blocks.append(np.ones(12_500_000))  # 100 MB, written so it is really resident
+            time.sleep(0.02)
+        return float(sum(b[0] for b in blocks))
+    return himmelblau(x)
+
+
+def deadly_himmelblau(x: np.ndarray) -> float:
+    """Himmelblau, except at ``TRAP``, where it kills its own process (SIGKILL)."""
+    if at_trap(x):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return slow_himmelblau(x)
+
+
+def sleepy_himmelblau(x: np.ndarray) -> float:
+    """Himmelblau, except at ``TRAP``, where one call sleeps for 60 s (a hung objective)."""
+    if at_trap(x):
+        time.sleep(60)
+    return himmelblau(x)
+
+
+def spinning_himmelblau(x: np.ndarray) -> float:
+    """Himmelblau, except at ``TRAP``, where the call never returns (spins in Python code)."""
+    if at_trap(x):
+        while True:
+            pass
+    return himmelblau(x)
