@@ -228,6 +228,28 @@ class _Session:
             batches.close()
         return [self.runs[i] for i in wanted if i in self.runs]
 
+    def solve_within(self, batch: Iterable[Start], local: LocalOptions,
+                     reserve: float, total: int | None = None,
+                     per_run: bool = False) -> list[LocalRun]:
+        """Solve ``batch`` without spending the last ``reserve`` evaluations of the budget.
+
+        In this process each start gets exactly what is left when it begins, so the budget
+        holds to the evaluation; on a cluster each start of the batch may use what was left
+        when the batch was sent, so the overshoot is bounded by the starts in flight.
+        """
+        if getattr(self.executor, "kind", "") != "serial" or not math.isfinite(
+                self.remaining_evals()):
+            return self.solve(batch, _capped(local, self, reserve), total=total,
+                              per_run=per_run)
+        finished: list[LocalRun] = []
+        for start in batch:
+            left = self.remaining_evals() - reserve
+            if left < 1:
+                raise _Stop("max_evals")
+            finished += self.solve([start], replace(local, max_nfev=int(left)),
+                                   per_run=per_run)
+        return finished
+
     def minima_units(self) -> tuple[np.ndarray, np.ndarray]:
         basins = self.online.basins()
         if not basins:
@@ -289,9 +311,8 @@ def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
         for run in list(session.runs.values()):  # resumed runs may already meet a stop rule
             session.check_run(run)
         if strategy == "all":
-            capped = _capped(local, session, reserve=0)
-            session.solve(iter(plan), capped, total=plan.total - len(session.runs),
-                          per_run=stop.bayes)
+            session.solve_within(iter(plan), local, 0.0, total=plan.total - len(session.runs),
+                                 per_run=stop.bayes)
         else:
             stop_reason = _explore_and_solve(session, plan, search, local, strategy)
     except _Stop as why:
@@ -366,6 +387,10 @@ def _polish_reserve(max_evals: int | None, dim: int) -> float:
 
 
 SAMPLE_SHARE = 0.4
+# Starts per round: sample picks, and hops (each with a coordinate scan). Fixed, not taken
+# from the cluster's size, so that the same seed gives the same rounds on any cluster.
+ROUND_PICKS = 8
+ROUND_HOPS = 2
 
 
 def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions,
@@ -390,16 +415,15 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
     hopper = Hopper()
     scanner = itertools.cycle(np.random.default_rng(np.random.SeedSequence(
         plan.root.entropy, spawn_key=(*plan.root.spawn_key, 4))).permutation(dim).tolist())
-    slots = _slots(session.executor)
     max_solves = plan.total
     next_index = len(plan.fixed)
-    session.solve(enumerate(plan.fixed), _capped(local, session, reserve))
+    session.solve_within(list(enumerate(plan.fixed)), local, reserve)
     if search.global_phase is not None:
         seed = int(np.random.SeedSequence(plan.root.entropy, spawn_key=(
             *plan.root.spawn_key, 3)).generate_state(1)[0])
         x = _global_phase(session, search, max_evals, seed)
         if x is not None:
-            session.solve([(next_index, x)], _capped(local, session, reserve))
+            session.solve_within([(next_index, x)], local, reserve)
             next_index += 1
     pending: list[np.ndarray] = []  # picked starts (unit box), best first
     pending_rows: list[int] = []
@@ -422,7 +446,7 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
                 grew = True
             if grew or round_no == 0:
                 pending, pending_rows = _pick(session, sample, strategy)
-        n_picks = min(len(pending), max(4 * slots, 4))
+        n_picks = min(len(pending), ROUND_PICKS)
         picks = [(pending[k], pending_rows[k]) for k in range(n_picks)]
         pending, pending_rows = pending[n_picks:], pending_rows[n_picks:]
         # 2. Hops from the best minima: a short move in all coordinates, and a scan along one
@@ -433,7 +457,7 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
             rng = np.random.default_rng(np.random.SeedSequence(
                 plan.root.entropy, spawn_key=(*plan.root.spawn_key, 2, round_no)))
             anchors = [0, 0, 1, 0, 0, 2]
-            for k in range(slots):
+            for k in range(ROUND_HOPS):
                 anchor = anchors[(round_no + k) % len(anchors)] % len(minima_units)
                 hops.append((hopper.propose(minima_units[anchor], rng), anchor))
                 if session.remaining_evals() - reserve > _scan_points(dim) * 4:
@@ -463,7 +487,7 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
             batch.append((next_index, problem.from_unit(point)))
             next_index += 1
         anchors_before = session.minima_units()
-        finished = session.solve(batch, _capped(local, session, reserve))
+        finished = session.solve_within(batch, local, reserve)
         _learn_from_hops(session, hopper, finished, hop_of, anchors_before)
         session.check_bayes()
     return "n_starts"  # unreachable: the loop ends by return or _Stop
@@ -567,13 +591,6 @@ def _still_worth(session: _Session, pending: list[np.ndarray], rows: list[int],
     return keep_points, keep_rows
 
 
-def _slots(executor: Any) -> int:
-    try:
-        return max(1, int(executor.n_workers))
-    except Exception:  # an executor that cannot tell counts as one slot
-        return 1
-
-
 def _best_unit(session: _Session, units: np.ndarray, values: np.ndarray) -> np.ndarray:
     if len(session.online):
         return session.problem.to_unit(session.online.best().x)
@@ -613,8 +630,7 @@ def _polish(session: _Session, local: LocalOptions, next_index: int) -> None:
     left = session.remaining_evals()
     if left <= 0:
         return
-    starts = [(next_index + k, b.x) for k, b in enumerate(basins)]
-    session.solve(starts, _capped(tight, session, reserve=0) if math.isfinite(left) else tight)
+    session.solve_within([(next_index + k, b.x) for k, b in enumerate(basins)], tight, 0.0)
 
 
 def _global_phase(session: _Session, search: SearchOptions, max_evals: int | None,

@@ -235,8 +235,14 @@ class Hopper:
     outcomes: list[str] = field(default_factory=list)
 
     def propose(self, unit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A point uniformly within ``step`` of ``unit``, kept inside the unit box."""
-        return np.clip(unit + rng.uniform(-self.step, self.step, size=unit.shape), 0.0, 1.0)
+        """A point uniformly within ``step`` of ``unit``, reflected back into the unit box.
+
+        Reflection rather than clipping: clipped moves pile up on the bounds, where a
+        solver's first step is the least informative.
+        """
+        moved = unit + rng.uniform(-self.step, self.step, size=unit.shape)
+        moved = np.abs(moved)                 # reflect at 0
+        return 1.0 - np.abs(1.0 - moved)      # reflect at 1 (steps are at most 0.5)
 
     @staticmethod
     def propose_coordinate(unit: np.ndarray, rng: np.random.Generator) -> np.ndarray:

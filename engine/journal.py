@@ -8,11 +8,15 @@ skipped with a warning naming it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import warnings
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
 
 from engine.exceptions import JournalError
 from engine.results import LocalRun
@@ -50,10 +54,20 @@ class Journal:
         self, path: str | Path, fingerprint: str, *, resume: bool = True, force: bool = False,
         meta: dict[str, Any] | None = None,
     ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise JournalError(
+                f"journal={path!r} is not a file path; give a str or pathlib.Path such as "
+                "'runs.jsonl', or None for no journal"
+            )
         self.path = Path(path)
         self.fingerprint = fingerprint
         self._runs: list[LocalRun] = []
         self._handle: TextIO | None = None
+        if self.path.is_dir():
+            raise JournalError(
+                f"journal={str(self.path)!r} is a directory; give a file path such as "
+                f"{str(self.path / 'journal.jsonl')!r}"
+            )
         existing = self.path.exists() and self.path.stat().st_size > 0
         if existing and resume:
             self._runs = self._read(force)
@@ -74,8 +88,14 @@ class Journal:
             ) from None
 
     def _read(self, force: bool) -> list[LocalRun]:
-        with open(self.path, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().split("\n")
+        except OSError as exc:
+            raise JournalError(
+                f"journal {str(self.path)!r} cannot be read ({exc.strerror or exc}); check its "
+                "permissions, or choose another output directory"
+            ) from None
         try:
             header = json.loads(lines[0])
         except json.JSONDecodeError:
@@ -97,26 +117,39 @@ class Journal:
             if not line.strip():
                 continue
             try:
-                run = LocalRun.from_dict(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                run = _parse_run(line)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError,
+                    OverflowError) as exc:
                 warnings.warn(
                     f"journal {self.path}: line {number} is torn or corrupt and was skipped "
-                    f"({type(exc).__name__}); that start will be solved again",
+                    f"({type(exc).__name__}: {str(exc)[:80]}); that start will be solved again",
                     RuntimeWarning, stacklevel=3,
                 )
                 continue
             runs.setdefault(run.index, run)
         if lines and lines[-1].strip():
             # A torn last line has no newline; start the next record on a fresh line.
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write("\n")
+            self._open("a")
+            self._write("\n")
+            self.close()
         return list(runs.values())
 
     def _write_line(self, record: dict[str, Any]) -> None:
+        self._write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def _write(self, text: str) -> None:
+        """Append ``text``, flushed and fsynced; a failing disk becomes a JournalError."""
         assert self._handle is not None
-        self._handle.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(text)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise JournalError(
+                f"writing journal {str(self.path)!r} failed ({exc.strerror or exc}): the disk "
+                "may be full or read-only. Every run written before is kept; free space (or "
+                "move the output directory) and continue with --resume"
+            ) from None
 
     def completed(self) -> list[LocalRun]:
         """Runs already in the journal when it was opened (one per start index)."""
@@ -130,15 +163,13 @@ class Journal:
         """Write several finished runs with one flush and fsync."""
         if not runs:
             return
-        assert self._handle is not None
-        self._handle.write("".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n"
-                                   for r in runs))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        self._write("".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n"
+                            for r in runs))
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.close()
+            with contextlib.suppress(OSError):  # already reported by the failing write
+                self._handle.close()
             self._handle = None
 
     def __enter__(self) -> Journal:
@@ -146,3 +177,26 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _parse_run(line: str) -> LocalRun:
+    """One journal record, checked field by field (a corrupt line raises ValueError)."""
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    index = data["index"]
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ValueError(f"index {index!r} is not a start number")
+    for name in ("nfev", "nit"):
+        if not isinstance(data[name], int) or data[name] < 0:
+            raise ValueError(f"{name} {data[name]!r} is not a count")
+    if not isinstance(data["success"], bool) or not isinstance(data["message"], str):
+        raise ValueError("success or message has the wrong type")
+    run = LocalRun.from_dict(data)
+    if run.x0.ndim != 1 or run.x0.shape != run.x.shape or run.x0.size == 0:
+        raise ValueError(f"x0 and x have shapes {run.x0.shape} and {run.x.shape}")
+    if not np.all(np.isfinite(run.x0)):
+        raise ValueError("x0 is not finite")
+    if run.success and not math.isfinite(run.fun):
+        raise ValueError("a successful run without a finite fun")
+    return run

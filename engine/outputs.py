@@ -54,20 +54,63 @@ def minima_csv(result: MultistartResult) -> str:
     return buffer.getvalue()
 
 
-def check_writable(directory: Path) -> None:
-    """Fail early (before any compute) when ``directory`` cannot be created or written."""
+def journal_bytes(n_starts: int, dim: int) -> int:
+    """About how many bytes the journal of ``n_starts`` starts in ``dim`` variables takes.
+
+    Examples
+    --------
+    >>> journal_bytes(1000, 2) < 1_000_000
+    True
+    """
+    # One JSON line per start: ~200 bytes of fields plus x0 and x at ~22 characters a number.
+    return int(n_starts) * (200 + 44 * int(dim))
+
+
+def check_writable(directory: Path, needed_bytes: int = 0) -> None:
+    """Fail early (before any compute) when ``directory`` cannot be created or written.
+
+    Parameters
+    ----------
+    directory : Path
+        The output directory; created when missing.
+    needed_bytes : int
+        Free space the run needs there (see :func:`journal_bytes`); less is refused.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``output.dir``, the reason (read-only, no permission, disk full) and the fix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> check_writable(pathlib.Path(tempfile.mkdtemp()) / "out")
+    """
+    import shutil
+
     from engine.exceptions import ConfigError
 
+    directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        # A real write, flushed to disk: a full disk or a read-only mount fails here, also
+        # for root, who passes every permission check.
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test.") as probe:
-            probe.write(b"x")
+            probe.write(b"x" * 4096)
             probe.flush()
+            os.fsync(probe.fileno())
+        free = shutil.disk_usage(directory).free
     except OSError as exc:
         raise ConfigError(
             f"output.dir={str(directory)!r} is not writable ({exc.strerror or exc}); "
-            "choose a directory you can write to (--out DIR)"
+            "choose a directory you can write to (--out DIR), or free space there"
         ) from None
+    if free < needed_bytes:
+        raise ConfigError(
+            f"output.dir={str(directory)!r} has {free / 1e6:.1f} MB free, but the run needs "
+            f"about {needed_bytes / 1e6:.1f} MB for its journal and results; free space "
+            "there, choose another directory (--out DIR) or fewer starts"
+        )
 
 
 def _runs_csv(result: MultistartResult) -> str:

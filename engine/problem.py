@@ -50,8 +50,19 @@ def normalize_bounds(bounds: Any, name: str = "bounds") -> tuple[np.ndarray, np.
     ([-5.0, 0.0], [5.0, 1.0])
     """
     if isinstance(bounds, Bounds):
-        lower = np.atleast_1d(np.asarray(bounds.lb, dtype=float))
-        upper = np.atleast_1d(np.asarray(bounds.ub, dtype=float))
+        try:
+            lower = np.atleast_1d(np.asarray(bounds.lb, dtype=float))
+            upper = np.atleast_1d(np.asarray(bounds.ub, dtype=float))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ProblemError(
+                f"{name}: Bounds(lb={bounds.lb!r}, ub={bounds.ub!r}) holds values that are not "
+                f"numbers ({exc}); give one numeric lower and upper value per variable"
+            ) from None
+        if lower.ndim != 1 or upper.ndim != 1:
+            raise ProblemError(
+                f"{name}: Bounds.lb and Bounds.ub must be 1-D (one value per variable), got "
+                f"shapes {lower.shape} and {upper.shape}; flatten them"
+            )
         if lower.shape != upper.shape:
             raise ProblemError(
                 f"{name}: Bounds.lb has shape {lower.shape} but Bounds.ub has {upper.shape}; "
@@ -66,7 +77,7 @@ def normalize_bounds(bounds: Any, name: str = "bounds") -> tuple[np.ndarray, np.
             )
         try:
             pairs = np.asarray(bounds, dtype=float)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ProblemError(
                 f"{name}={bounds!r} is not a sequence of numeric (low, high) pairs ({exc}); "
                 "write it as e.g. [(-5, 5), (-5, 5)]"
@@ -89,6 +100,12 @@ def normalize_bounds(bounds: Any, name: str = "bounds") -> tuple[np.ndarray, np.
                 f"{name}[{i}]=({low}, {high}) is not finite; a multistart samples the whole box, "
                 "so every bound must be a finite number (replace inf by a realistic range)"
             )
+        elif low < high and not math.isfinite(float(high) - float(low)):
+            # Starts are drawn as lower + u * (upper - lower): the width must be a float too.
+            problems.append(
+                f"{name}[{i}]=({low}, {high}) is wider than the largest float "
+                f"({float(high) - float(low)}); rescale the variable so that high - low is finite"
+            )
         elif not low < high:
             problems.append(
                 f"{name}[{i}]=({low}, {high}) has low >= high; each pair must satisfy low < high "
@@ -100,7 +117,10 @@ def normalize_bounds(bounds: Any, name: str = "bounds") -> tuple[np.ndarray, np.
 
 
 def _check_callable(value: Any, name: str, extra: tuple[Any, ...] = ()) -> None:
-    if value is None or callable(value) or any(value is e or value == e for e in extra):
+    if value is None or callable(value):
+        return
+    # Compare by type as well as value: an array or 1 must not pass for True or '2-point'.
+    if any(type(value) is type(e) and value == e for e in extra):
         return
     allowed = "a callable" + "".join(f" or {e!r}" for e in extra) + " or None"
     raise ProblemError(f"{name}={value!r} is not allowed; use {allowed}")
@@ -181,8 +201,18 @@ class Problem:
                     f"hess={hess!r} is not allowed; use a callable, '2-point', '3-point', 'cs', "
                     "a scipy.optimize.HessianUpdateStrategy (e.g. BFGS()) or None"
                 )
+        if isinstance(constraints, np.ndarray):
+            raise ProblemError(
+                f"constraints={constraints!r} is an array; give a scipy constraint (dict, "
+                "LinearConstraint or NonlinearConstraint) or a list of them"
+            )
         if isinstance(constraints, dict) or not isinstance(constraints, (list, tuple)):
             constraints = (constraints,) if constraints else ()
+        if not isinstance(maximize, (bool, np.bool_)):
+            raise ProblemError(
+                f"maximize={maximize!r} is not allowed; use True (find maxima) or False "
+                "(find minima)"
+            )
         return cls(
             fun=fun,
             lower=lower,
@@ -228,8 +258,12 @@ class Problem:
 def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "objective") -> Any:
     """Import a callable named by ``"package.module:function"`` or ``"path/file.py:function"``.
 
-    Only the named module or file is imported; relative file paths are resolved against
-    ``base_dir`` (the directory of the config file) and then the current directory.
+    Only the named module or file is imported, nothing else a config holds: relative file
+    paths are resolved against ``base_dir`` (the directory of the config file) and then the
+    current directory, the file's folder is not put on ``sys.path`` (so it cannot shadow
+    other modules), module names must be plain dotted names (no relative imports), and the
+    attribute path may not pass through private or special names (``_x``, ``__class__``), so
+    a spec cannot reach beyond what the module offers publicly.
 
     Parameters
     ----------
@@ -259,9 +293,22 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
             "'path/to/file.py:function'; write e.g. 'examples/objectives.py:himmelblau'"
         )
     target, attr = spec.split(":")
+    parts = attr.split(".")
+    bad = [part for part in parts if not part.isidentifier() or part.startswith("_")]
+    if bad:
+        raise ProblemError(
+            f"{key}={spec!r}: {bad[0]!r} is not allowed in the attribute path {attr!r}; name "
+            "a public function (or Class.method) of the module, e.g. 'objectives.py:himmelblau'"
+        )
     if target.endswith(".py") or "/" in target or "\\" in target:
         module = _import_file(target, base_dir, key)
     else:
+        if not all(part.isidentifier() for part in target.split(".")):
+            raise ProblemError(
+                f"{key}={spec!r}: {target!r} is not a module name (dotted identifiers such as "
+                "'package.module'; relative imports are not allowed); give an installed module "
+                "or a file path such as 'objectives.py:function'"
+            )
         try:
             module = importlib.import_module(target)
         except ImportError as exc:
@@ -269,8 +316,13 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
                 f"{key}={spec!r}: module {target!r} cannot be imported ({exc}); install it, "
                 "or give a file path such as 'objectives.py:function'"
             ) from None
+        except Exception as exc:  # the module itself fails while importing
+            raise ProblemError(
+                f"{key}={spec!r}: importing module {target!r} failed with "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     obj: Any = module
-    for part in attr.split("."):
+    for part in parts:
         if not hasattr(obj, part):
             names = sorted(n for n in dir(module) if not n.startswith("_"))
             raise ProblemError(

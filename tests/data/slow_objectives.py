@@ -63,3 +63,32 @@ def spinning_himmelblau(x: np.ndarray) -> float:
         while True:
             pass
     return himmelblau(x)
+
+
+def faulty(kind: str):
+    """``(fun, jac)``: Himmelblau and its gradient, misbehaving at ``TRAP`` as ``kind`` says.
+
+    Kinds: ``raises``, ``nan``, ``inf``, ``none``, ``vector`` (a non-scalar value),
+    ``gradient`` (a gradient of the wrong shape), ``spins`` (a call that never returns).
+    """
+
+    def fun(x: np.ndarray):
+        if at_trap(x):
+            if kind == "raises":
+                raise ZeroDivisionError("division by zero near the trap")
+            if kind == "spins":
+                while True:
+                    pass
+            bad = {"nan": float("nan"), "inf": float("inf"), "none": None,
+                   "vector": np.ones(3)}
+            if kind in bad:
+                return bad[kind]
+        return himmelblau(x)
+
+    def jac(x: np.ndarray) -> np.ndarray:
+        if kind == "gradient" and at_trap(x):
+            return np.zeros(3)
+        return np.array([4 * x[0] * (x[0] ** 2 + x[1] - 11) + 2 * (x[0] + x[1] ** 2 - 7),
+                         2 * (x[0] ** 2 + x[1] - 11) + 4 * x[1] * (x[0] + x[1] ** 2 - 7)])
+
+    return fun, jac

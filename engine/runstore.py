@@ -1,0 +1,312 @@
+"""A compact, columnar store of finished local runs.
+
+A million :class:`~engine.results.LocalRun` objects cost the driver several hundred bytes
+each (an object, two small arrays, boxed floats). :class:`RunStore` keeps the same data in a
+few numpy arrays that grow in blocks, with the solver messages interned (a run holds the
+number of its message), so a run costs about ``2 * dim * 8 + 60`` bytes. It still reads as a
+sequence of :class:`LocalRun`, ordered by start index, built on access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+
+from engine.results import LocalRun
+
+_NO_ERROR = -1
+
+
+class _Interned:
+    """Strings stored once; each is referred to by its number."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self._ids: dict[str, int] = {}
+
+    def id_of(self, value: str) -> int:
+        found = self._ids.get(value)
+        if found is None:
+            found = self._ids[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+
+class RunStore(Sequence[LocalRun]):
+    """Finished local runs in growable numpy columns, read back as :class:`LocalRun`.
+
+    Runs may be added in any order; reading is ordered by start index. A start index is
+    stored once: adding a run whose index is already there keeps the first and returns
+    False (a task re-run after a lost worker may repeat starts).
+
+    Parameters
+    ----------
+    block : int
+        Rows allocated at first; capacity then grows by half of itself (at least one block),
+        so adding a run costs amortized constant time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> store = RunStore()
+    >>> store.append(LocalRun(1, np.zeros(2), np.ones(2), 0.5, 10, 3, True, "ok"))
+    True
+    >>> store.append(LocalRun(0, np.zeros(2), np.zeros(2), 2.0, 7, 2, False, "failed: x",
+    ...                       error="ValueError: x"))
+    True
+    >>> [run.index for run in store], 1 in store, 5 in store
+    ([0, 1], True, False)
+    >>> store.nfev, store.n_failed, store.fun.tolist()
+    (17, 1, [2.0, 0.5])
+    """
+
+    def __init__(self, block: int = 4096) -> None:
+        self.block = max(1, int(block))
+        self._n = 0
+        self._dim: int | None = None
+        self._capacity = 0
+        self._columns: dict[str, np.ndarray] = {}
+        self._row_of = np.full(0, -1, dtype=np.int64)  # start index -> row, -1 when absent
+        self._order: np.ndarray | None = None  # rows by start index, cached
+        self._in_order = True  # every run so far came in increasing index order
+        self._strings = _Interned()
+        self._nfev = 0
+        self._n_success = 0
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_runs(cls, runs: Iterable[LocalRun], block: int = 4096) -> RunStore:
+        """A store holding ``runs`` (the first run of each start index)."""
+        store = cls(block)
+        store.extend(runs)
+        return store
+
+    def _allocate(self, dim: int, capacity: int) -> None:
+        self._dim = dim
+        self._capacity = capacity
+        self._columns = {
+            "index": np.empty(capacity, dtype=np.int64),
+            "x0": np.empty((capacity, dim), dtype=np.float64),
+            "x": np.empty((capacity, dim), dtype=np.float64),
+            "fun": np.empty(capacity, dtype=np.float64),
+            "nfev": np.empty(capacity, dtype=np.int64),
+            "nit": np.empty(capacity, dtype=np.int64),
+            "success": np.empty(capacity, dtype=bool),
+            "time": np.empty(capacity, dtype=np.float64),
+            "in_bounds": np.empty(capacity, dtype=bool),
+            "message": np.empty(capacity, dtype=np.int32),
+            "error": np.empty(capacity, dtype=np.int32),
+        }
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, self._capacity + max(self.block, self._capacity // 2))
+        for name, column in self._columns.items():
+            bigger = np.empty((capacity, *column.shape[1:]), dtype=column.dtype)
+            bigger[: self._n] = column[: self._n]
+            self._columns[name] = bigger
+        self._capacity = capacity
+
+    def _make_room_for_index(self, index: int) -> None:
+        if index >= self._row_of.size:
+            size = max(index + 1, self._row_of.size + max(self.block, self._row_of.size // 2))
+            grown = np.full(size, -1, dtype=np.int64)
+            grown[: self._row_of.size] = self._row_of
+            self._row_of = grown
+
+    def append(self, run: LocalRun) -> bool:
+        """Store ``run``; False (and nothing stored) when its start index is already here."""
+        index = int(run.index)
+        if index < 0:
+            raise ValueError(f"run.index={index} is negative; start indices count from 0")
+        if index in self:
+            return False
+        x0 = np.asarray(run.x0, dtype=np.float64).ravel()
+        x = np.asarray(run.x, dtype=np.float64).ravel()
+        if self._dim is None:
+            self._allocate(x0.size, self.block)
+        if x0.size != self._dim or x.size != self._dim:
+            raise ValueError(
+                f"run {index} has x0 of size {x0.size} and x of size {x.size}; this store holds "
+                f"runs of {self._dim} variables"
+            )
+        if self._n == self._capacity:
+            self._grow(self._n + 1)
+        row = self._n
+        c = self._columns
+        c["index"][row] = index
+        c["x0"][row] = x0
+        c["x"][row] = x
+        c["fun"][row] = run.fun
+        c["nfev"][row] = run.nfev
+        c["nit"][row] = run.nit
+        c["success"][row] = run.success
+        c["time"][row] = run.time
+        c["in_bounds"][row] = run.in_bounds
+        c["message"][row] = self._strings.id_of(run.message)
+        c["error"][row] = _NO_ERROR if run.error is None else self._strings.id_of(run.error)
+        self._make_room_for_index(index)
+        self._row_of[index] = row
+        if row > 0 and index < c["index"][row - 1]:
+            self._in_order = False
+        self._n += 1
+        self._nfev += int(run.nfev)
+        self._n_success += bool(run.success)
+        return True
+
+    def extend(self, runs: Iterable[LocalRun]) -> int:
+        """Store several runs; return how many were new."""
+        return sum(self.append(run) for run in runs)
+
+    # ------------------------------------------------------------------ Sequence
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, item: object) -> bool:
+        """Whether a run of this start index (an int, or a LocalRun's index) is stored."""
+        index = item.index if isinstance(item, LocalRun) else item
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            return False
+        return 0 <= index < self._row_of.size and self._row_of[index] >= 0
+
+    def _rows(self) -> np.ndarray:
+        """Row numbers ordered by start index (cached until the next append)."""
+        if self._order is None or self._order.size != self._n:
+            if self._in_order:
+                self._order = np.arange(self._n)
+            else:
+                self._order = np.argsort(self._columns["index"][: self._n], kind="stable")
+        return self._order
+
+    def _run_at(self, row: int) -> LocalRun:
+        c = self._columns
+        error = int(c["error"][row])
+        return LocalRun(
+            index=int(c["index"][row]),
+            x0=c["x0"][row].copy(),
+            x=c["x"][row].copy(),
+            fun=float(c["fun"][row]),
+            nfev=int(c["nfev"][row]),
+            nit=int(c["nit"][row]),
+            success=bool(c["success"][row]),
+            message=self._strings.values[int(c["message"][row])],
+            error=None if error == _NO_ERROR else self._strings.values[error],
+            time=float(c["time"][row]),
+            in_bounds=bool(c["in_bounds"][row]),
+        )
+
+    @overload
+    def __getitem__(self, position: int) -> LocalRun: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[LocalRun]: ...
+
+    def __getitem__(self, position: int | slice) -> LocalRun | list[LocalRun]:
+        """The run at ``position`` in start-index order (not the run *of* start ``position``)."""
+        rows = self._rows()
+        if isinstance(position, slice):
+            return [self._run_at(int(row)) for row in rows[position]]
+        return self._run_at(int(rows[position]))
+
+    def __iter__(self) -> Iterator[LocalRun]:
+        for row in self._rows():
+            yield self._run_at(int(row))
+
+    def get(self, index: int, default: Any = None) -> LocalRun | Any:
+        """The run of start ``index``, or ``default``."""
+        if index not in self:
+            return default
+        return self._run_at(int(self._row_of[index]))
+
+    def __repr__(self) -> str:
+        return (f"RunStore({self._n} runs, dim={self._dim}, nfev={self._nfev}, "
+                f"n_failed={self.n_failed})")
+
+    # ------------------------------------------------------------------ aggregates
+
+    @property
+    def dim(self) -> int | None:
+        """Number of variables (None while empty)."""
+        return self._dim
+
+    @property
+    def nfev(self) -> int:
+        """Objective evaluations over all stored runs."""
+        return self._nfev
+
+    @property
+    def n_success(self) -> int:
+        return self._n_success
+
+    @property
+    def n_failed(self) -> int:
+        """Stored runs that did not succeed."""
+        return self._n - self._n_success
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (the interned strings not counted)."""
+        return sum(c.nbytes for c in self._columns.values()) + self._row_of.nbytes
+
+    def _column(self, name: str) -> np.ndarray:
+        if self._dim is None:
+            return np.empty((0, 0) if name in ("x0", "x") else 0,
+                            dtype=np.float64 if name in ("x0", "x", "fun", "time") else
+                            bool if name in ("success", "in_bounds") else np.int64)
+        return self._columns[name][: self._n][self._rows()]
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Start indices, ascending."""
+        return self._column("index")
+
+    @property
+    def x0(self) -> np.ndarray:
+        """Start points, shape ``(n, dim)``, in start-index order."""
+        return self._column("x0")
+
+    @property
+    def x(self) -> np.ndarray:
+        """End points, shape ``(n, dim)``, in start-index order."""
+        return self._column("x")
+
+    @property
+    def fun(self) -> np.ndarray:
+        """Values at the end points (user's sign), in start-index order."""
+        return self._column("fun")
+
+    @property
+    def success(self) -> np.ndarray:
+        return self._column("success")
+
+    @property
+    def nfevs(self) -> np.ndarray:
+        """Evaluations of each run, in start-index order."""
+        return self._column("nfev")
+
+    @property
+    def nit(self) -> int:
+        """Solver iterations over all stored runs."""
+        return int(self._columns["nit"][: self._n].sum()) if self._n else 0
+
+    def successful(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(indices, x, fun)`` of the successful runs, in start-index order."""
+        ok = self.success
+        return self.indices[ok], self.x[ok], self.fun[ok]
+
+    def failures(self) -> dict[str, int]:
+        """Failed runs counted by reason (error type, else message), most common first."""
+        if not self._n:
+            return {}
+        c = self._columns
+        failed = ~c["success"][: self._n]
+        counts: dict[str, int] = {}
+        for error, message in zip(c["error"][: self._n][failed], c["message"][: self._n][failed],
+                                  strict=True):
+            reason = (self._strings.values[int(error)].split(":", 1)[0] if error != _NO_ERROR
+                      else self._strings.values[int(message)])
+            counts[reason] = counts.get(reason, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
