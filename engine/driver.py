@@ -386,11 +386,11 @@ def _polish_reserve(max_evals: int | None, dim: int) -> float:
     return float(min(0.1 * max_evals, max(0.03 * max_evals, 20 * (dim + 1))))
 
 
-SAMPLE_SHARE = 0.4
-# Starts per round: sample picks, and hops (each with a coordinate scan). Fixed, not taken
+SAMPLE_SHARE = 0.25
+# Starts per round: sample picks, and hops (plus a coordinate sweep). Fixed, not taken
 # from the cluster's size, so that the same seed gives the same rounds on any cluster.
-ROUND_PICKS = 8
-ROUND_HOPS = 2
+ROUND_PICKS = 4
+ROUND_HOPS = 1
 
 
 def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions,
@@ -413,8 +413,7 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
     stream = UnitStream(plan.options.sampler, dim, plan.root)
     sample = _Sample(dim)
     hopper = Hopper()
-    scanner = itertools.cycle(np.random.default_rng(np.random.SeedSequence(
-        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 4))).permutation(dim).tolist())
+    sweeper = _Sweeper()
     max_solves = plan.total
     next_index = len(plan.fixed)
     session.solve_within(list(enumerate(plan.fixed)), local, reserve)
@@ -449,8 +448,8 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
         n_picks = min(len(pending), ROUND_PICKS)
         picks = [(pending[k], pending_rows[k]) for k in range(n_picks)]
         pending, pending_rows = pending[n_picks:], pending_rows[n_picks:]
-        # 2. Hops from the best minima: a short move in all coordinates, and a scan along one
-        #    coordinate whose best point is solved from when it beats the minimum.
+        # 2. Hops from the best minima: a short move in all coordinates; and now and then a
+        #    sweep along every coordinate of the best one, solved from when it found lower.
         hops: list[tuple[np.ndarray, int]] = []
         if search.hops and len(session.online):
             minima_units, minima_values = session.minima_units()
@@ -460,11 +459,11 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
             for k in range(ROUND_HOPS):
                 anchor = anchors[(round_no + k) % len(anchors)] % len(minima_units)
                 hops.append((hopper.propose(minima_units[anchor], rng), anchor))
-                if session.remaining_evals() - reserve > _scan_points(dim) * 4:
-                    found = _scan_coordinate(session, minima_units[0], minima_values[0],
-                                             scanner, rng, search.vectorized)
-                    if found is not None:
-                        hops.append((found, -1))
+            if sweeper.due():
+                found = sweeper.sweep(session, minima_units[0], minima_values[0], rng,
+                                      search.vectorized, reserve)
+                if found is not None:
+                    hops.append((found, -1))
         # 3. Fit the round to the budget left: best picks first, hops interleaved.
         order: list[tuple[np.ndarray, int | None, int | None]] = []
         for k in range(max(len(picks), len(hops))):
@@ -493,24 +492,62 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
     return "n_starts"  # unreachable: the loop ends by return or _Stop
 
 
-def _scan_points(dim: int) -> int:
-    return 16 if dim > 3 else 24
+def _scan_points(max_evals: int | None) -> int:
+    """Grid points of a coordinate scan: finer as the budget grows (resolving narrower
+    valleys), coarse where a small budget cannot pay for it."""
+    if max_evals is None:
+        return 32
+    return int(np.clip(math.sqrt(max_evals) / 3.0, 12, 48))
 
 
-def _scan_coordinate(session: _Session, unit: np.ndarray, value: float,
-                     scanner: Iterator[int], rng: np.random.Generator,
-                     vectorized: bool) -> np.ndarray | None:
-    """Search along the next coordinate through ``unit`` for a lower valley; return a point
-    in it when one is lower than ``value`` (a start in a better basin), else None.
+class _Sweeper:
+    """Coordinate sweeps from the best minimum, backing off while they find nothing.
 
-    A stratified grid along the coordinate locates the valleys of the 1-D profile; the best
-    two (other than the one holding ``unit``) are refined by a bounded scalar minimization.
-    On separable and nearly separable landscapes the best minimum differs from a good one in
-    a few coordinates; this finds a better basin for one coordinate at the cost of a few
-    dozen evaluations, where a local solve from a random move costs a whole descent.
+    On separable and nearly separable landscapes (Rastrigin, Schwefel, Styblinski-Tang,
+    Michalewicz, Levy) the best minimum differs from a good one in a few coordinates; a scan
+    along each coordinate finds the better valley for it at the cost of a few dozen
+    evaluations, where a local solve from a random move costs a whole descent. Where sweeps
+    find nothing (landscapes whose coordinates interact) they are made rarer: after ``k``
+    fruitless sweeps in a row the next waits ``2^k - 1`` rounds (at most 15).
     """
-    axis = next(scanner)
-    n = _scan_points(len(unit))
+
+    def __init__(self) -> None:
+        self.backoff = 0
+        self.wait = 0
+
+    def due(self) -> bool:
+        if self.wait > 0:
+            self.wait -= 1
+            return False
+        return True
+
+    def sweep(self, session: _Session, unit: np.ndarray, value: float,
+              rng: np.random.Generator, vectorized: bool, reserve: float) -> np.ndarray | None:
+        """A point lower than ``value`` reached by moving coordinates of ``unit`` one at a
+        time into better valleys, or None."""
+        point, current = np.array(unit, dtype=float), value
+        cost = 3 * _scan_points(session.stop.max_evals)
+        for axis in rng.permutation(len(unit)):
+            if session.remaining_evals() - reserve < 2 * cost:
+                break
+            found = _scan_axis(session, point, current, int(axis), rng, vectorized)
+            if found is not None:
+                point[axis], current = found
+        improved = current < value
+        self.backoff = 0 if improved else min(2 * self.backoff + 1, 15)
+        self.wait = self.backoff
+        return point if improved else None
+
+
+def _scan_axis(session: _Session, unit: np.ndarray, value: float, axis: int,
+               rng: np.random.Generator, vectorized: bool) -> tuple[float, float] | None:
+    """The position along ``axis`` through ``unit`` of a valley lower than ``value``.
+
+    A stratified grid along the axis locates the valleys of the 1-D profile; the best two
+    (other than the one holding ``unit``) are refined by a bounded scalar minimization.
+    Returns ``(position, value)`` or None.
+    """
+    n = _scan_points(session.stop.max_evals)
     grid = np.repeat(unit[None, :], n, axis=0)
     grid[:, axis] = (np.arange(n) + rng.random(n)) / n
     values = session.evaluate(grid, vectorized)
@@ -530,8 +567,7 @@ def _scan_coordinate(session: _Session, unit: np.ndarray, value: float,
         found = minimize_scalar(along, bounds=(low, high), method="bounded",
                                 options={"xatol": 1e-4 * (high - low), "maxiter": 20})
         if found.fun < value - 1e-12 * max(1.0, abs(value)):
-            point[axis] = found.x
-            return point
+            return float(found.x), float(found.fun)
     return None
 
 
