@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.exceptions import JournalError
 from engine.results import LocalRun
+from engine.runstore import RunStore
 
 FORMAT = "multistart-journal/1"
 
@@ -61,7 +62,7 @@ class Journal:
             )
         self.path = Path(path)
         self.fingerprint = fingerprint
-        self._runs: list[LocalRun] = []
+        self._runs = RunStore()
         self._handle: TextIO | None = None
         if self.path.is_dir():
             raise JournalError(
@@ -87,7 +88,7 @@ class Journal:
                 "choose a writable location"
             ) from None
 
-    def _read(self, force: bool) -> list[LocalRun]:
+    def _read(self, force: bool) -> RunStore:
         try:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 lines = handle.read().split("\n")
@@ -112,12 +113,13 @@ class Journal:
                 "starts, local solver or dedup options changed. Use another output directory, "
                 "or --force to resume from it anyway"
             )
-        runs: dict[int, LocalRun] = {}
+        runs = RunStore()  # compact: a resumed journal may hold millions of runs
         for number, line in enumerate(lines[1:], start=2):
             if not line.strip():
                 continue
             try:
                 run = _parse_run(line)
+                runs.append(run)  # a start recorded twice: the first record counts
             except (json.JSONDecodeError, KeyError, TypeError, ValueError,
                     OverflowError) as exc:
                 warnings.warn(
@@ -126,13 +128,12 @@ class Journal:
                     RuntimeWarning, stacklevel=3,
                 )
                 continue
-            runs.setdefault(run.index, run)
         if lines and lines[-1].strip():
             # A torn last line has no newline; start the next record on a fresh line.
             self._open("a")
             self._write("\n")
             self.close()
-        return list(runs.values())
+        return runs
 
     def _write_line(self, record: dict[str, Any]) -> None:
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -151,9 +152,9 @@ class Journal:
                 "move the output directory) and continue with --resume"
             ) from None
 
-    def completed(self) -> list[LocalRun]:
-        """Runs already in the journal when it was opened (one per start index)."""
-        return list(self._runs)
+    def completed(self) -> RunStore:
+        """Runs already in the journal when it was opened (one per start index, by index)."""
+        return self._runs
 
     def append(self, run: LocalRun) -> None:
         """Write one finished run (flushed and fsynced before returning)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.optimize import Bounds, rosen, rosen_der, rosen_hess
@@ -141,3 +143,80 @@ def test_newton_and_trust_methods_run_with_jac_and_hess():
         res = engine.minimize(rosen, [(-2, 2), (-2, 2)], method=method, jac=rosen_der,
                               hess=rosen_hess, n_starts=4, seed=0, client="serial")
         assert res.fun == pytest.approx(0.0, abs=1e-8), method
+
+
+# ---------------------------------------------------------------- what a config may import
+
+
+def marker_module(folder, name: str, body: str = "def f(x):\n    return float(x[0] ** 2)\n"):
+    """A module that leaves ``<name>.imported`` behind when it is imported."""
+    (folder / f"{name}.py").write_text(
+        "from pathlib import Path\n"
+        f"Path(__file__).with_name({name + '.imported'!r}).touch()\n" + body)
+
+
+def test_config_imports_its_objective_file_and_nothing_beside_it(tmp_path):
+    import sys
+
+    import yaml
+
+    marker_module(tmp_path, "objectives")
+    for shadow in ("json", "numpy_helpers", "evil"):  # would shadow or tempt an import
+        marker_module(tmp_path, shadow)
+    config = {"problem": {"objective": "objectives.py:f", "bounds": [[-1, 1]],
+                          "args": [], "jac": "2-point"},
+              "starts": {"n_starts": 2, "sampler": "sobol"},
+              "cluster": {"kind": "serial"}, "output": {"dir": str(tmp_path / "out")}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(config))
+    before = list(sys.path)
+    problem = engine.api.check_config(engine.load_config(path))
+    assert problem.fun(np.array([3.0])) == 9.0
+    assert (tmp_path / "objectives.imported").exists()
+    assert sorted(p.name for p in tmp_path.glob("*.imported")) == ["objectives.imported"]
+    assert sys.path == before  # the config's folder is not made importable
+
+
+def test_module_name_is_not_looked_up_in_the_config_folder(tmp_path):
+    marker_module(tmp_path, "localobjs")
+    with pytest.raises(ProblemError, match="module 'localobjs' cannot be imported"):
+        load_callable("localobjs:f", base_dir=tmp_path)
+    assert not (tmp_path / "localobjs.imported").exists()
+    # Named as a path, the same file is what the user asked for.
+    assert load_callable("localobjs.py:f", base_dir=tmp_path)(np.array([2.0])) == 4.0
+
+
+@pytest.mark.parametrize(("spec", "needle"), [
+    ("math:__class__", "'__class__' is not allowed in the attribute path"),
+    ("math:sqrt.__self__", "'__self__' is not allowed"),
+    ("os:_exit", "'_exit' is not allowed"),
+    (".relative:f", "'.relative' is not a module name"),
+    ("a b:f", "'a b' is not a module name"),
+    ("math:sq rt", "'sq rt' is not allowed"),
+    ("math:pi", "names float object, not a callable"),
+])
+def test_specs_reaching_past_a_public_function_are_refused(spec, needle):
+    with pytest.raises(ProblemError, match=re.escape(needle)):
+        load_callable(spec, key="problem.objective")
+
+
+def test_module_failing_on_import_is_a_problem_error_naming_it(tmp_path):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('no licence server')\n")
+    with pytest.raises(ProblemError, match=r"importing .*broken\.py failed with RuntimeError"):
+        load_callable("broken.py:f", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"bounds": [(-1e308, 1e308)]}, "wider than the largest float"),
+    ({"bounds": Bounds(np.zeros((1, 2)), np.ones((1, 2)))}, "must be 1-D"),
+    ({"bounds": [(0, 10**400)]}, "not a sequence of numeric"),
+    ({"maximize": "false"}, "maximize='false' is not allowed"),
+    ({"jac": np.array([1.0, 2.0])}, "jac=array"),
+    ({"jac": 1}, "jac=1 is not allowed"),
+    ({"constraints": np.array([1, 2])}, "constraints=array"),
+])
+def test_problem_create_refuses_values_numpy_would_choke_on(kwargs, needle):
+    args = {"bounds": [(-1, 1), (-1, 1)], **kwargs}
+    bounds = args.pop("bounds")
+    with pytest.raises(ProblemError, match=re.escape(needle)):
+        engine.problem.Problem.create(quad, bounds, **args)

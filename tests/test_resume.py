@@ -1,17 +1,16 @@
-"""Checkpoint and resume: kill the driver, run again with --resume, lose and repeat nothing."""
+"""Checkpoint and resume through the journal: same run continues, another run is refused.
+
+Killing the driver (SIGKILL, SIGINT) and resuming is tested in test_faults.py.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
@@ -47,51 +46,6 @@ def journal_indices(path: Path) -> list[int]:
 def minima_of(directory: Path) -> list[tuple]:
     data = json.loads((directory / "result.json").read_text())
     return [(tuple(m["x"]), m["fun"], m["n_hits"], tuple(m["starts"])) for m in data["minima"]]
-
-
-@pytest.mark.parametrize("kind", ["serial", "local"])
-def test_resume_after_sigkill_skips_finished_starts_and_matches_uninterrupted(tmp_path, kind):
-    full = make_config(tmp_path, "full", kind)
-    subprocess.run([MULTISTART, "run", str(full), "--quiet"], check=True, timeout=300,
-                   capture_output=True)
-
-    cut = make_config(tmp_path, "cut", kind)
-    journal = tmp_path / "cut" / "journal.jsonl"
-    proc = subprocess.Popen([MULTISTART, "run", str(cut), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(journal_indices(journal)) >= 40:
-            break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and, for a local cluster, its workers
-    proc.wait()
-    finished_before = journal_indices(journal)
-    assert 40 <= len(finished_before) < 150, "the run was not cut halfway"
-    assert not (tmp_path / "cut" / "result.json").exists()
-
-    # Resume on another cluster kind (a local cluster's run resumed serially and vice versa):
-    # the journal belongs to the problem and starts, not to where they were solved.
-    other = "serial" if kind == "local" else "local"
-    resume_cfg = yaml.safe_load(cut.read_text())
-    resume_cfg["cluster"] = {"kind": other} if other == "serial" else {"kind": other,
-                                                                       "n_workers": 2}
-    cut.write_text(yaml.safe_dump(resume_cfg))
-    subprocess.run([MULTISTART, "run", str(cut), "--resume", "--quiet"], check=True,
-                   timeout=300, capture_output=True)
-    after = journal_indices(journal)
-    assert sorted(after) == list(range(150)), "every start solved exactly once"
-    assert after[: len(finished_before)] == finished_before
-    solved_in_resume = len(after) - len(finished_before)
-    assert solved_in_resume == 150 - len(set(finished_before))
-
-    got, want = minima_of(tmp_path / "cut"), minima_of(tmp_path / "full")
-    assert len(got) == len(want) == 4
-    for (xa, fa, ha, sa), (xb, fb, hb, sb) in zip(got, want, strict=True):
-        np.testing.assert_allclose(xa, xb, atol=1e-9, rtol=0)
-        assert fa == pytest.approx(fb, abs=1e-12)
-        assert (ha, sa) == (hb, sb)
 
 
 def test_journal_from_another_config_is_refused_unless_forced(tmp_path):
@@ -154,29 +108,3 @@ def test_journal_of_a_different_problem_is_refused(tmp_path):
     with pytest.raises(JournalError, match="belongs to a different run"):
         engine.minimize(lambda x: float(x[0] ** 2), [(-2, 2)], n_starts=4, seed=0,
                         journal=path, client="serial")
-
-
-@pytest.mark.parametrize("kind", ["serial", "local"])
-def test_sigint_stops_cleanly_with_partial_result_then_resume_completes(tmp_path, kind):
-    cfg = make_config(tmp_path, "int", kind)
-    journal = tmp_path / "int" / "journal.jsonl"
-    proc = subprocess.Popen([MULTISTART, "run", str(cfg), "--quiet"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(journal_indices(journal)) >= 30:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
-    assert "--resume" in err
-    partial = json.loads((tmp_path / "int" / "result.json").read_text())
-    assert partial["stop_reason"] == "interrupted"
-    done = journal_indices(journal)
-    assert 30 <= partial["n_starts"] == len(done) < 150  # journal flushed, nothing lost
-    subprocess.run([MULTISTART, "run", str(cfg), "--resume", "--quiet"], check=True,
-                   timeout=300, capture_output=True)
-    final = json.loads((tmp_path / "int" / "result.json").read_text())
-    assert final["stop_reason"] == "n_starts" and final["n_starts"] == 150
-    assert sorted(journal_indices(journal)) == list(range(150))

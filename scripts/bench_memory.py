@@ -1,0 +1,153 @@
+"""Peak memory of the driver against the number of starts (is it bounded?).
+
+Each measurement runs in a child process of its own and reads that process's peak resident
+set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), before and after the run:
+
+``engine``   ``engine.minimize`` of a cheap 2-D problem (a quadratic bowl with its gradient,
+             L-BFGS-B, no restart; about 0.7 ms a start here) with ``client="serial"``, so the
+             driver and the solves share one process and nothing else is counted;
+``objects``  the finished runs alone, held as a dict of :class:`engine.results.LocalRun`
+             (what a driver holding every run keeps);
+``runstore`` the same runs held in :class:`engine.runstore.RunStore`.
+
+The table gives, for each mode and size, the peak RSS, its growth over the process's RSS after
+imports, bytes per start, and the ratio of the largest size's peak to the smallest's.
+Results: ``bench-results/memory.{csv,json}``.
+
+Usage: scripts/bench-memory [--sizes 10000,1000000] [--modes engine,objects,runstore]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_mb() -> float:
+    """This process's peak RSS so far, in MB (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bowl(x):
+    return float((x[0] - 0.3) ** 2 + 2.0 * (x[1] + 0.1) ** 2)
+
+
+def bowl_jac(x):
+    import numpy as np
+
+    return np.array([2.0 * (x[0] - 0.3), 4.0 * (x[1] + 0.1)])
+
+
+def synthetic_runs(n: int):
+    import numpy as np
+
+    from engine.results import LocalRun
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        x0 = rng.uniform(-1, 1, 2)
+        yield LocalRun(index=i, x0=x0, x=np.array([0.3, -0.1]) + 1e-9 * x0, fun=1e-18,
+                       nfev=5, nit=3, success=True,
+                       message="CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL",
+                       time=0.0007)
+
+
+def child(mode: str, n: int) -> dict:
+    import engine
+    from engine.results import LocalRun  # noqa: F401
+    from engine.runstore import RunStore
+
+    baseline = peak_mb()
+    started = time.perf_counter()
+    extra: dict = {}
+    if mode == "engine":
+        res = engine.minimize(bowl, [(-1.0, 1.0), (-1.0, 1.0)], jac=bowl_jac, n_starts=n,
+                              seed=0, client="serial", restarts=0)
+        extra = {"n_runs": res.n_starts, "n_minima": len(res.minima),
+                 "stop_reason": res.stop_reason}
+    elif mode == "objects":
+        held = {run.index: run for run in synthetic_runs(n)}
+        extra = {"n_runs": len(held)}
+    elif mode == "runstore":
+        store = RunStore()
+        store.extend(synthetic_runs(n))
+        extra = {"n_runs": len(store), "store_mb": round(store.nbytes / 1e6, 1)}
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    peak = peak_mb()
+    return {"mode": mode, "n_starts": n, "baseline_mb": round(baseline, 1),
+            "peak_mb": round(peak, 1), "growth_mb": round(peak - baseline, 1),
+            "bytes_per_start": round((peak - baseline) * 1048576 / max(n, 1), 1),
+            "seconds": round(time.perf_counter() - started, 1), **extra}
+
+
+def measure(mode: str, n: int) -> dict:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, __file__, "--child", mode, str(n)],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} n={n} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--modes", default="engine,objects,runstore")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    for mode in args.modes.split(","):
+        for n in sizes:
+            row = measure(mode, n)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    ratios = {}
+    for mode in args.modes.split(","):
+        part = sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["n_starts"])
+        if len(part) >= 2:
+            small, large = part[0], part[-1]
+            ratios[mode] = {
+                "sizes": [small["n_starts"], large["n_starts"]],
+                "peak_ratio": round(large["peak_mb"] / small["peak_mb"], 2),
+                "growth_ratio": round(large["growth_mb"] / max(small["growth_mb"], 0.1), 1),
+            }
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "memory.csv", "w", newline="") as handle:
+        fields = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k)
+                        if k in rows[0] else 99)
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / "memory.json").write_text(json.dumps({
+        "rows": rows, "ratios": ratios, "host": platform.node(), "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }, indent=1) + "\n")
+    print(f"\n{'mode':<9} {'starts':>9} {'peak MB':>9} {'growth MB':>10} {'B/start':>9} "
+          f"{'seconds':>8}")
+    for r in rows:
+        print(f"{r['mode']:<9} {r['n_starts']:>9} {r['peak_mb']:>9} {r['growth_mb']:>10} "
+              f"{r['bytes_per_start']:>9} {r['seconds']:>8}")
+    for mode, ratio in ratios.items():
+        print(f"{mode}: peak RSS {ratio['sizes'][1]} starts / {ratio['sizes'][0]} starts = "
+              f"{ratio['peak_ratio']} (growth over imports x{ratio['growth_ratio']})")
+    print(f"wrote {args.out / 'memory.csv'} and {args.out / 'memory.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
