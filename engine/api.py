@@ -177,6 +177,12 @@ def minimize(
     if n_starts is not None and (isinstance(n_starts, bool) or not isinstance(n_starts, int)
                                  or n_starts < 0):
         errors.append(f"n_starts={n_starts!r} is not allowed; use an integer >= 0")
+    if callback is not None and not callable(callback):
+        errors.append(f"callback={callback!r} is not callable; pass a function "
+                      "callback(state) (return True from it to stop the run) or None")
+    if not (isinstance(progress, bool) or callable(progress)):
+        errors.append(f"progress={progress!r} is not allowed; use True, False or a callable "
+                      "display(state, final=False)")
     options = dict(options or {}) if isinstance(options, dict) else options
     if isinstance(options, dict) and "initial_simplex" in options:
         simplex, problem_text = _checked_simplex(options["initial_simplex"], problem.dim)
@@ -317,7 +323,7 @@ def run_config(
     >>> res = run_config("configs/quickstart.yaml")  # doctest: +SKIP
     """
     from engine.driver import run_multistart
-    from engine.outputs import check_writable, write_result_dir
+    from engine.outputs import check_writable, journal_bytes, write_result_dir
 
     if not isinstance(config, RunConfig):
         config = load_config(config, {"output": {"dir": str(out)}} if out else None)
@@ -331,7 +337,9 @@ def run_config(
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:
         out_dir = Path.cwd() / out_dir
-    check_writable(out_dir)
+    check_writable(out_dir, needed_bytes=journal_bytes(
+        config.starts.n_starts + (0 if config.starts.x0 is None else len(config.starts.x0)),
+        problem.dim))
     fingerprint = config.fingerprint()
     provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
                   "fingerprint": fingerprint,

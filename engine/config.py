@@ -243,6 +243,11 @@ def _did_you_mean(word: str, choices: Any) -> str:
 # ---------------------------------------------------------------- API argument checks
 
 
+# Samplers that make all their points at once, and the most points they are asked for.
+EAGER_SAMPLERS = ("lhs", "sobol-seq")
+EAGER_LIMIT = 10_000_000
+
+
 def check_starts(n_starts: Any, sampler: Any, seed: Any, x0: Any, dim: int) -> StartOptions:
     """Validate the start options of :func:`engine.minimize`; raise one ConfigError."""
     errors: list[str] = []
@@ -252,6 +257,10 @@ def check_starts(n_starts: Any, sampler: Any, seed: Any, x0: Any, dim: int) -> S
             errors.append(msg + " (or pass an array of start points)")
         if (msg := positive_int(0)("n_starts", n_starts)) is not None:
             errors.append(msg)
+        elif sampler in EAGER_SAMPLERS and n_starts > EAGER_LIMIT:
+            errors.append(
+                f"n_starts={n_starts} with sampler={sampler!r}: that sampler builds every point "
+                f"up front; use n_starts <= {EAGER_LIMIT:,} or sampler='sobol' (drawn lazily)")
     else:
         points = _points("sampler", sampler, dim, errors)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
@@ -269,7 +278,7 @@ def check_starts(n_starts: Any, sampler: Any, seed: Any, x0: Any, dim: int) -> S
 def _points(key: str, value: Any, dim: int, errors: list[str]) -> np.ndarray | None:
     try:
         arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors.append(f"{key}={value!r} is not numeric; give points as a (n, {dim}) array")
         return None
     if arr.ndim == 1:

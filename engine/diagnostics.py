@@ -333,8 +333,8 @@ def _warnflag_finding(result: MultistartResult, box: _Box) -> Finding | None:
         if runs:
             stats[f"iter_{flag}"] = [min(r.nit for r in runs), max(r.nit for r in runs)]
             stats[f"funcalls_{flag}"] = [min(r.nfev for r in runs), max(r.nfev for r in runs)]
-    # A start whose simplex never left it: scipy builds the first simplex from 5% of each
-    # coordinate (0.00025 for a zero one), which can be too small to see past noise.
+    # A start whose simplex never left it: a first simplex (the user's initial_simplex, or
+    # scipy's 5% of each coordinate) can be too small to see past noise or a flat region.
     stuck = [r.index for r in groups[0]
              if box.distance(r.x, r.x0) < 1e-3 and box.width.size > 0]
     data = {**stats, **settings, "stuck_at_start": stuck}
@@ -428,7 +428,7 @@ def _resolve(
     """
     from scipy.optimize import Bounds, minimize
 
-    from engine.local import METHODS
+    from engine.local import METHODS, box_simplex, simplex_at
 
     method = str(result.provenance.get("method", "L-BFGS-B"))
     info = METHODS.get(method)
@@ -436,6 +436,14 @@ def _resolve(
     jac_true = jac is True
     options = {k: v for k, v in dict(result.provenance.get("options") or {}).items()
                if k not in _TOL_OPTIONS}
+    if "initial_simplex" in options:
+        # scipy ignores x0 when given a simplex: move the simplex to x, as the engine did.
+        lower = box.lower if box.known else np.full(len(x), -np.inf)
+        upper = box.upper if box.known else np.full(len(x), np.inf)
+        options["initial_simplex"] = simplex_at(options["initial_simplex"], x, lower, upper)
+    elif method == "Nelder-Mead" and box.known:
+        options["initial_simplex"] = box_simplex(np.asarray(x, dtype=float), box.lower,
+                                                 box.upper)
 
     def objective(z: np.ndarray, *a: Any) -> Any:
         raw = fun(z, *a)

@@ -31,6 +31,7 @@ from engine.local import LocalOptions, check_method_requirements, choose_method,
 from engine.problem import Problem
 from engine.progress import RunState, make_progress
 from engine.results import LocalRun, Minimum, MultistartResult
+from engine.runstore import RunStore
 from engine.sampling import UnitStream, iter_unit_blocks, seed_sequence
 from engine.stopping import bayes_says_stop, estimated_coverage, estimated_n_minima
 
@@ -48,6 +49,25 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
     return out
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python numbers and lists (JSON).
+
+    Examples
+    --------
+    >>> plain_data({"maxiter": np.int64(5), "eps": np.array([1e-8])})
+    {'maxiter': 5, 'eps': [1e-08]}
+    """
+    if isinstance(value, dict):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -> None:
@@ -74,9 +94,10 @@ class StartPlan:
         self.fixed = np.empty((0, problem.dim))
         if starts.x0 is not None:
             self.fixed = np.asarray(starts.x0, dtype=float).reshape(-1, problem.dim)
+            check_starts_inside(problem, self.fixed, "x0")
         if starts.points is not None:
+            check_starts_inside(problem, starts.points, "sampler")
             self.fixed = np.vstack([self.fixed, starts.points])
-        check_starts_inside(problem, self.fixed, "x0" if starts.points is None else "starts")
         self.n_sampled = 0 if starts.points is not None else starts.n_starts
         self.total = len(self.fixed) + self.n_sampled
 
@@ -122,7 +143,7 @@ class _Session:
         self.display = display
         self.callback = callback
         self.n_planned = n_planned
-        self.runs: dict[int, LocalRun] = {}
+        self.runs = RunStore()  # columnar: a million runs do not cost a million objects
         self.online = BasinSet(problem.lower, problem.upper, dedup.xtol, dedup.ftol)
         self.nfev = 0          # every evaluation: local solves, exploration, global phase
         self.n_explore = 0     # evaluations of the exploration sample and the global phase
@@ -130,18 +151,31 @@ class _Session:
         self.n_success = 0
         self.n_skipped = 0
         self.best = math.inf   # internal (minimized) sign
+        # The lowest point evaluated anywhere (sample, or a solve cut short by the budget):
+        # the answer when no descent from it finished in time.
+        self.best_seen_f = math.inf
+        self.best_seen_x: np.ndarray | None = None
         self.started = time.perf_counter()
 
     # -- bookkeeping
     def record(self, run: LocalRun) -> None:
-        self.runs[run.index] = run
+        if not self.runs.append(run):
+            return  # a start already recorded (a task re-run after a lost worker)
         self.nfev += run.nfev
+        if run.x is not None and run.in_bounds:
+            self.saw(run.x, self.problem.sign * run.fun)
         if run.success:
             self.n_success += 1
             self.online.add(run.index, run.x, self.problem.sign * run.fun)
             self.best = min(self.best, self.problem.sign * run.fun)
         else:
             self.n_failed += 1
+
+    def saw(self, x: np.ndarray, f: float) -> None:
+        """Keep ``x`` as the best point evaluated if its value ``f`` (minimized sign) is."""
+        if math.isfinite(f) and f < self.best_seen_f:
+            self.best_seen_f = float(f)
+            self.best_seen_x = np.array(x, dtype=float)
 
     def state(self, run: LocalRun) -> RunState:
         sign = self.problem.sign
@@ -190,6 +224,9 @@ class _Session:
             values = evaluate(self.problem, points, vectorized)
         else:
             values = evaluate_points(self.problem, points, vectorized)
+        if len(values):
+            best = int(np.argmin(values))
+            self.saw(points[best], float(values[best]))
         self.nfev += len(points)
         self.n_explore += len(points)
         return values
@@ -226,7 +263,7 @@ class _Session:
                         self.check_bayes()
         finally:
             batches.close()
-        return [self.runs[i] for i in wanted if i in self.runs]
+        return [self.runs.get(i) for i in wanted if i in self.runs]
 
     def solve_within(self, batch: Iterable[Start], local: LocalOptions,
                      reserve: float, total: int | None = None,
@@ -296,8 +333,8 @@ def run_multistart(
                               executor, provenance, method_reason, started_wall)
     finally:
         # Also when the run raised: a live progress bar must give the terminal back.
-        if display is not None and session.runs:
-            display(session.state(session.runs[max(session.runs)]), final=True)
+        if display is not None and len(session.runs):
+            display(session.state(session.runs[-1]), final=True)
 
 
 def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
@@ -308,7 +345,7 @@ def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
     problem = session.problem
     stop_reason = "n_starts"
     try:
-        for run in list(session.runs.values()):  # resumed runs may already meet a stop rule
+        for run in session.runs:  # resumed runs may already meet a stop rule
             session.check_run(run)
         if strategy == "all":
             session.solve_within(iter(plan), local, 0.0, total=plan.total - len(session.runs),
@@ -321,7 +358,7 @@ def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
         stop_reason = "interrupted"
     if strategy != "all" and search.polish and stop_reason in _POLISH_AFTER:
         try:
-            _polish(session, local, next_index=max(session.runs, default=-1) + 1)
+            _polish(session, local, next_index=_next_index(session))
         except _Stop:
             pass
         except KeyboardInterrupt:
@@ -340,7 +377,7 @@ def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
             "method": local.method,
             "method_reason": method_reason,
             "scaled": uses_scaling(problem, local),
-            "options": dict(local.options),
+            "options": plain_data(dict(local.options)),
             "tol": local.tol,
             "xtol": dedup.xtol,
             "ftol": dedup.ftol,
@@ -355,8 +392,14 @@ def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
         n_skipped=session.n_skipped,
         method=local.method,
         strategy=strategy,
+        best_seen=(None if session.best_seen_x is None
+                   else (session.best_seen_x, problem.sign * session.best_seen_f)),
     )
     return result
+
+
+def _next_index(session: _Session) -> int:
+    return session.runs[-1].index + 1 if len(session.runs) else 0
 
 
 def _capped(local: LocalOptions, session: _Session, reserve: float) -> LocalOptions:
@@ -638,8 +681,8 @@ def _affordable(session: _Session, reserve: float, slots_left: int) -> int:
     left = session.remaining_evals() - reserve
     if not math.isfinite(left):
         return max(0, slots_left)
-    costs = [r.nfev for r in session.runs.values() if r.success]
-    expected = float(np.mean(costs)) if costs else 30.0 * (session.problem.dim + 1)
+    costs = session.runs.nfevs[session.runs.success]
+    expected = float(np.mean(costs)) if len(costs) else 30.0 * (session.problem.dim + 1)
     return int(min(slots_left, max(1, left // max(expected, 1.0))))
 
 
@@ -658,15 +701,23 @@ def _learn_from_hops(session: _Session, hopper: Hopper, finished: list[LocalRun]
 
 
 def _polish(session: _Session, local: LocalOptions, next_index: int) -> None:
-    """Solve the best minima once more with tight tolerances, from where they are."""
-    basins = session.online.basins()[:3]
-    if not basins:
+    """Solve the best minima once more with tight tolerances, from where they are.
+
+    A point evaluated lower than every minimum (a sample point, or a solve the budget cut
+    short) is descended from first: it is where the best minimum probably lies.
+    """
+    points = [b.x for b in session.online.basins()[:3]]
+    best_known = session.online.basins()[0].f if points else math.inf
+    if session.best_seen_x is not None and session.best_seen_f < best_known - 1e-12 * (
+            1.0 + abs(session.best_seen_f)):
+        points = [session.best_seen_x, *points[:2]]
+    if not points:
         return
     tight = replace(local, tol=min(local.tol or 1e-12, 1e-12), restarts=max(local.restarts, 1))
     left = session.remaining_evals()
     if left <= 0:
         return
-    session.solve_within([(next_index + k, b.x) for k, b in enumerate(basins)], tight, 0.0)
+    session.solve_within([(next_index + k, x) for k, x in enumerate(points)], tight, 0.0)
 
 
 def _global_phase(session: _Session, search: SearchOptions, max_evals: int | None,
@@ -674,8 +725,10 @@ def _global_phase(session: _Session, search: SearchOptions, max_evals: int | Non
     """Run a scipy global optimizer on part of the budget; its best point (or None)."""
     from engine.globalphase import run_global_phase
 
-    budget = (int(search.global_fraction * max_evals) if max_evals is not None
-              else 1000 * session.problem.dim)
+    budget = (int(min(search.global_fraction * max_evals, session.remaining_evals()))
+              if max_evals is not None else 1000 * session.problem.dim)
+    if budget <= 0:
+        return None
     x, used = run_global_phase(search.global_phase or "", session.problem, budget, seed=seed)
     session.nfev += used
     session.n_explore += used
@@ -683,9 +736,18 @@ def _global_phase(session: _Session, search: SearchOptions, max_evals: int | Non
     return x
 
 
+def _better_than(f_new: float, f_old: float, ftol: float) -> bool:
+    """``f_new`` lower than ``f_old`` (minimized sign) by more than the dedup tolerance."""
+    if not math.isfinite(f_new):
+        return False
+    if not math.isfinite(f_old):
+        return True
+    return f_new < f_old - ftol * max(1.0, abs(f_old))
+
+
 def build_result(
     problem: Problem,
-    runs: dict[int, LocalRun],
+    runs: RunStore | dict[int, LocalRun],
     dedup: DedupOptions,
     stop_reason: str,
     wall_time: float,
@@ -695,34 +757,42 @@ def build_result(
     n_skipped: int = 0,
     method: str = "",
     strategy: str = "all",
+    best_seen: tuple[np.ndarray, float] | None = None,
 ) -> MultistartResult:
-    """Merge the successful runs into distinct minima (order independent) and rank them."""
-    ordered = tuple(runs[i] for i in sorted(runs))
-    good = [r for r in ordered if r.success]
+    """Merge the successful runs into distinct minima (order independent) and rank them.
+
+    ``best_seen`` is the best point evaluated anywhere, as ``(x, fun)`` in the user's sign.
+    It becomes ``x``/``fun`` of the result when no minimum is as good (the budget ran out
+    during the descent from it), as a scipy global optimizer reports its best point.
+    """
+    if not isinstance(runs, RunStore):
+        runs = RunStore.from_runs(runs.values())
     sign = problem.sign
+    indices, points, values = runs.successful()
     minima: tuple[Minimum, ...] = ()
-    if good:
-        basins = cluster_points(
-            np.array([r.index for r in good]),
-            np.array([r.x for r in good]),
-            np.array([sign * r.fun for r in good]),
-            problem.lower, problem.upper, dedup.xtol, dedup.ftol,
-        )
+    if len(indices):
+        basins = cluster_points(indices, points, sign * values, problem.lower, problem.upper,
+                                dedup.xtol, dedup.ftol)
         minima = as_minima(basins, sign)
-    n_failed = len(ordered) - len(good)
+    n_failed = runs.n_failed
     kind = "maxima" if problem.maximize else "minima"
     if minima:
-        message = (f"found {len(minima)} distinct {kind} from {len(ordered)} starts "
+        message = (f"found {len(minima)} distinct {kind} from {len(runs)} starts "
                    f"({n_failed} failed); stopped by {stop_reason}")
     else:
-        message = f"no local solve succeeded ({n_failed} of {len(ordered)} failed)"
+        message = f"no local solve succeeded ({n_failed} of {len(runs)} failed)"
+    x, fun = (minima[0].x, minima[0].fun) if minima else (None, math.nan)
+    if best_seen is not None and _better_than(sign * best_seen[1], sign * fun, dedup.ftol):
+        x, fun = np.array(best_seen[0], dtype=float), float(best_seen[1])
+        message += (f"; x is the best point evaluated (fun={fun:.6g}), which no local solve "
+                    f"had descended from when the run stopped: give a larger budget to refine it")
     return MultistartResult(
-        x=minima[0].x if minima else None,
-        fun=minima[0].fun if minima else math.nan,
+        x=x,
+        fun=fun,
         minima=minima,
-        runs=ordered,
-        n_starts=len(ordered),
-        nfev=sum(r.nfev for r in ordered) + n_explore,
+        runs=runs,
+        n_starts=len(runs),
+        nfev=runs.nfev + n_explore,
         n_failed=n_failed,
         wall_time=wall_time,
         stop_reason=stop_reason,
@@ -732,8 +802,8 @@ def build_result(
         provenance=provenance,
         n_explore=n_explore,
         n_skipped=n_skipped,
-        estimated_n_minima=estimated_n_minima(len(good), len(minima)),
-        coverage=estimated_coverage(len(good), len(minima)),
+        estimated_n_minima=estimated_n_minima(len(indices), len(minima)),
+        coverage=estimated_coverage(len(indices), len(minima)),
         method=method,
         strategy=strategy,
     )

@@ -79,6 +79,8 @@ def _one_value(problem: Problem, x: np.ndarray) -> float:
         raw = problem.fun(np.array(x), *problem.args)
         if problem.jac is True and isinstance(raw, (tuple, list)):
             raw = raw[0]
+        if isinstance(raw, (str, bytes)):
+            return math.inf
         return float(np.asarray(raw, dtype=float).reshape(()))
     except Exception:  # the objective's own failure marks this point unusable, nothing more
         return math.inf

@@ -38,6 +38,8 @@ class _CountedObjective:
             raw = self.problem.fun(np.array(x, dtype=float), *self.problem.args)
             if self.problem.jac is True and isinstance(raw, (tuple, list)):
                 raw = raw[0]
+            if isinstance(raw, (str, bytes)):
+                return math.inf
             value = self.problem.sign * float(np.asarray(raw, dtype=float).reshape(()))
         except Exception:  # a failing point is a bad point, not the end of the phase
             return math.inf

@@ -192,6 +192,10 @@ class _HardTimeout(BaseException):
     """
 
 
+# threading.Timer overflows the platform's time_t past about 1e8 s; a limit that long is none.
+_LONGEST_TIMER = 1e7
+
+
 class _Watchdog:
     """Interrupts the calling thread if a solve runs past its time limit inside one call.
 
@@ -217,7 +221,7 @@ class _Watchdog:
     def __enter__(self) -> _Watchdog:
         self._lock = threading.Lock()
         self._done = False
-        if self.seconds is not None:
+        if self.seconds is not None and self.seconds < _LONGEST_TIMER:
             # A little slack past the soft limit, which the wrapper enforces between calls.
             self._timer = threading.Timer(self.seconds * 1.5 + 0.05, self._fire)
             self._timer.daemon = True
@@ -242,7 +246,7 @@ class _Objective:
     """Counts calls, applies the sign for maximization, and checks every returned value."""
 
     def __init__(self, problem: Problem, start_timeout: float | None, scaled: bool = False,
-                 max_nfev: int | None = None) -> None:
+                 max_nfev: int | None = None, bounded: bool = False) -> None:
         self.problem = problem
         self.sign = problem.sign
         self.nfev = 0
@@ -253,9 +257,13 @@ class _Objective:
         # The solver sees z in [0, 1]^d when scaled; the user's function always sees x.
         self.offset = problem.lower if scaled else np.zeros(problem.dim)
         self.width = (problem.upper - problem.lower) if scaled else np.ones(problem.dim)
+        # A bounded solver keeps z inside the box, but offset + width * z can round just
+        # past a bound; the user's function and the reported x must stay inside.
+        self.clip = bool(scaled and bounded)
 
     def to_user(self, z: np.ndarray) -> np.ndarray:
-        return self.offset + self.width * np.asarray(z, dtype=float)
+        x = self.offset + self.width * np.asarray(z, dtype=float)
+        return np.clip(x, self.problem.lower, self.problem.upper) if self.clip else x
 
     def to_solver(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, dtype=float) - self.offset) / self.width
@@ -263,6 +271,8 @@ class _Objective:
     def _value(self, x: np.ndarray, raw: Any) -> float:
         if raw is None:
             raise _StopSolve("ValueError: objective returned None, not a scalar")
+        if isinstance(raw, (str, bytes)):  # numpy would parse "1.5"; scipy refuses text
+            raise _StopSolve(f"ValueError: objective returned text {raw!r}, not a scalar")
         try:
             value = float(np.asarray(raw, dtype=float).reshape(()))
         except (TypeError, ValueError):
@@ -352,11 +362,55 @@ def _with_simplex_at(kwargs: dict[str, Any], x0: np.ndarray, problem: Problem,
     put at this start (clipped to the bounds), in the solver's coordinates.
     """
     options = kwargs.get("options") or {}
-    if "initial_simplex" not in options:
+    if "initial_simplex" in options:
+        moved = simplex_at(options["initial_simplex"], x0, problem.lower, problem.upper)
+    elif kwargs.get("method") == "Nelder-Mead":
+        moved = box_simplex(x0, problem.lower, problem.upper)
+    else:
         return kwargs
-    simplex = np.asarray(options["initial_simplex"], dtype=float)
-    moved = np.clip(x0 + (simplex - simplex[0]), problem.lower, problem.upper)
     return {**kwargs, "options": {**options, "initial_simplex": wrapped.to_solver(moved)}}
+
+
+def box_simplex(x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                fraction: float = 0.05) -> np.ndarray:
+    """Nelder-Mead's first simplex: ``x0`` and one step of ``fraction`` of the box per axis.
+
+    scipy's default steps 5% of each coordinate's value (0.00025 for a zero one), so a start
+    near the origin gets a simplex too small to see past noise or a flat region and
+    "converges" where it began; steps sized by the bounds mean the same everywhere. A step
+    that would leave the box is taken the other way.
+
+    Examples
+    --------
+    >>> box_simplex(np.array([0.0, 9.9]), np.zeros(2), 10 * np.ones(2))
+    array([[0. , 9.9],
+           [0.5, 9.9],
+           [0. , 9.4]])
+    """
+    x0 = np.asarray(x0, dtype=float)
+    step = fraction * (np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float))
+    step = np.where(x0 + step > upper, -step, step)
+    return np.vstack([x0, x0 + np.diag(step)])
+
+
+def simplex_at(simplex: Any, x0: np.ndarray, lower: np.ndarray,
+               upper: np.ndarray) -> np.ndarray:
+    """The simplex ``simplex`` moved so that its first vertex is ``x0``, clipped to the box.
+
+    Examples
+    --------
+    >>> simplex_at([[0, 0], [1, 0], [0, 1]], np.array([2.0, 2.0]), np.zeros(2), 2.5 * np.ones(2))
+    array([[2. , 2. ],
+           [2.5, 2. ],
+           [2. , 2.5]])
+    """
+    shape = np.asarray(simplex, dtype=float)
+    return np.clip(np.asarray(x0, dtype=float) + (shape - shape[0]), lower, upper)
+
+
+def _is_bounded(method: str) -> bool:
+    info = METHODS.get(method)
+    return bool(info is not None and info.bounds)
 
 
 def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
@@ -410,7 +464,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
     started = time.perf_counter()
     x0 = np.asarray(x0, dtype=float)
     wrapped = _Objective(problem, opts.start_timeout, scaled=uses_scaling(problem, opts),
-                         max_nfev=opts.max_nfev)
+                         max_nfev=opts.max_nfev, bounded=_is_bounded(opts.method))
     kwargs = _scipy_arguments(problem, opts, wrapped)
     nit = 0
     try:

@@ -643,7 +643,7 @@ def trace_run(
     """
     from scipy.optimize import Bounds, OptimizeResult, minimize
 
-    from engine.local import METHODS
+    from engine.local import METHODS, box_simplex, simplex_at
 
     run = _run_by_index(result, start)
     method = str(result.provenance.get("method", "L-BFGS-B"))
@@ -667,9 +667,11 @@ def trace_run(
         return sign * float(raw)
 
     options = dict(result.provenance.get("options") or {})
-    if "initial_simplex" in options:
-        options["initial_simplex"] = (np.asarray(options["initial_simplex"], dtype=float)
-                                      - offset) / width
+    if "initial_simplex" in options or method == "Nelder-Mead":
+        # As the engine did: the user's simplex shape (or one sized by the bounds) at x0.
+        moved = (simplex_at(options["initial_simplex"], run.x0, box[:, 0], box[:, 1])
+                 if "initial_simplex" in options else box_simplex(run.x0, box[:, 0], box[:, 1]))
+        options["initial_simplex"] = (moved - offset) / width
     kwargs: dict[str, Any] = {"method": method, "args": tuple(args), "callback": record,
                               "tol": result.provenance.get("tol"), "options": options}
     if jac is True:

@@ -126,6 +126,10 @@ class LinePrinter:
         )
 
 
+# Terminals at least this wide get the long labels; narrower ones the short layout.
+WIDE_TERMINAL = 125
+
+
 class RichProgress:
     """A live progress bar in a terminal or a notebook, drawn with ``rich``.
 
@@ -165,44 +169,46 @@ class RichProgress:
         self._state: RunState | None = None
         self._stamp = time.monotonic()
 
+    def _text(self, task: Any) -> str:
+        """Counts, best value and times; short labels when the terminal is narrow."""
+        state = self._state
+        elapsed = 0.0 if state is None else state.elapsed
+        if task.finished:
+            left = "done"
+        else:
+            elapsed += time.monotonic() - self._stamp
+            eta = task.fields.get("eta")
+            if eta is not None:
+                eta = max(0.0, eta - (time.monotonic() - self._stamp))
+            left = f"eta {_clock(eta)}"
+        f = task.fields
+        if self.console.width >= WIDE_TERMINAL:
+            return (f"{task.completed:.0f}/{f['planned']} starts  best {f['best']}  "
+                    f"{f['minima']} minima  {f['failed']} failed  {f['nfev']} evals  "
+                    f"elapsed {_clock(elapsed)}  {left}")
+        return (f"{task.completed:.0f}/{f['planned']} best {f['best']} {f['minima']} min "
+                f"{f['failed']} fail {f['nfev']} ev {_clock(elapsed)} {left}")
+
     def _columns(self) -> list[Any]:
         from rich.progress import BarColumn, ProgressColumn, TextColumn
         from rich.text import Text
 
         display = self
+        bar = BarColumn(bar_width=24)
+        label = "multistart" if self.console.width >= WIDE_TERMINAL else ""
 
-        class Elapsed(ProgressColumn):
-            """Elapsed time of the run, ticking between finished starts."""
-
-            def render(self, task: Any) -> Text:
-                state = display._state
-                seconds = 0.0 if state is None else state.elapsed
-                if not task.finished:
-                    seconds += time.monotonic() - display._stamp
-                return Text(f"elapsed {_clock(seconds)}", style="progress.elapsed")
-
-        class Remaining(ProgressColumn):
-            """Time left at the pace of this session's starts."""
+        class Stats(ProgressColumn):
+            """Everything but the bar, in one piece so the line never wraps: the bar gets
+            what the text leaves of the terminal's width (none when too little)."""
 
             def render(self, task: Any) -> Text:
-                if task.finished:
-                    return Text("done", style="progress.remaining")
-                eta = task.fields.get("eta")
-                if eta is not None:
-                    eta = max(0.0, eta - (time.monotonic() - display._stamp))
-                return Text(f"eta {_clock(eta)}", style="progress.remaining")
+                text = display._text(task)
+                room = display.console.width - len(text) - 2 - (len(label) + 1 if label else 0)
+                bar.bar_width = min(24, room) if room >= 6 else 0
+                return Text(text, style="progress.description", no_wrap=True,
+                            overflow="ellipsis")
 
-        return [
-            TextColumn("[bold]multistart"),
-            BarColumn(bar_width=24),
-            TextColumn("{task.completed:.0f}/{task.fields[planned]} starts"),
-            TextColumn("best [bold]{task.fields[best]}"),
-            TextColumn("{task.fields[minima]} minima"),
-            TextColumn("{task.fields[failed]} failed"),
-            TextColumn("{task.fields[nfev]} evals"),
-            Elapsed(),
-            Remaining(),
-        ]
+        return [TextColumn(f"[bold]{label}"), bar, Stats()] if label else [bar, Stats()]
 
     def _start(self, state: RunState) -> None:
         from rich.progress import Progress

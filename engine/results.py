@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ import numpy as np
 def _float_or_none(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+# Results with more runs than this leave them out of to_dict() / result.json by default.
+RUNS_IN_DICT = 100_000
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -144,12 +149,15 @@ class MultistartResult:
     Attributes
     ----------
     x, fun : numpy.ndarray, float
-        The best minimum (the global estimate); ``x`` is None and ``fun`` NaN when no run
-        succeeded.
+        The global estimate: the best minimum, or, when the run stopped (budget, time)
+        before any descent reached a point as low as the best one evaluated, that point
+        (``message`` then says so). ``x`` is None and ``fun`` NaN when nothing finite was
+        evaluated.
     minima : tuple of Minimum
         Distinct minima, best first (lowest ``fun``, or highest when maximizing).
-    runs : tuple of LocalRun
-        Every local run, ordered by start index.
+    runs : sequence of LocalRun
+        Every local run, ordered by start index (a compact
+        :class:`~engine.runstore.RunStore`; each item is built on access).
     n_starts, nfev, n_failed : int
         Starts solved, objective evaluations over all runs, runs that did not succeed.
     wall_time : float
@@ -183,7 +191,7 @@ class MultistartResult:
     x: np.ndarray | None
     fun: float
     minima: tuple[Minimum, ...]
-    runs: tuple[LocalRun, ...]
+    runs: Sequence[LocalRun]
     n_starts: int
     nfev: int
     n_failed: int
@@ -203,7 +211,8 @@ class MultistartResult:
     @property
     def nit(self) -> int:
         """Solver iterations summed over all runs."""
-        return sum(r.nit for r in self.runs)
+        total = getattr(self.runs, "nit", None)
+        return int(total) if total is not None else sum(r.nit for r in self.runs)
 
     @property
     def seed(self) -> int | None:
@@ -212,6 +221,8 @@ class MultistartResult:
 
     def failures(self) -> dict[str, int]:
         """Count failed runs by reason (error type or solver message)."""
+        if hasattr(self.runs, "failures"):
+            return self.runs.failures()
         counts: dict[str, int] = {}
         for run in self.runs:
             if not run.success:
@@ -219,8 +230,15 @@ class MultistartResult:
                 counts[reason] = counts.get(reason, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
-    def to_dict(self, include_runs: bool = True) -> dict[str, Any]:
-        """JSON-safe dict of everything (``json.dumps`` works on it directly)."""
+    def to_dict(self, include_runs: bool | None = None) -> dict[str, Any]:
+        """JSON-safe dict of everything (``json.dumps`` works on it directly).
+
+        ``include_runs=None`` includes every run up to :data:`RUNS_IN_DICT` of them; larger
+        results leave the runs to ``runs.csv`` and the journal (a million runs would make a
+        result file of hundreds of megabytes).
+        """
+        if include_runs is None:
+            include_runs = len(self.runs) <= RUNS_IN_DICT
         out: dict[str, Any] = {
             "x": None if self.x is None else _floats(self.x),
             "fun": _float_or_none(self.fun),
@@ -257,6 +275,8 @@ class MultistartResult:
                 return None
             return np.array([np.nan if v is None else v for v in values], dtype=float)
 
+        from engine.runstore import RunStore
+
         minima = tuple(
             Minimum(x=arr(m["x"]), fun=np.nan if m["fun"] is None else float(m["fun"]),
                     n_hits=int(m["n_hits"]), starts=tuple(m["starts"]))
@@ -266,7 +286,7 @@ class MultistartResult:
             x=arr(data.get("x")),
             fun=np.nan if data.get("fun") is None else float(data["fun"]),
             minima=minima,
-            runs=tuple(LocalRun.from_dict(r) for r in data.get("runs", [])),
+            runs=RunStore.from_runs(LocalRun.from_dict(r) for r in data.get("runs", [])),
             n_starts=int(data["n_starts"]),
             nfev=int(data["nfev"]),
             n_failed=int(data["n_failed"]),

@@ -279,6 +279,18 @@ def test_loose_solves_move_when_tightened_and_tight_ones_do_not(himmelblau_resul
     assert max(m["dx"] for m in found.data["moves"]) > found.data["xtol"] == 1e-4
 
 
+def test_resolving_with_an_initial_simplex_starts_at_each_minimum():
+    # scipy ignores x0 when given initial_simplex: re-solving every minimum from the user's
+    # simplex as given would send them all to one point and report false moves.
+    simplex = [[-4.5, -4.5], [-4.0, -4.5], [-4.5, -4.0]]
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=16, seed=0,
+                          client="serial", method="Nelder-Mead",
+                          options={"initial_simplex": simplex})
+    assert len(res.minima) == 4
+    found = only(diagnose(res, fun=HIMMELBLAU.fun), "tolerance")
+    assert max(m["dx"] for m in found.data["moves"]) < 1e-2, found.data["moves"]
+
+
 # ------------------------------------------------------------------ the report itself
 
 

@@ -1,5 +1,6 @@
 """Exploration helpers and the Bayesian stopping estimates, checked against hand-worked cases."""
 
+import itertools
 import math
 
 import numpy as np
@@ -22,7 +23,7 @@ def test_critical_distance_matches_the_formula_and_shrinks_with_the_sample():
     expected = (math.gamma(1 + d / 2) * sigma * math.log(n) / n) ** (1 / d) / math.sqrt(math.pi)
     assert critical_distance(n, d, sigma) == pytest.approx(expected)
     radii = [critical_distance(n, 2) for n in (100, 1000, 10_000, 100_000)]
-    assert all(a > b for a, b in zip(radii, radii[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(radii))
 
 
 def test_mlsl_starts_once_per_valley_of_the_sample():

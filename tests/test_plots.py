@@ -140,6 +140,22 @@ def test_trace_run_starts_at_x0_and_ends_at_the_minimum_the_run_reached(himmelbl
         plots.trace_run(himmelblau_result, HIMMELBLAU.fun, 999)
 
 
+def test_trace_with_an_initial_simplex_repeats_each_runs_own_solve():
+    # scipy ignores x0 when given initial_simplex; the engine moves the simplex to each start,
+    # and the trace must do the same or every path would be the same path.
+    simplex = [[-4.5, -4.5], [-4.0, -4.5], [-4.5, -4.0]]
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=8, seed=0,
+                          client="serial", method="Nelder-Mead",
+                          options={"initial_simplex": simplex})
+    ends = set()
+    for run in res.runs[:4]:
+        path = plots.trace_run(res, HIMMELBLAU.fun, run.index)
+        assert np.array_equal(path[0], run.x0)
+        assert np.max(np.abs(path[-1] - run.x)) < 1e-3, (run.index, path[-1], run.x)
+        ends.add(tuple(np.round(path[-1], 2)))
+    assert len(ends) > 1
+
+
 def test_trace_of_a_run_solved_in_the_unit_box_follows_the_same_coordinates():
     # Bounds 1000x apart: the engine solves in unit-box coordinates, and so must the trace.
     f = lambda x: float((x[0] - 0.3) ** 2 + ((x[1] - 400.0) / 1000.0) ** 2)  # noqa: E731

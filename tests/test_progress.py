@@ -175,8 +175,22 @@ def test_callback_sees_current_minima_and_stops_the_run_cleanly():
     assert seen[-1] == 4 and max(seen[:-1]) < 4
 
 
-@pytest.mark.parametrize("width", [60, 200])
+@pytest.mark.parametrize("width", [60, 80, 100, 200])
 def test_live_bar_renders_at_any_width(width):
     bar, out = live(width)
     bar(state(5, n_total=5), final=True)
     assert "5/5" in plain(out.getvalue())
+
+
+@pytest.mark.parametrize("width", [80, 100, 125, 200])
+def test_live_bar_fits_on_one_line_with_every_count_readable(width):
+    bar, out = live(width)
+    bar(state(1234, n_total=100_000, elapsed=3725.0, best=-1.0316284534, failed=17,
+              nfev=9_876_543, n_minima=123))
+    bar.close()
+    lines = [line for line in plain(out.getvalue()).splitlines() if line.strip()]
+    last = lines[-1]
+    assert len(last) <= width
+    for text in ("1234/100000", "-1.0316284", "123 min", "17 fail", "9876543 ev", "1:02:05",
+                 "eta "):
+        assert text in last, (text, last)

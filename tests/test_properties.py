@@ -304,11 +304,17 @@ def check_result(
     funs = [m.fun for m in res.minima]
     assert funs == sorted(funs, reverse=bool(maximize)), funs
     assert res.success is bool(res.minima)
-    if res.minima:
+    # The global estimate is the best minimum, or a point evaluated lower than all of them
+    # (named in the message); never worse than the best minimum.
+    better = (lambda a, b: a >= b) if maximize else (lambda a, b: a <= b)
+    if res.minima and np.array_equal(res.x, res.minima[0].x):
         assert res.fun == res.minima[0].fun
-        assert np.array_equal(res.x, res.minima[0].x)
+    elif res.x is not None:
+        assert "best point evaluated" in res.message
+        assert not res.minima or better(res.fun, res.minima[0].fun)
+        assert math.isfinite(res.fun) and np.all(res.x >= lower) and np.all(res.x <= upper)
     else:
-        assert res.x is None and math.isnan(res.fun)
+        assert not res.minima and math.isnan(res.fun)
     # Serializable.
     text = json.dumps(res.to_dict())
     assert json.loads(text)["n_starts"] == res.n_starts
@@ -781,12 +787,12 @@ def test_any_combination_runs_or_raises_an_engine_error(data):
                  maximize=kwargs["maximize"], bounded_method=METHODS[method].bounds)
 
 
-# ================================================================ known bugs (xfail, strict)
-# Each test below pins one bug found by the properties above, with its minimal input. They
-# are strict xfails: when the engine is fixed they start passing and must be un-marked.
+# ================================================================ regression tests
+# Each test below pins one bug found by the properties above, with its minimal input; all
+# are fixed (a new bug found here starts as a strict xfail until it is).
 
 
-# FIXED, kept as regression tests: bugs 1, 2, 3, 4 (bounds), 5, 6, 7, 8, 14 (journal), 15.
+# FIXED, kept as regression tests: every bug below (1 to 15).
 
 # BUG 1: bounds whose width overflows float64 are accepted, and every sampled start is +inf
 # (outside the box); the runs then "succeed" at x=1e308 and are reported as 3 distinct minima
@@ -824,12 +830,8 @@ def test_bounds_object_with_text_is_refused():
 #   engine.minimize(f, [(0, 10**400)], client="serial")
 #   engine.minimize(f, [(0, 1)], x0=[10**400], client="serial")
 #   engine.minimize(f, [(0, 1)], sampler=[[10**400]], client="serial")
-OVERFLOW_BUG = pytest.mark.xfail(strict=True,
-                                 reason="BUG: int too large for float -> bare OverflowError")
 
-
-@pytest.mark.parametrize("where", ["bounds", pytest.param("x0", marks=OVERFLOW_BUG),
-                                   pytest.param("sampler", marks=OVERFLOW_BUG)])
+@pytest.mark.parametrize("where", ["bounds", "x0", "sampler"])
 def test_bug_int_too_large_for_float(where):
     kwargs: dict[str, Any] = {"n_starts": 1}
     bounds: Any = [(0, 1)]
@@ -879,7 +881,6 @@ def test_constraints_array_is_refused():
 # fails. Minimal input:
 #   res = engine.minimize(f, [(0, 1)], options={"maxiter": np.int64(50)}, client="serial")
 #   json.dumps(res.to_dict())  -> TypeError: Object of type int64 is not JSON serializable
-@pytest.mark.xfail(strict=True, reason="BUG: numpy option values make to_dict() non-JSON")
 @pytest.mark.parametrize("options", [{"maxiter": np.int64(50)}, {"gtol": np.float32(1e-5)},
                                      {"eps": np.array([1e-8])}])
 def test_bug_numpy_option_values_break_to_dict(options):
@@ -892,7 +893,6 @@ def test_bug_numpy_option_values_break_to_dict(options):
 # for platform time_t" in a background thread (printed, not raised; the hard timeout is then
 # silently disabled). Minimal input:
 #   engine.minimize(f, [(0, 1)], start_timeout=1e300, n_starts=1, client="serial")
-@pytest.mark.xfail(strict=True, reason="BUG: huge start_timeout crashes the watchdog thread")
 def test_bug_huge_start_timeout_crashes_watchdog_thread():
     crashed: list[BaseException] = []
     previous = threading.excepthook
@@ -912,7 +912,6 @@ def test_bug_huge_start_timeout_crashes_watchdog_thread():
 # with a message naming "starts[0]", not the argument `sampler` the user passed. Minimal input:
 #   engine.minimize(f, [(0, 1)], sampler=[[5.0]], client="serial")
 #   -> ProblemError("starts[0]=[5.0] lies outside the bounds ...")
-@pytest.mark.xfail(strict=True, reason="BUG: out-of-bounds sampler points: message lacks name")
 def test_bug_sampler_points_outside_bounds_message():
     expect_error(sum_of_squares, [(0.0, 1.0)], ["sampler"], sampler=[[5.0]])
 
@@ -921,7 +920,6 @@ def test_bug_sampler_points_outside_bounds_message():
 # (np.asarray(raw, dtype=float) parses it), so those runs succeed instead of failing like any
 # other non-numeric return value (scipy itself would reject it). Minimal input:
 #   engine.minimize(lambda x: "1.5", [(0, 1)], n_starts=2, client="serial").n_failed  -> 0
-@pytest.mark.xfail(strict=True, reason="BUG: objective returning '1.5' counts as success")
 def test_bug_objective_returning_numeric_string_is_accepted():
     res = call(lambda x: "1.5", [(0.0, 1.0)], n_starts=2, seed=0)
     assert res.n_failed == 2
@@ -934,7 +932,6 @@ def test_bug_objective_returning_numeric_string_is_accepted():
 # for moderate sizes, allocates gigabytes) before the first start. Minimal input:
 #   engine.minimize(f, [(0, 1)], n_starts=10**15, sampler="lhs", max_evals=50,
 #                   client="serial")  -> MemoryError: Unable to allocate 7.1 PiB
-@pytest.mark.xfail(strict=True, reason="BUG: huge n_starts with lhs/sobol-seq -> MemoryError")
 @pytest.mark.parametrize("sampler", ["lhs", "sobol-seq"])
 def test_bug_huge_n_starts_with_eager_samplers(sampler):
     try:
@@ -954,14 +951,9 @@ def test_bug_huge_n_starts_with_eager_samplers(sampler):
 #       is not callable   (progress="yes" likewise: any truthy non-True is called)
 #   engine.minimize(f, [(0, 1)], journal=5, client="serial")     -> TypeError: expected str,
 #       bytes or os.PathLike object, not int
-UNVALIDATED_BUG = pytest.mark.xfail(strict=True, reason="BUG: callback/progress not validated")
 
-
-@pytest.mark.parametrize(("key", "value"), [pytest.param("callback", "x", marks=UNVALIDATED_BUG),
-                                            pytest.param("progress", 1, marks=UNVALIDATED_BUG),
-                                            pytest.param("progress", "yes",
-                                                         marks=UNVALIDATED_BUG),
-                                            ("journal", 5)])
+@pytest.mark.parametrize(("key", "value"), [("callback", "x"), ("progress", 1),
+                                            ("progress", "yes"), ("journal", 5)])
 def test_bug_unvalidated_callback_progress_journal(key, value):
     expect_error(sum_of_squares, [(0.0, 1.0)], [key], n_starts=1, seed=0, **{key: value})
 
