@@ -184,7 +184,8 @@ class _Session:
             n_failed=self.n_failed, nfev=self.nfev, n_minima=len(self.online),
             best_fun=sign * self.best if math.isfinite(self.best) else math.nan,
             elapsed=self.elapsed(),
-            minima=as_minima(self.online.basins(), sign) if self.callback is not None else (),
+            minima_source=((lambda: as_minima(self.online.basins(), sign))
+                           if self.callback is not None else None),
         )
 
     def elapsed(self) -> float:
@@ -232,13 +233,18 @@ class _Session:
         return values
 
     def solve(self, starts: Iterable[Start], local: LocalOptions, total: int | None = None,
-              per_run: bool = False) -> list[LocalRun]:
-        """Solve ``starts`` on the executor (resumed ones are taken from the journal)."""
+              per_run: bool = False, collect: bool = True) -> list[LocalRun]:
+        """Solve ``starts`` on the executor (resumed ones are taken from the journal).
+
+        Returns their runs when ``collect``; a stream of a million starts passes
+        ``collect=False`` so that its runs stay in the columnar store only.
+        """
         wanted: list[int] = []
 
         def pending() -> Iterator[Start]:
             for start in starts:
-                wanted.append(start[0])
+                if collect:
+                    wanted.append(start[0])
                 if start[0] not in self.runs:
                     yield start
 
@@ -267,7 +273,7 @@ class _Session:
 
     def solve_within(self, batch: Iterable[Start], local: LocalOptions,
                      reserve: float, total: int | None = None,
-                     per_run: bool = False) -> list[LocalRun]:
+                     per_run: bool = False, collect: bool = True) -> list[LocalRun]:
         """Solve ``batch`` without spending the last ``reserve`` evaluations of the budget.
 
         In this process each start gets exactly what is left when it begins, so the budget
@@ -277,14 +283,14 @@ class _Session:
         if getattr(self.executor, "kind", "") != "serial" or not math.isfinite(
                 self.remaining_evals()):
             return self.solve(batch, _capped(local, self, reserve), total=total,
-                              per_run=per_run)
+                              per_run=per_run, collect=collect)
         finished: list[LocalRun] = []
         for start in batch:
             left = self.remaining_evals() - reserve
             if left < 1:
                 raise _Stop("max_evals")
             finished += self.solve([start], replace(local, max_nfev=int(left)),
-                                   per_run=per_run)
+                                   per_run=per_run, collect=collect)
         return finished
 
     def minima_units(self) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +355,7 @@ def _run_and_build(session: _Session, plan: StartPlan, search: SearchOptions,
             session.check_run(run)
         if strategy == "all":
             session.solve_within(iter(plan), local, 0.0, total=plan.total - len(session.runs),
-                                 per_run=stop.bayes)
+                                 per_run=stop.bayes, collect=False)
         else:
             stop_reason = _explore_and_solve(session, plan, search, local, strategy)
     except _Stop as why:

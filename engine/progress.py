@@ -16,7 +16,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from engine.results import LocalRun, Minimum
@@ -43,8 +43,9 @@ class RunState:
     elapsed : float
         Seconds since the run started.
     minima : tuple of Minimum
-        The distinct minima so far, best first (provisional, like ``n_minima``); filled only
-        when a ``callback`` is given, else empty.
+        The distinct minima so far, best first (provisional, like ``n_minima``); built when
+        first read, inside the callback (a callback that never reads it costs nothing per
+        start), and empty for progress displays.
     """
 
     run: LocalRun
@@ -55,7 +56,16 @@ class RunState:
     n_minima: int
     best_fun: float
     elapsed: float
-    minima: tuple[Minimum, ...] = ()
+    minima_source: Callable[[], tuple[Minimum, ...]] | None = field(
+        default=None, repr=False, compare=False)
+
+    @property
+    def minima(self) -> tuple[Minimum, ...]:
+        if self.minima_source is None:
+            return ()
+        if "_minima" not in self.__dict__:
+            object.__setattr__(self, "_minima", self.minima_source())
+        return self.__dict__["_minima"]
 
 
 class _Rate:

@@ -6,6 +6,7 @@ set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), before and after the r
 ``engine``   ``engine.minimize`` of a cheap 2-D problem (a quadratic bowl with its gradient,
              L-BFGS-B, no restart; about 0.7 ms a start here) with ``client="serial"``, so the
              driver and the solves share one process and nothing else is counted;
+``journal``  the same with ``journal=`` a file: every run also streamed to the journal;
 ``objects``  the finished runs alone, held as a dict of :class:`engine.results.LocalRun`
              (what a driver holding every run keeps);
 ``runstore`` the same runs held in :class:`engine.runstore.RunStore`.
@@ -14,7 +15,7 @@ The table gives, for each mode and size, the peak RSS, its growth over the proce
 imports, bytes per start, and the ratio of the largest size's peak to the smallest's.
 Results: ``bench-results/memory.{csv,json}``.
 
-Usage: scripts/bench-memory [--sizes 10000,1000000] [--modes engine,objects,runstore]
+Usage: scripts/bench-memory [--sizes 10000,1000000] [--modes engine,journal,objects,runstore]
 """
 
 from __future__ import annotations
@@ -70,11 +71,17 @@ def child(mode: str, n: int) -> dict:
     baseline = peak_mb()
     started = time.perf_counter()
     extra: dict = {}
-    if mode == "engine":
-        res = engine.minimize(bowl, [(-1.0, 1.0), (-1.0, 1.0)], jac=bowl_jac, n_starts=n,
-                              seed=0, client="serial", restarts=0)
-        extra = {"n_runs": res.n_starts, "n_minima": len(res.minima),
-                 "stop_reason": res.stop_reason}
+    if mode in ("engine", "journal"):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Path(tmp) / "journal.jsonl" if mode == "journal" else None
+            res = engine.minimize(bowl, [(-1.0, 1.0), (-1.0, 1.0)], jac=bowl_jac, n_starts=n,
+                                  seed=0, client="serial", restarts=0, journal=journal)
+            extra = {"n_runs": res.n_starts, "n_minima": len(res.minima),
+                     "stop_reason": res.stop_reason}
+            if journal is not None:
+                extra["journal_mb"] = round(journal.stat().st_size / 1e6, 1)
     elif mode == "objects":
         held = {run.index: run for run in synthetic_runs(n)}
         extra = {"n_runs": len(held)}
@@ -106,7 +113,7 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
-    parser.add_argument("--modes", default="engine,objects,runstore")
+    parser.add_argument("--modes", default="engine,journal,objects,runstore")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
