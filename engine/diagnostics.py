@@ -444,6 +444,10 @@ def _resolve(
     elif method == "Nelder-Mead" and box.known:
         options["initial_simplex"] = box_simplex(np.asarray(x, dtype=float), box.lower,
                                                  box.upper)
+    if method == "Powell" and box.known and "direc" not in options:
+        # Powell's first line searches span the whole box and can leave the minimum's
+        # basin; short first directions keep the re-solve where it starts.
+        options["direc"] = np.diag(1e-3 * box.width)
 
     def objective(z: np.ndarray, *a: Any) -> Any:
         raw = fun(z, *a)
@@ -460,7 +464,9 @@ def _resolve(
         kwargs["jac"] = True
     elif callable(jac) and use_jac:
         kwargs["jac"] = lambda z, *a: sign * np.asarray(jac(z, *a), dtype=float)
-    if box.known and (info is None or info.bounds):
+    # Powell's line searches with bounds scan the whole feasible segment and can jump to
+    # another minimum of equal value; without bounds they bracket from the start outward.
+    if box.known and (info is None or info.bounds) and method != "Powell":
         kwargs["bounds"] = Bounds(box.lower, box.upper)
     if constraints:
         kwargs["constraints"] = constraints
@@ -723,6 +729,17 @@ def _tolerance_finding(
         df = abs(f_new - m.fun) / max(1.0, abs(m.fun))
         rows.append({"rank": rank, "dx": dx, "df": df, "x": x_new, "f": f_new})
     data = {"moves": rows, "xtol": xtol, "ftol": ftol}
+    stated = _solver_x_tolerance(result, box)
+    if stated is not None and stated[1] > xtol:
+        name, unit = stated
+        data["solver_xtol"] = unit
+        return Finding(
+            "tolerance", "warning",
+            f"the solver stops once its steps are below {name} ({unit:.3g} of the box), "
+            f"looser than the dedup xtol={xtol:g}: two runs into the same minimum can end "
+            "farther apart than xtol and be counted as two minima",
+            f"tighten the solver ({name} <= {xtol:g} of the box width) or loosen the dedup "
+            f"xtol to at least {unit:.2g}", data)
     dx_max = max(r["dx"] for r in rows)
     df_max = max(r["df"] for r in rows)
     seen = (f"re-solving the best {len(rows)} minima with tol={TIGHT_TOL:g} moved them by up "
@@ -739,6 +756,37 @@ def _tolerance_finding(
         "and one minimum may be counted as several",
         "tighten the solve: tol=1e-10 (or gtol/ftol options), restarts=2, or an analytic jac;"
         " or loosen the dedup xtol/ftol to the accuracy the solver reaches", data)
+
+
+# Step tolerances of the solvers that stop on the size of a step (scipy's defaults).
+_X_TOLERANCES = {"Nelder-Mead": ("xatol", 1e-4), "Powell": ("xtol", 1e-4),
+                 "trust-constr": ("xtol", 1e-8), "COBYLA": ("rhoend", 1e-4),
+                 "COBYQA": ("final_tr_radius", 1e-6)}
+
+
+def _solver_x_tolerance(result: MultistartResult, box: _Box) -> tuple[str, float] | None:
+    """The solver's step tolerance as ``(option name, fraction of the box)``, if it has one.
+
+    The value is in the solver's coordinates: the unit box when the run was scaled, the
+    user's units otherwise (then taken relative to the narrowest bound).
+    """
+    method = str(result.provenance.get("method", ""))
+    if method not in _X_TOLERANCES or not box.known:
+        return None
+    name, default = _X_TOLERANCES[method]
+    options = dict(result.provenance.get("options") or {})
+    tol = result.provenance.get("tol")
+    value = options.get(name, default if tol is None else tol)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    if method == "Powell" or not result.provenance.get("scaled", False):
+        # Powell's xtol is relative to x; others are in the user's units.
+        scale = max(1.0, float(np.max(np.abs(np.concatenate([box.lower, box.upper]))))) \
+            if method == "Powell" else 1.0
+        value = value * scale / float(np.min(box.width))
+    return name, value
 
 
 def _coverage_finding(result: MultistartResult) -> Finding | None:

@@ -782,8 +782,10 @@ def plot_traces(
                 label=f"start {s}: {len(p) - 1} steps → {where}")
         ax.plot(px[:1], py[:1], "s", color=colour, mec="black", ms=8, zorder=5)
         ax.plot(px[-1:], py[-1:], "*", color=colour, mec="black", ms=15, zorder=5)
-    ax.legend(fontsize=8, loc="upper right", framealpha=0.85,
-              title="square: start, star: end", title_fontsize=8)
+    # Below the axes, not on them: a legend inside would hide a start or an end.
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
+               ncols=min(3, len(traces)), fontsize=8, frameon=False,
+               title="square: start, star: end", title_fontsize=8)
     ax.set_title(f"Solver paths ({method}, iterates from the callback)\n"
                  f"{_counts_line(result)}", fontsize=10)
     return _save(fig, path)

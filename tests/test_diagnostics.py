@@ -279,6 +279,26 @@ def test_loose_solves_move_when_tightened_and_tight_ones_do_not(himmelblau_resul
     assert max(m["dx"] for m in found.data["moves"]) > found.data["xtol"] == 1e-4
 
 
+def test_solver_step_tolerance_looser_than_dedup_xtol_is_flagged():
+    # Nelder-Mead stopping on steps of 0.5 (5% of the box) ends each run somewhere in a
+    # 0.5-wide patch: dedup at xtol=1e-4 then splits Himmelblau's 4 minima into many.
+    loose = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=16, seed=0,
+                            client="serial", method="Nelder-Mead", options={"xatol": 0.5})
+    assert len(loose.minima) > 4
+    found = only(diagnose(loose, fun=HIMMELBLAU.fun), "tolerance")
+    assert found.severity == "warning" and "xatol" in found.message
+    assert found.data["solver_xtol"] == pytest.approx(0.05)
+    assert "loosen the dedup xtol" in found.fix
+
+
+@pytest.mark.parametrize("method", ["Powell", "Nelder-Mead", "L-BFGS-B"])
+def test_resolving_converged_minima_keeps_them_in_place(method):
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=16, seed=0,
+                          client="serial", method=method)
+    found = only(diagnose(res, fun=HIMMELBLAU.fun), "tolerance")
+    assert found.severity == "info", found.message
+
+
 def test_resolving_with_an_initial_simplex_starts_at_each_minimum():
     # scipy ignores x0 when given initial_simplex: re-solving every minimum from the user's
     # simplex as given would send them all to one point and report false moves.
