@@ -164,6 +164,34 @@ def test_killed_worker_mid_run_its_starts_rerun_none_counted_twice():
 
 
 @pytest.mark.slow
+def test_worker_reaching_its_walltime_mid_run_loses_no_start():
+    # A batch job's worker ends at its walltime: dask-jobqueue gives it --lifetime, and at
+    # that time it retires gracefully, as client.retire_workers does here, in the middle of
+    # its tasks. Its starts must be solved elsewhere, each once.
+    from distributed import Client
+
+    fun = data_objective("slow_himmelblau")
+    seen, retired = [], []
+    with small_cluster() as cluster, Client(cluster) as client:
+        addresses = sorted(client.scheduler_info()["workers"])
+
+        def retire_one_mid_run(state):
+            seen.append(state.run.index)
+            if len(seen) == 40:
+                retired.append(addresses[0])
+                threading.Thread(target=client.retire_workers, args=([addresses[0]],)).start()
+
+        res = engine.minimize(fun, BOX, n_starts=200, seed=4, client=client,
+                              callback=retire_one_mid_run)
+        left = sorted(client.scheduler_info()["workers"])
+    assert retired and retired[0] not in left
+    assert sorted(r.index for r in res.runs) == list(range(200))
+    assert len(seen) == len(set(seen)) == 200
+    assert res.stop_reason == "n_starts" and res.n_failed == 0
+    assert_all_four_minima(res.minima)
+
+
+@pytest.mark.slow
 def test_start_that_kills_every_worker_is_retried_then_failed_alone():
     import dask
     from distributed import Client
