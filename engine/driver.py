@@ -248,7 +248,9 @@ class _Session:
                 if start[0] not in self.runs:
                     yield start
 
-        batches = self.executor.run(self.problem, local, pending(), total=total)
+        left = (None if self.stop.max_time is None
+                else max(0.0, self.stop.max_time - self.elapsed()))
+        batches = self.executor.run(self.problem, local, pending(), total=total, timeout=left)
         try:
             for batch in batches:
                 # A task re-run after a lost worker may repeat starts: keep the first result.
@@ -269,6 +271,8 @@ class _Session:
                         self.check_bayes()
         finally:
             batches.close()
+        if self.stop.max_time is not None and self.elapsed() >= self.stop.max_time:
+            raise _Stop("max_time")  # the executor stopped waiting for tasks in flight
         return [self.runs.get(i) for i in wanted if i in self.runs]
 
     def solve_within(self, batch: Iterable[Start], local: LocalOptions,

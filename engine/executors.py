@@ -56,8 +56,10 @@ class SerialExecutor:
 
     def run(
         self, problem: Problem, opts: LocalOptions, starts: Iterator[Start],
-        total: int | None = None,
+        total: int | None = None, timeout: float | None = None,
     ) -> Iterator[list[LocalRun]]:
+        # ``timeout`` is checked by the driver between starts (one start is not interrupted
+        # here: that is ``start_timeout``'s job).
         for start in starts:
             yield solve_chunk(problem, [start], opts)
 
@@ -142,8 +144,11 @@ class DaskExecutor:
 
     def run(
         self, problem: Problem, opts: LocalOptions, starts: Iterator[Start],
-        total: int | None = None,
+        total: int | None = None, timeout: float | None = None,
     ) -> Iterator[list[LocalRun]]:
+        """Yield the runs of each finished task, until the starts are used up or ``timeout``
+        seconds have passed (then the tasks still in flight are cancelled: a run's
+        ``max_time`` holds even when no task finishes, e.g. when every worker is gone)."""
         import cloudpickle
         from distributed import as_completed
 
@@ -180,7 +185,7 @@ class DaskExecutor:
         sizer = ChunkSizer(slots, self.target_task_seconds)
         remaining = total
         in_flight: dict[Any, tuple[list[Start], bool]] = {}  # future -> (starts, alone)
-        completed = as_completed()
+        completed = as_completed(timeout=None if timeout is None else max(timeout, 0.01))
         quarantine = _Quarantine(self.retries)
 
         def submit(chunk: list[Start], alone: bool = False) -> None:
@@ -212,7 +217,7 @@ class DaskExecutor:
         slots_checked = time.monotonic()
         try:
             more = refill(self.tasks_per_slot * slots)
-            for future in completed:
+            for future in _until_timeout(completed):
                 chunk, alone = in_flight.pop(future)
                 runs = self._finished_runs(future)
                 if runs is None:
@@ -276,6 +281,17 @@ class DaskExecutor:
             exc = future.exception()
             return f"{type(exc).__name__}: {exc}"
         return f"KilledWorker: task {future.status} (its input was lost with its workers)"
+
+
+def _until_timeout(completed: Any) -> Iterator[Any]:
+    """The futures of ``completed`` as they finish, ending quietly at its timeout."""
+    while True:
+        try:
+            yield next(completed)
+        except StopIteration:
+            return
+        except TimeoutError:
+            return
 
 
 class _Quarantine:

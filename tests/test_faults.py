@@ -192,6 +192,34 @@ def test_worker_reaching_its_walltime_mid_run_loses_no_start():
 
 
 @pytest.mark.slow
+def test_max_time_ends_the_run_when_every_worker_is_gone():
+    # No task will ever finish (the cluster lost all its workers and gets none back):
+    # max_time must still end the run, with the starts solved before that saved.
+    from distributed import Client
+
+    fun = data_objective("slow_himmelblau")
+    seen = []
+    with small_cluster() as cluster, Client(cluster) as client:
+        addresses = list(client.scheduler_info()["workers"])
+
+        def retire_all(state):
+            seen.append(state.run.index)
+            if len(seen) == 20:
+                threading.Thread(target=client.retire_workers, args=(addresses,),
+                                 kwargs={"close_workers": True}).start()
+
+        started = time.monotonic()
+        res = engine.minimize(fun, BOX, n_starts=5000, seed=4, client=client, max_time=6.0,
+                              callback=retire_all)
+        took = time.monotonic() - started
+    assert res.stop_reason == "max_time"
+    assert 20 <= len(seen) <= res.n_starts < 5000
+    assert set(seen) <= {r.index for r in res.runs} and len(seen) == len(set(seen))
+    assert took < 6.0 + 10.0  # the limit, plus cancelling what was in flight
+    assert res.minima
+
+
+@pytest.mark.slow
 def test_start_that_kills_every_worker_is_retried_then_failed_alone():
     import dask
     from distributed import Client

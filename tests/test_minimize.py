@@ -118,7 +118,7 @@ class ShuffledExecutor(SerialExecutor):
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
 
-    def run(self, problem, opts, starts, total=None):
+    def run(self, problem, opts, starts, total=None, timeout=None):
         runs = [run for batch in super().run(problem, opts, starts) for run in batch]
         self.rng.shuffle(runs)
         while runs:
