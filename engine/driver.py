@@ -492,7 +492,13 @@ def _explore_and_solve(session: _Session, plan: StartPlan, search: SearchOptions
             n_new = int(min(per_round, sample_cap - session.n_explore,
                             session.remaining_evals() - reserve))
             if n_new > 0:
-                fresh = stream.draw(n_new)
+                if len(sample.values):
+                    fresh = stream.draw(n_new)
+                else:
+                    # The first sample point is the centre of the box, as DIRECT and shgo
+                    # begin: symmetric problems often have their minimum there, and a
+                    # scrambled sequence never lands on it exactly.
+                    fresh = np.vstack([np.full((1, dim), 0.5), stream.draw(n_new - 1)])
                 sample.add(fresh, session.evaluate(fresh, search.vectorized))
                 session.check_limits()
                 grew = True
