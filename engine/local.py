@@ -493,7 +493,9 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions) 
     except _HardTimeout:
         error = f"TimeoutError: start_timeout={opts.start_timeout} s reached inside one call"
         return _failed_run(problem, x0, index, wrapped, nit, error, started)
-    except Exception as exc:  # the objective raised (or scipy did on its behalf)
+    except (Exception, SystemExit) as exc:  # the objective raised (or scipy did for it)
+        # SystemExit too: an objective calling sys.exit() ends its start, not the worker
+        # or the driver. KeyboardInterrupt still stops the run (Ctrl-C in this process).
         error = f"{type(exc).__name__}: {exc}"
         return _failed_run(problem, x0, index, wrapped, nit, error, started)
     x = wrapped.to_user(np.asarray(best.x, dtype=float).reshape(x0.shape))

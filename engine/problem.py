@@ -6,9 +6,11 @@ It knows nothing about how it is solved.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -344,8 +346,10 @@ def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:
         tried = ", ".join(str(c) for c in candidates)
         raise ProblemError(f"{key}: file {target!r} not found (looked at {tried})")
     path = path.resolve()
-    # A stable module name per file lets pickled functions refer to it on workers.
-    module_name = "_objective_" + "_".join(path.with_suffix("").parts[-3:]).replace("-", "_")
+    # A stable module name per file lets pickled functions refer to it on workers; the hash
+    # of the full path keeps two files of the same name in different places apart.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    module_name = f"_objective_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec_obj = importlib.util.spec_from_file_location(module_name, path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import sys
+
 import numpy as np
 import pytest
 from scipy.optimize import NonlinearConstraint, rosen, rosen_der, rosen_hess
@@ -68,6 +70,7 @@ def test_unbounded_method_leaving_the_box_is_not_a_success():
         (lambda x: None, "not a scalar"),
         (lambda x: np.array([1.0, 2.0]), "not a scalar"),
         (lambda x: "abc", "not a scalar"),
+        (lambda x: sys.exit(3), "SystemExit: 3"),
     ],
 )
 def test_bad_objective_becomes_failed_run_with_reason(fun, needle):

@@ -220,3 +220,15 @@ def test_problem_create_refuses_values_numpy_would_choke_on(kwargs, needle):
     bounds = args.pop("bounds")
     with pytest.raises(ProblemError, match=re.escape(needle)):
         engine.problem.Problem.create(quad, bounds, **args)
+
+
+def test_two_objective_files_of_the_same_name_stay_apart(tmp_path):
+    # Same file name, same last folders, different places: each config gets its own module.
+    paths = []
+    for root, value in (("a", 1.0), ("b", 2.0)):
+        folder = tmp_path / root / "x" / "y"
+        folder.mkdir(parents=True)
+        (folder / "obj.py").write_text(f"def f(x):\n    return {value}\n")
+        paths.append(folder / "obj.py")
+    first, second = (load_callable(f"{p}:f") for p in paths)
+    assert first([0.0]) == 1.0 and second([0.0]) == 2.0
