@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import sys
+import time
 
 import numpy as np
 import pytest
