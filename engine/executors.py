@@ -25,7 +25,8 @@ import numpy as np
 
 from engine.chunking import ChunkSizer
 from engine.exceptions import ClusterError
-from engine.local import LocalOptions, solve_chunk
+from engine.explore import evaluate_points
+from engine.local import LocalOptions, one_blas_thread, solve_chunk
 from engine.problem import Problem
 from engine.results import LocalRun
 
@@ -90,6 +91,14 @@ def run_chunk_task(token: str, payload: bytes, chunk: list[Start]) -> list[Local
     return solve_chunk(problem, chunk, opts)
 
 
+def evaluate_chunk_task(token: str, payload: bytes, points: np.ndarray,
+                        vectorized: bool) -> np.ndarray:
+    """The Dask task: the objective at a block of exploration sample points."""
+    problem, _ = _load_payload(token, payload)
+    with one_blas_thread():
+        return evaluate_points(problem, points, vectorized)
+
+
 # ------------------------------------------------------------------ Dask
 
 
@@ -129,6 +138,35 @@ class DaskExecutor:
     @property
     def n_workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+
+    def evaluate(self, problem: Problem, points: np.ndarray, vectorized: bool) -> np.ndarray:
+        """The objective at each exploration point (minimized sign), on the workers.
+
+        The points go out in about two blocks per worker thread, so the objective runs
+        where the local solves run (an objective may need what only the workers have)
+        and the sample is evaluated in parallel. Blocks lost with their workers are
+        evaluated again in this process rather than losing the sample.
+        """
+        import cloudpickle
+
+        points = np.asarray(points, dtype=float)
+        slots = max(1, self.n_threads())
+        if len(points) == 0:
+            return np.empty(0)
+        payload = cloudpickle.dumps((problem, None))
+        token = hashlib.sha256(payload).hexdigest()
+        blocks = [b for b in np.array_split(points, min(len(points), 2 * slots)) if len(b)]
+        prefix = f"multistart-sample-{token[:8]}-{uuid.uuid4().hex[:8]}"
+        futures = [self.client.submit(evaluate_chunk_task, token, payload, block, vectorized,
+                                      pure=False, key=f"{prefix}-{i}")
+                   for i, block in enumerate(blocks)]
+        values = []
+        for future, block in zip(futures, blocks, strict=True):
+            try:
+                values.append(np.asarray(future.result(), dtype=float))
+            except Exception:  # its workers died: the values are still wanted
+                values.append(evaluate_points(problem, block, vectorized))
+        return np.concatenate(values)
 
     def n_threads(self) -> int:
         return int(sum(self.client.nthreads().values()))

@@ -532,7 +532,7 @@ def _failed_run(
 _BLAS_CONTROLLER: Any = None
 
 
-def _one_blas_thread() -> Any:
+def one_blas_thread() -> Any:
     """A context that limits BLAS to one thread.
 
     scipy's local solvers make many tiny BLAS calls; a multi-threaded OpenBLAS spends far
@@ -555,7 +555,7 @@ def solve_chunk(
 ) -> list[LocalRun]:
     """Solve several starts in a row (one task on a worker), BLAS limited to one thread."""
     runs = []
-    with _one_blas_thread():
+    with one_blas_thread():
         for index, x0 in starts:
             run = solve_one(problem, x0, index, opts)
             runs.append(run)

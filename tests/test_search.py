@@ -53,6 +53,25 @@ def test_budget_on_a_cluster_overshoots_by_at_most_the_starts_in_flight():
     assert res.fun == pytest.approx(problem.f_min, abs=1e-6)
 
 
+def test_exploration_sample_is_evaluated_on_the_workers_not_in_the_driver(tmp_path):
+    import os
+
+    problem = PROBLEMS["himmelblau"]
+    driver, marker = os.getpid(), tmp_path / "called-in-driver"
+
+    def fun(x):
+        if os.getpid() == driver:
+            marker.touch()
+        return problem.fun(x)
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        res = engine.minimize(fun, problem.bounds, max_evals=3000, seed=0, client=client)
+    assert res.n_explore > 0
+    assert not marker.exists(), "the objective ran in the driver process"
+    assert len(res.minima) == 4
+
+
 def test_default_finds_all_four_himmelblau_minima_on_a_small_budget():
     problem = PROBLEMS["himmelblau"]
     res = engine.minimize(problem.fun, problem.bounds, max_evals=2000, seed=0, client="serial")
