@@ -286,7 +286,10 @@ class _Session:
         """
         if getattr(self.executor, "kind", "") != "serial" or not math.isfinite(
                 self.remaining_evals()):
-            return self.solve(batch, _capped(local, self, reserve), total=total,
+            # A round's few starts run at once: they share what is left, so together they
+            # cannot overshoot it (a stream of starts is stopped by the count instead).
+            share = len(batch) if isinstance(batch, list) else 1
+            return self.solve(batch, _capped(local, self, reserve, share), total=total,
                               per_run=per_run, collect=collect)
         finished: list[LocalRun] = []
         for start in batch:
@@ -412,12 +415,13 @@ def _next_index(session: _Session) -> int:
     return session.runs[-1].index + 1 if len(session.runs) else 0
 
 
-def _capped(local: LocalOptions, session: _Session, reserve: float) -> LocalOptions:
-    """``local`` with each solve limited to what is left of the evaluation budget."""
+def _capped(local: LocalOptions, session: _Session, reserve: float,
+            share: int = 1) -> LocalOptions:
+    """``local`` with each solve limited to its ``share`` of what is left of the budget."""
     left = session.remaining_evals() - reserve
     if not math.isfinite(left):
         return local
-    return replace(local, max_nfev=max(1, int(left)))
+    return replace(local, max_nfev=max(1, int(left // max(1, share))))
 
 
 def round_size(max_evals: int | None, dim: int) -> int:

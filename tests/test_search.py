@@ -72,6 +72,17 @@ def test_exploration_sample_is_evaluated_on_the_workers_not_in_the_driver(tmp_pa
     assert len(res.minima) == 4
 
 
+@pytest.mark.parametrize("name", ["rastrigin_10d", "rosenbrock_10d"])
+def test_budget_on_a_cluster_holds_in_ten_dimensions(name, dask_client):
+    # Each round's starts run at once and share what is left of the budget, so even costly
+    # 10-D descents cannot overshoot it together.
+    problem = PROBLEMS[name]
+    res = engine.minimize(problem.fun, problem.bounds, max_evals=1000, seed=0,
+                          client=dask_client)
+    assert res.stop_reason == "max_evals"
+    assert res.nfev <= 1000 + 10  # at most a few evaluations past, never a whole descent
+
+
 def test_default_finds_all_four_himmelblau_minima_on_a_small_budget():
     problem = PROBLEMS["himmelblau"]
     res = engine.minimize(problem.fun, problem.bounds, max_evals=2000, seed=0, client="serial")
