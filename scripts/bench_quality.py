@@ -380,7 +380,8 @@ def _fmt_rate(x: float) -> str:
     return "  -  " if math.isnan(x) else f"{100 * x:4.0f}%"
 
 
-SHORT = {"engine": "engine", "engine-tiktak": "tiktak", "differential_evolution": "DE", "dual_annealing": "dual_ann",
+SHORT = {"engine": "engine", "engine-tiktak": "tiktak", "differential_evolution": "DE",
+         "dual_annealing": "dual_ann",
          "shgo": "shgo", "direct": "direct", "basinhopping": "basinhop",
          "multistart": "multistart"}
 
