@@ -164,3 +164,22 @@ def test_start_timeout_interrupts_an_objective_call_that_spins_forever():
     ok = solve_one(Problem.create(spins, BOX), np.array([-1.0, -1.0]), 1,
                    LocalOptions(start_timeout=5.0))
     assert ok.error is None
+
+
+def test_call_blocked_in_c_ends_its_start_as_soon_as_the_call_returns():
+    # An interrupt can only land between Python bytecodes: a call blocked in C (sleep, I/O,
+    # a long native routine) is not cut, but the start ends as timed out when it returns,
+    # without a second call.
+    calls = []
+
+    def blocks(x):
+        calls.append(1)
+        time.sleep(0.6)
+        return float(np.sum(x**2))
+
+    started = time.perf_counter()
+    run = solve_one(Problem.create(blocks, BOX), np.array([1.0, 1.0]), 0,
+                    LocalOptions(start_timeout=0.2))
+    assert time.perf_counter() - started < 1.5
+    assert len(calls) == 1
+    assert not run.success and "start_timeout" in run.error
