@@ -337,9 +337,11 @@ def run_config(
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:
         out_dir = Path.cwd() / out_dir
-    check_writable(out_dir, needed_bytes=journal_bytes(
-        config.starts.n_starts + (0 if config.starts.x0 is None else len(config.starts.x0)),
-        problem.dim))
+    n_runs = config.starts.n_starts
+    if config.stop.max_evals is not None:  # a start costs at least dim + 1 evaluations
+        n_runs = min(n_runs, config.stop.max_evals // (problem.dim + 1) + 1)
+    n_runs += 0 if config.starts.x0 is None else len(config.starts.x0)
+    check_writable(out_dir, needed_bytes=journal_bytes(n_runs, problem.dim))
     fingerprint = config.fingerprint()
     provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
                   "fingerprint": fingerprint,

@@ -465,7 +465,8 @@ def _resolve(
     elif callable(jac) and use_jac:
         kwargs["jac"] = lambda z, *a: sign * np.asarray(jac(z, *a), dtype=float)
     # Powell's line searches with bounds scan the whole feasible segment and can jump to
-    # another minimum of equal value; without bounds they bracket from the start outward.
+    # another minimum of equal value; without bounds they bracket from the start outward
+    # (the end point is put back in the box below, for minima on a bound).
     if box.known and (info is None or info.bounds) and method != "Powell":
         kwargs["bounds"] = Bounds(box.lower, box.upper)
     if constraints:
@@ -473,7 +474,11 @@ def _resolve(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = minimize(objective, np.array(x, dtype=float), **kwargs)
-    return np.asarray(out.x, dtype=float).ravel(), sign * float(out.fun)
+    end = np.asarray(out.x, dtype=float).ravel()
+    if method == "Powell" and box.known and not np.all((end >= box.lower) & (end <= box.upper)):
+        end = np.clip(end, box.lower, box.upper)
+        return end, sign * float(objective(end, *args))
+    return end, sign * float(out.fun)
 
 
 def _probe(
@@ -759,9 +764,9 @@ def _tolerance_finding(
 
 
 # Step tolerances of the solvers that stop on the size of a step (scipy's defaults).
-_X_TOLERANCES = {"Nelder-Mead": ("xatol", 1e-4), "Powell": ("xtol", 1e-4),
-                 "trust-constr": ("xtol", 1e-8), "COBYLA": ("rhoend", 1e-4),
-                 "COBYQA": ("final_tr_radius", 1e-6)}
+# (Powell is not here: its xtol only ends each line search; it stops on ftol.)
+_X_TOLERANCES = {"Nelder-Mead": ("xatol", 1e-4), "trust-constr": ("xtol", 1e-8),
+                 "COBYLA": ("tol", 1e-4), "COBYQA": ("final_tr_radius", 1e-6)}
 
 
 def _solver_x_tolerance(result: MultistartResult, box: _Box) -> tuple[str, float] | None:
@@ -781,11 +786,8 @@ def _solver_x_tolerance(result: MultistartResult, box: _Box) -> tuple[str, float
         value = float(value)
     except (TypeError, ValueError):
         return None
-    if method == "Powell" or not result.provenance.get("scaled", False):
-        # Powell's xtol is relative to x; others are in the user's units.
-        scale = max(1.0, float(np.max(np.abs(np.concatenate([box.lower, box.upper]))))) \
-            if method == "Powell" else 1.0
-        value = value * scale / float(np.min(box.width))
+    if not result.provenance.get("scaled", False):  # in the user's units
+        value = value / float(np.min(box.width))
     return name, value
 
 

@@ -155,6 +155,7 @@ class _Session:
         # the answer when no descent from it finished in time.
         self.best_seen_f = math.inf
         self.best_seen_x: np.ndarray | None = None
+        self.track_best = True
         self.started = time.perf_counter()
 
     # -- bookkeeping
@@ -173,7 +174,7 @@ class _Session:
 
     def saw(self, x: np.ndarray, f: float) -> None:
         """Keep ``x`` as the best point evaluated if its value ``f`` (minimized sign) is."""
-        if math.isfinite(f) and f < self.best_seen_f:
+        if self.track_best and math.isfinite(f) and f < self.best_seen_f:
             self.best_seen_f = float(f)
             self.best_seen_x = np.array(x, dtype=float)
 
@@ -222,7 +223,9 @@ class _Session:
         points = self.problem.from_unit(units)
         evaluate = getattr(self.executor, "evaluate", None)
         if evaluate is not None:
-            values = evaluate(self.problem, points, vectorized)
+            left = (None if self.stop.max_time is None
+                    else max(0.0, self.stop.max_time - self.elapsed()))
+            values = evaluate(self.problem, points, vectorized, timeout=left)
         else:
             values = evaluate_points(self.problem, points, vectorized)
         if len(values):
@@ -338,6 +341,9 @@ def run_multistart(
     started_wall = time.time()
     display = make_progress(progress)
     session = _Session(problem, dedup, stop, executor, journal, display, callback, plan.total)
+    # Under constraints a low point may be infeasible, and with noise the lowest of many
+    # samples is luck: there only converged minima can be the answer.
+    session.track_best = not problem.constraints and not noisy
     if journal is not None:
         for run in journal.completed():
             session.record(run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import itertools
+import math
 import threading
 import time
 import uuid
@@ -134,39 +135,62 @@ class DaskExecutor:
         self.scatter_above = scatter_above
         self.tasks_per_slot = tasks_per_slot
         self.target_task_seconds = target_task_seconds
+        self._sample_cache: tuple[Problem, str, bytes] | None = None
+        self._slots_read = (-math.inf, 1)
 
     @property
     def n_workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 
-    def evaluate(self, problem: Problem, points: np.ndarray, vectorized: bool) -> np.ndarray:
+    def evaluate(self, problem: Problem, points: np.ndarray, vectorized: bool,
+                 timeout: float | None = None) -> np.ndarray:
         """The objective at each exploration point (minimized sign), on the workers.
 
         The points go out in about two blocks per worker thread, so the objective runs
         where the local solves run (an objective may need what only the workers have)
         and the sample is evaluated in parallel. Blocks lost with their workers are
-        evaluated again in this process rather than losing the sample.
+        evaluated again in this process rather than losing the sample; blocks not done
+        within ``timeout`` seconds are cancelled and count as ``inf`` (the run's
+        ``max_time`` is then over).
         """
-        import cloudpickle
+        from distributed import wait
 
         points = np.asarray(points, dtype=float)
-        slots = max(1, self.n_threads())
         if len(points) == 0:
             return np.empty(0)
-        payload = cloudpickle.dumps((problem, None))
-        token = hashlib.sha256(payload).hexdigest()
+        token, payload = self._sample_payload(problem)
+        now = time.monotonic()
+        if now - self._slots_read[0] > 2.0:  # a round trip to the scheduler: not every call
+            self._slots_read = (now, max(1, self.n_threads()))
+        slots = self._slots_read[1]
         blocks = [b for b in np.array_split(points, min(len(points), 2 * slots)) if len(b)]
         prefix = f"multistart-sample-{token[:8]}-{uuid.uuid4().hex[:8]}"
         futures = [self.client.submit(evaluate_chunk_task, token, payload, block, vectorized,
                                       pure=False, key=f"{prefix}-{i}")
                    for i, block in enumerate(blocks)]
+        try:
+            wait(futures, timeout=timeout)
+        except TimeoutError:
+            self.client.cancel([f for f in futures if not f.done()], force=True)
         values = []
         for future, block in zip(futures, blocks, strict=True):
+            if future.cancelled() or not future.done():
+                values.append(np.full(len(block), np.inf))
+                continue
             try:
                 values.append(np.asarray(future.result(), dtype=float))
             except Exception:  # its workers died: the values are still wanted
                 values.append(evaluate_points(problem, block, vectorized))
         return np.concatenate(values)
+
+    def _sample_payload(self, problem: Problem) -> tuple[str, bytes]:
+        """The pickled problem for sample tasks, made once per problem."""
+        if self._sample_cache is not None and self._sample_cache[0] is problem:
+            return self._sample_cache[1], self._sample_cache[2]
+        payload = _pickled(problem, None)
+        token = hashlib.sha256(payload).hexdigest()
+        self._sample_cache = (problem, token, payload)
+        return token, payload
 
     def n_threads(self) -> int:
         return int(sum(self.client.nthreads().values()))
@@ -187,18 +211,9 @@ class DaskExecutor:
         """Yield the runs of each finished task, until the starts are used up or ``timeout``
         seconds have passed (then the tasks still in flight are cancelled: a run's
         ``max_time`` holds even when no task finishes, e.g. when every worker is gone)."""
-        import cloudpickle
         from distributed import as_completed
 
-        try:
-            payload = cloudpickle.dumps((problem, opts))
-        except Exception as exc:
-            raise ClusterError(
-                f"the problem cannot be sent to Dask workers: pickling failed with "
-                f"{type(exc).__name__}: {exc}. Objectives and their arguments must be picklable "
-                "(plain functions, lambdas and closures are; open files, locks and sockets are "
-                "not); or run with client='serial'"
-            ) from exc
+        payload = _pickled(problem, opts)
         token = hashlib.sha256(payload).hexdigest()
         # Task keys are unique to this call: a key used again while Dask still remembers it
         # (a failed task that is being resubmitted) would give back the old, failed task.
@@ -319,6 +334,21 @@ class DaskExecutor:
             exc = future.exception()
             return f"{type(exc).__name__}: {exc}"
         return f"KilledWorker: task {future.status} (its input was lost with its workers)"
+
+
+def _pickled(problem: Problem, opts: LocalOptions | None) -> bytes:
+    """``(problem, opts)`` pickled for the workers, or a ClusterError saying what to change."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps((problem, opts))
+    except Exception as exc:
+        raise ClusterError(
+            f"the problem cannot be sent to Dask workers: pickling failed with "
+            f"{type(exc).__name__}: {exc}. Objectives and their arguments must be picklable "
+            "(plain functions, lambdas and closures are; open files, locks and sockets are "
+            "not); or run with client='serial'"
+        ) from exc
 
 
 def _until_timeout(completed: Any) -> Iterator[Any]:

@@ -67,7 +67,7 @@ def evaluate_points(problem: Problem, points: np.ndarray, vectorized: bool = Fal
 def _vectorized_values(problem: Problem, points: np.ndarray) -> np.ndarray | None:
     try:
         raw = np.asarray(problem.fun(points.T.copy(), *problem.args), dtype=float)
-    except Exception:  # a vectorized call that fails falls back to one call per point
+    except (Exception, SystemExit):  # a vectorized call that fails falls back to one call per point
         return None
     if raw.shape != (len(points),):
         return None
@@ -82,7 +82,7 @@ def _one_value(problem: Problem, x: np.ndarray) -> float:
         if isinstance(raw, (str, bytes)):
             return math.inf
         return float(np.asarray(raw, dtype=float).reshape(()))
-    except Exception:  # the objective's own failure marks this point unusable, nothing more
+    except (Exception, SystemExit):  # the objective failed: this point is unusable, no more
         return math.inf
 
 

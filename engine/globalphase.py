@@ -41,7 +41,7 @@ class _CountedObjective:
             if isinstance(raw, (str, bytes)):
                 return math.inf
             value = self.problem.sign * float(np.asarray(raw, dtype=float).reshape(()))
-        except Exception:  # a failing point is a bad point, not the end of the phase
+        except (Exception, SystemExit):  # a failing point is a bad point, not the end of the phase
             return math.inf
         if not math.isfinite(value):
             return math.inf

@@ -2,8 +2,9 @@
 
 Line 1 is a header naming the run's fingerprint (problem, starts, local solver, dedup); every
 further line is one :class:`~engine.results.LocalRun`. Each line is flushed to the OS as it
-is written (fsynced at least every half second and on close), so a killed driver loses at
-most the line it was writing; a torn or corrupt line is skipped with a warning naming it.
+is written (and fsynced with the first write half a second after the last fsync, and on
+close), so a killed driver loses at most the line it was writing; a torn or corrupt line is
+skipped with a warning naming it.
 """
 
 from __future__ import annotations
@@ -145,8 +146,9 @@ class Journal:
         self._write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def _write(self, text: str) -> None:
-        """Append ``text``, flushed to the OS at once and fsynced at most every
-        :data:`FSYNC_INTERVAL` seconds; a failing disk becomes a JournalError."""
+        """Append ``text``, flushed to the OS at once, and fsynced when the last fsync is
+        :data:`FSYNC_INTERVAL` seconds old (and on close); a failing disk becomes a
+        JournalError."""
         assert self._handle is not None
         try:
             self._handle.write(text)
@@ -167,11 +169,11 @@ class Journal:
         return self._runs
 
     def append(self, run: LocalRun) -> None:
-        """Write one finished run (flushed and fsynced before returning)."""
+        """Write one finished run (flushed to the OS before returning)."""
         self.extend([run])
 
     def extend(self, runs: list[LocalRun]) -> None:
-        """Write several finished runs with one flush and fsync."""
+        """Write several finished runs with one flush."""
         if not runs:
             return
         self._write("".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n"

@@ -44,8 +44,9 @@ class RunState:
         Seconds since the run started.
     minima : tuple of Minimum
         The distinct minima so far, best first (provisional, like ``n_minima``); built when
-        first read, inside the callback (a callback that never reads it costs nothing per
-        start), and empty for progress displays.
+        first read (a callback that never reads it costs nothing per start), so read it
+        inside the callback: a state kept and read later shows the minima of that later
+        time. Empty for progress displays.
     """
 
     run: LocalRun

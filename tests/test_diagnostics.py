@@ -355,3 +355,15 @@ def test_compare_methods_same_starts_same_best_different_costs():
     with pytest.raises(engine.ConfigError, match="x0") as bad:
         compare_methods(CAMEL.fun, CAMEL.bounds, x0=[0.0, 0.0])
     assert "drop those keyword arguments" in str(bad.value)
+
+
+def test_powell_minimum_on_a_bound_resolves_in_place():
+    def on_edge(x):
+        return float(np.sum(x) + 0.1 * np.sum((x - 0.5) ** 2))
+
+    res = engine.minimize(on_edge, [(0, 1), (0, 1)], n_starts=8, seed=0, client="serial",
+                          method="Powell")
+    found = only(diagnose(res, fun=on_edge), "tolerance")
+    # The re-solve stays at the corner (it does not run off past the bound).
+    assert max(m["dx"] for m in found.data["moves"]) < 1e-3, found.message
+    assert all(np.all((m["x"] >= 0) & (m["x"] <= 1)) for m in found.data["moves"])

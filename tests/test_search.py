@@ -293,3 +293,28 @@ def test_global_phase_budget_is_clipped_to_what_is_left():
     engine.minimize(fun, problem.bounds, x0=starts, max_evals=1000, seed=0, client="serial",
                     global_phase="differential_evolution", global_fraction=0.9)
     assert len(calls) <= 1000
+
+
+def test_constrained_global_estimate_is_a_feasible_minimum():
+    # Sample points ignore constraints: the lowest one evaluated may be infeasible and must
+    # not become res.x.
+    cons = [{"type": "ineq", "fun": lambda x: x[0] + x[1] - 1.0}]
+    res = engine.minimize(lambda x: float(x[0] + x[1]), [(-1, 1), (-1, 1)], max_evals=2000,
+                          seed=0, client="serial", constraints=cons)
+    assert res.x[0] + res.x[1] >= 1.0 - 1e-6
+    assert res.fun == pytest.approx(1.0, abs=1e-6)
+
+
+def test_objective_calling_sys_exit_in_part_of_the_box_ends_only_those_points():
+    import sys
+
+    problem = PROBLEMS["himmelblau"]
+
+    def fun(x):
+        if x[0] > 4.0:
+            sys.exit("bad region")
+        return problem.fun(x)
+
+    res = engine.minimize(fun, problem.bounds, max_evals=3000, seed=0, client="serial")
+    assert res.stop_reason == "max_evals"
+    assert res.fun == pytest.approx(0.0, abs=1e-8)
