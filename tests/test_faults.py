@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from runfiles import DATA, journal_indices, write_config
 
 import engine
 from engine.exceptions import ConfigError, JournalError
 from engine.problem import load_callable
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data" / "slow_objectives.py"
 MULTISTART = str(Path(sys.executable).with_name("multistart"))
 BOX = [(-5.0, 5.0), (-5.0, 5.0)]
 TRAP = [0.1, 0.1]  # slow_objectives.TRAP: the start where the data objectives misbehave
@@ -97,28 +96,6 @@ def test_hung_objective_call_leaves_no_worker_spinning(dask_client):
     for address in dask_client.scheduler_info()["workers"]:
         done = dask_client.submit(sum, [1, 2], workers=[address], pure=False)
         assert done.result(timeout=10) == 3
-
-
-def write_config(tmp_path: Path, name: str, *, n_starts: int, kind: str = "serial",
-                 objective: str = "slow_himmelblau", **sections) -> Path:
-    config = {
-        "problem": {"objective": f"{DATA}:{objective}", "bounds": [[-5, 5], [-5, 5]]},
-        "starts": {"n_starts": n_starts, "seed": 7},
-        "cluster": {"kind": kind} if kind == "serial" else {"kind": kind, "n_workers": 2},
-        "output": {"dir": str(tmp_path / name)},
-        **sections,
-    }
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def journal_indices(path: Path) -> list[int]:
-    out = []
-    for line in path.read_text().splitlines()[1:]:
-        with contextlib.suppress(json.JSONDecodeError):
-            out.append(json.loads(line)["index"])
-    return out
 
 
 def test_max_time_ends_the_run_with_every_finished_start_saved(tmp_path, dask_client):

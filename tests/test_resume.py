@@ -5,7 +5,6 @@ Killing the driver (SIGKILL, SIGINT) and resuming is tested in test_faults.py.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -13,34 +12,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runfiles import write_config
 
 import engine
 from engine.exceptions import JournalError
 
-HERE = Path(__file__).resolve().parent
 MULTISTART = str(Path(sys.executable).with_name("multistart"))
 
 
 def make_config(tmp_path: Path, out: str, kind: str = "serial", n_starts: int = 150) -> Path:
-    config = {
-        "problem": {"objective": str(HERE / "data" / "slow_objectives.py") + ":slow_himmelblau",
-                    "bounds": [[-5, 5], [-5, 5]]},
-        "starts": {"n_starts": n_starts, "seed": 7},
-        "cluster": {"kind": kind} if kind == "serial" else {"kind": kind, "n_workers": 2},
-        "output": {"dir": str(tmp_path / out)},
-    }
-    path = tmp_path / f"{out}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def journal_indices(path: Path) -> list[int]:
-    lines = path.read_text().splitlines()[1:]
-    out = []
-    for line in lines:
-        with contextlib.suppress(json.JSONDecodeError):
-            out.append(json.loads(line)["index"])
-    return out
+    return write_config(tmp_path, out, n_starts=n_starts, kind=kind)
 
 
 def minima_of(directory: Path) -> list[tuple]:
