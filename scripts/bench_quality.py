@@ -180,14 +180,14 @@ def distinct_points(points: Sequence[np.ndarray], values: Sequence[float],
                     problem: TestProblem) -> list[np.ndarray]:
     """Greedy merge, best first: a point joins a kept one within ``MERGE_XTOL`` in every
     unit-box coordinate whose value agrees to ``MERGE_FTOL * max(1, |f|)``."""
-    width = problem.upper - problem.lower
-    kept: list[tuple[np.ndarray, float]] = []
-    for i in np.argsort(values):
-        x, f = points[i], values[i]
-        if not any(np.all(np.abs(x - y) / width <= MERGE_XTOL)
-                   and abs(f - g) <= MERGE_FTOL * max(1.0, abs(f)) for y, g in kept):
-            kept.append((x, f))
-    return [x for x, _ in kept]
+    from engine.basins import cluster_points
+
+    # The same rule as a greedy pass, on a KD-tree: a plain multistart at 1e5 evaluations on
+    # a rugged problem ends in thousands of places, too many to compare pairwise.
+    basins = cluster_points(np.arange(len(points)), np.asarray(points, dtype=float),
+                            np.asarray(values, dtype=float), problem.lower, problem.upper,
+                            MERGE_XTOL, MERGE_FTOL)
+    return [np.asarray(b.x) for b in basins]
 
 
 def run_engine(fun: CountedObjective, p: TestProblem, budget: int, seed: int,
