@@ -134,7 +134,8 @@ class _Session:
     """The state of one run: finished runs, minima so far, counters and the stop rules."""
 
     def __init__(self, problem: Problem, dedup: DedupOptions, stop: StopOptions, executor: Any,
-                 journal: Any, display: Any, callback: Any, n_planned: int) -> None:
+                 journal: Any, display: Any, callback: Any, n_planned: int,
+                 track_best: bool = True) -> None:
         self.problem = problem
         self.dedup = dedup
         self.stop = stop
@@ -155,7 +156,7 @@ class _Session:
         # the answer when no descent from it finished in time.
         self.best_seen_f = math.inf
         self.best_seen_x: np.ndarray | None = None
-        self.track_best = True
+        self.track_best = track_best
         self.started = time.perf_counter()
 
     # -- bookkeeping
@@ -192,6 +193,12 @@ class _Session:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def time_left(self) -> float | None:
+        """Seconds until ``max_time`` (None without one)."""
+        if self.stop.max_time is None:
+            return None
+        return max(0.0, self.stop.max_time - self.elapsed())
+
     def remaining_evals(self) -> float:
         return math.inf if self.stop.max_evals is None else self.stop.max_evals - self.nfev
 
@@ -223,9 +230,7 @@ class _Session:
         points = self.problem.from_unit(units)
         evaluate = getattr(self.executor, "evaluate", None)
         if evaluate is not None:
-            left = (None if self.stop.max_time is None
-                    else max(0.0, self.stop.max_time - self.elapsed()))
-            values = evaluate(self.problem, points, vectorized, timeout=left)
+            values = evaluate(self.problem, points, vectorized, timeout=self.time_left())
         else:
             values = evaluate_points(self.problem, points, vectorized)
         if len(values):
@@ -251,9 +256,8 @@ class _Session:
                 if start[0] not in self.runs:
                     yield start
 
-        left = (None if self.stop.max_time is None
-                else max(0.0, self.stop.max_time - self.elapsed()))
-        batches = self.executor.run(self.problem, local, pending(), total=total, timeout=left)
+        batches = self.executor.run(self.problem, local, pending(), total=total,
+                                    timeout=self.time_left())
         try:
             for batch in batches:
                 # A task re-run after a lost worker may repeat starts: keep the first result.
@@ -274,7 +278,7 @@ class _Session:
                         self.check_bayes()
         finally:
             batches.close()
-        if self.stop.max_time is not None and self.elapsed() >= self.stop.max_time:
+        if self.time_left() == 0.0:
             raise _Stop("max_time")  # the executor stopped waiting for tasks in flight
         return [self.runs.get(i) for i in wanted if i in self.runs]
 
@@ -340,10 +344,10 @@ def run_multistart(
     plan = StartPlan(problem, starts)
     started_wall = time.time()
     display = make_progress(progress)
-    session = _Session(problem, dedup, stop, executor, journal, display, callback, plan.total)
     # Under constraints a low point may be infeasible, and with noise the lowest of many
     # samples is luck: there only converged minima can be the answer.
-    session.track_best = not problem.constraints and not noisy
+    session = _Session(problem, dedup, stop, executor, journal, display, callback, plan.total,
+                       track_best=not problem.constraints and not noisy)
     if journal is not None:
         for run in journal.completed():
             session.record(run)
