@@ -9,6 +9,7 @@ Examples
 """
 
 from engine.api import minimize, run_config
+from engine.clusters import local_client
 from engine.compare import compare_methods
 from engine.config import RunConfig, load_config
 from engine.exceptions import ClusterError, ConfigError, EngineError, JournalError, ProblemError
@@ -26,6 +27,7 @@ __all__ = [
     "RunConfig",
     "compare_methods",
     "load_config",
+    "local_client",
     "minimize",
     "run_config",
 ]

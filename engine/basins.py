@@ -74,7 +74,7 @@ class BasinSet:
     def __len__(self) -> int:
         return len(self._basins)
 
-    def _candidates(self, unit: np.ndarray) -> np.ndarray:
+    def _candidates(self, unit: np.ndarray) -> list[int]:
         """Ids of representatives within ``xtol`` of ``unit`` (Chebyshev distance), ascending."""
         found: list[int] = []
         if self._tree is not None:
@@ -82,9 +82,11 @@ class BasinSet:
         n = len(self._basins)
         if n > self._indexed:
             tail = self._units[self._indexed : n]
-            near = np.flatnonzero(np.max(np.abs(tail - unit), axis=1) <= self.xtol)
+            near = np.flatnonzero(np.abs(tail - unit).max(axis=1) <= self.xtol)
             found.extend((near + self._indexed).tolist())
-        return np.array(sorted(found), dtype=int)
+        if len(found) > 1:
+            found.sort()
+        return found
 
     def _grow(self) -> None:
         size = self._units.shape[0] * 2
@@ -108,13 +110,10 @@ class BasinSet:
                     # but leave the matching centre where it is, so earlier decisions stand.
                     basin.x, basin.f, basin.index = x.copy(), float(f), index
                 return int(basin_id)
-        basin_id = len(self._basins)
-        if basin_id == self._units.shape[0]:
-            self._grow()
-        self._units[basin_id] = unit
-        self._values[basin_id] = f
-        self._basins.append(Basin(x=x.copy(), f=float(f), index=index, members=[index]))
-        if basin_id + 1 - self._indexed > _UNINDEXED_LIMIT:
+        basin_id = self._append(index, x, unit, f)
+        if basin_id + 1 - self._indexed > max(_UNINDEXED_LIMIT, self._indexed // 8):
+            # Rebuilt when the unindexed tail passes 1/8 of the indexed part: O(log m)
+            # rebuilds as the set grows, and the tail stays a short vectorized scan.
             self._tree = cKDTree(self._units[: basin_id + 1])
             self._indexed = basin_id + 1
         return basin_id
@@ -146,25 +145,55 @@ class BasinSet:
             if matched.size:
                 self._join_bulk(joined[matched], block_idx[matched], block_pts[matched],
                                 block_vals[matched])
-            # Points matching no earlier minimum: the first makes a minimum; the rest of them
-            # that match it join it in one vectorized step (it is the earliest they match).
             pending = np.flatnonzero(joined < 0)
-            while pending.size:
-                k = pending[0]
-                basin_id = self.add(int(block_idx[k]), block_pts[k], float(block_vals[k]))
-                rest = pending[1:]
-                if not rest.size:
-                    break
-                units = (block_pts[rest] - self.lower) / self.width
-                ref = self._values[basin_id]
-                close = (np.max(np.abs(units - self._units[basin_id]), axis=1) <= self.xtol) & (
-                    np.abs(block_vals[rest] - ref)
-                    <= self.ftol * np.maximum(1.0, np.maximum(np.abs(block_vals[rest]), abs(ref))))
-                if close.any():
-                    take = rest[close]
-                    self._join_bulk(np.full(take.size, basin_id), block_idx[take],
-                                    block_pts[take], block_vals[take])
-                pending = rest[~close]
+            if pending.size:
+                self._found_among(block_idx[pending], block_pts[pending], block_vals[pending])
+        if len(self._basins) - self._indexed > _UNINDEXED_LIMIT:
+            self._tree = cKDTree(self._units[: len(self._basins)])
+            self._indexed = len(self._basins)
+
+    def _found_among(self, indices: np.ndarray, points: np.ndarray, values: np.ndarray) -> None:
+        """Add, in order, points that match no minimum made before them outside this group.
+
+        Each joins the earliest minimum made by a point before it in the group that it
+        matches, or makes a new one, as :meth:`add` would. Each new minimum takes the later
+        points near it in one query of a tree over the group, so both a rugged landscape
+        (every point a new minimum) and a smooth one (thousands of points per minimum) cost
+        about ``O(n log n)``, not ``O(n^2)``.
+        """
+        units = (points - self.lower) / self.width
+        n = len(points)
+        tree = cKDTree(units) if n > 1 else None
+        joined = np.full(n, -1)
+        founders = np.zeros(n, dtype=bool)
+        for k in range(n):
+            if joined[k] >= 0:
+                continue
+            basin_id = self._append(int(indices[k]), points[k], units[k], float(values[k]))
+            joined[k], founders[k] = basin_id, True
+            if tree is None:
+                continue
+            near = np.asarray(tree.query_ball_point(units[k], r=self.xtol, p=np.inf), dtype=int)
+            near = near[(near > k)]
+            near = near[joined[near] < 0]
+            ref = float(values[k])
+            near = near[np.abs(values[near] - ref)
+                        <= self.ftol * np.maximum(1.0, np.maximum(np.abs(values[near]), abs(ref)))]
+            joined[near] = basin_id
+        rest = np.flatnonzero(~founders)
+        if rest.size:
+            self._join_bulk(joined[rest], indices[rest], points[rest], values[rest])
+
+    def _append(self, index: int, x: np.ndarray, unit: np.ndarray, f: float) -> int:
+        """Make a new minimum at ``x`` (not yet in the tree); its id."""
+        basin_id = len(self._basins)
+        if basin_id == self._units.shape[0]:
+            self._grow()
+        self._units[basin_id] = unit
+        self._values[basin_id] = f
+        self._basins.append(Basin(x=np.array(x, dtype=float), f=float(f), index=index,
+                                  members=[index]))
+        return basin_id
 
     def _match_known(self, points: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Id of the earliest indexed minimum each point matches, or -1."""

@@ -27,7 +27,7 @@ import numpy as np
 from engine.chunking import ChunkSizer
 from engine.exceptions import ClusterError
 from engine.explore import evaluate_points
-from engine.local import LocalOptions, one_blas_thread, solve_chunk
+from engine.local import LocalOptions, one_blas_thread, solve_chunk, solve_each
 from engine.problem import Problem
 from engine.results import LocalRun
 
@@ -62,8 +62,12 @@ class SerialExecutor:
     ) -> Iterator[list[LocalRun]]:
         # ``timeout`` is checked by the driver between starts (one start is not interrupted
         # here: that is ``start_timeout``'s job).
-        for start in starts:
-            yield solve_chunk(problem, [start], opts)
+        runs = solve_each(problem, starts, opts)
+        try:
+            for run in runs:
+                yield [run]
+        finally:
+            runs.close()  # ends the BLAS thread limit now, not when collected
 
 
 # ------------------------------------------------------------------ worker side
@@ -115,6 +119,8 @@ class DaskExecutor:
         never waits for the driver.
     target_task_seconds : float
         Wall time a chunked task should take (see :class:`ChunkSizer`).
+    min_task_seconds : float
+        Wall time below which tasks are not cut, even at the end of the run.
     scatter_above : int
         Pickled problems larger than this many bytes are scattered to the workers once
         instead of travelling inside each task.
@@ -129,12 +135,14 @@ class DaskExecutor:
     kind = "dask"
 
     def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 0.2,
-                 scatter_above: int = 1_000_000, retries: int = 0):
+                 scatter_above: int = 1_000_000, retries: int = 0,
+                 min_task_seconds: float = 0.025):
         self.client = client
         self.retries = retries
         self.scatter_above = scatter_above
         self.tasks_per_slot = tasks_per_slot
         self.target_task_seconds = target_task_seconds
+        self.min_task_seconds = min_task_seconds
         self._sample_cache: tuple[Problem, str, bytes] | None = None
         self._slots_read = (-math.inf, 1)
 
@@ -235,7 +243,7 @@ class DaskExecutor:
             return payload_future
 
         slots = max(1, self.n_threads())
-        sizer = ChunkSizer(slots, self.target_task_seconds)
+        sizer = ChunkSizer(slots, self.target_task_seconds, min_seconds=self.min_task_seconds)
         remaining = total
         in_flight: dict[Any, tuple[list[Start], bool]] = {}  # future -> (starts, alone)
         completed = as_completed(timeout=None if timeout is None else max(timeout, 0.01))

@@ -22,6 +22,10 @@ from scipy.optimize import Bounds
 
 from engine.exceptions import ProblemError
 
+#: Slack, as a fraction of each bound's width, within which a point still counts as inside
+#: the box (solvers step onto a bound up to rounding).
+CONTAINS_RTOL = 1e-8
+
 BoundsLike = Bounds | Sequence[Sequence[float]]
 
 
@@ -250,7 +254,7 @@ class Problem:
         """Map points from the unit box to the user's box."""
         return self.lower + np.asarray(u, dtype=float) * self.width
 
-    def contains(self, x: np.ndarray, rtol: float = 1e-8) -> bool:
+    def contains(self, x: np.ndarray, rtol: float = CONTAINS_RTOL) -> bool:
         """True when ``x`` lies in the box, allowing ``rtol`` of each width as slack."""
         slack = rtol * self.width
         x = np.asarray(x, dtype=float)

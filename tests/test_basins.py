@@ -109,3 +109,30 @@ def test_vectorized_add_many_equals_one_by_one_add():
     many.add_many(idx, pts, vals, block=37)  # blocks that cut through everything
     assert [b.members for b in one.basins()] == [b.members for b in many.basins()]
     assert [b.index for b in one.basins()] == [b.index for b in many.basins()]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_crowded_points_equal_brute_force_and_one_by_one_add(seed):
+    """Points packed closer than xtol, with values that only sometimes agree: every point has
+    several candidate minima, made inside the same block, so the order rule decides."""
+    rng = np.random.default_rng(seed)
+    n, lower, upper = 600, np.zeros(2), np.ones(2)
+    pts = rng.uniform(0, 3e-3, size=(n, 2))
+    vals = rng.integers(0, 3, size=n) * 1e-3 + rng.normal(scale=1e-9, size=n)
+    idx = np.arange(n)
+    fast = [b.members for b in cluster_points(idx, pts, vals, lower, upper, 1e-3, 1e-6)]
+    assert fast == brute_force_leaders(idx, pts, vals, lower, upper, 1e-3, 1e-6)
+    assert 3 < len(fast) < n  # both merging and splitting happened
+    one, many = BasinSet(lower, upper, 1e-3), BasinSet(lower, upper, 1e-3)
+    for i, p, v in zip(idx, pts, vals, strict=True):
+        one.add(int(i), p, float(v))
+    many.add_many(idx, pts, vals, block=97)
+    assert [b.members for b in one.basins()] == [b.members for b in many.basins()]
+
+
+def test_all_distinct_minima_in_many_dimensions_stay_fast_and_distinct():
+    rng = np.random.default_rng(5)
+    pts = rng.uniform(0, 1, size=(20000, 20))  # every point its own minimum
+    basins = cluster_points(np.arange(20000), pts, rng.normal(size=20000), np.zeros(20),
+                            np.ones(20))
+    assert len(basins) == 20000

@@ -1,0 +1,51 @@
+"""Chunk sizing: tasks long enough to amortize scheduling, short enough to end together."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.chunking import ChunkSizer
+
+
+def plan(per_start: float, total: int, slots: int = 2, target: float = 0.2,
+         min_seconds: float = 0.025) -> list[int]:
+    """The chunk sizes a run of ``total`` starts costing ``per_start`` seconds each gets."""
+    sizer = ChunkSizer(slots, target, min_seconds=min_seconds)
+    sizes, remaining = [], total
+    while remaining:
+        size = sizer.next_size(remaining)
+        sizes.append(size)
+        sizer.observe(size, size * per_start)
+        remaining -= size
+    return sizes
+
+
+def test_first_task_measures_one_start():
+    assert plan(0.001, 100)[0] == 1
+
+
+@pytest.mark.parametrize("per_start", [1e-4, 1e-3, 1e-2, 0.1])
+def test_tasks_amortize_scheduling_and_cover_every_start(per_start):
+    sizes = plan(per_start, 20000)
+    assert sum(sizes) == 20000
+    # Every task after the first carries at least min_seconds of work (or all that is left,
+    # or a whole start when one start is longer than that).
+    for size in sizes[1:-1]:
+        assert size * per_start >= 0.0249 or size == 1000
+    # None is longer than the target (a worker is never stuck with a long task at the end).
+    assert max(sizes) * per_start <= 0.2 + per_start
+
+
+def test_tail_shrinks_so_workers_finish_together():
+    sizes = plan(0.01, 2000)  # 20 s of work on 2 slots; full chunks are 0.2 s
+    assert max(sizes) == 20
+    # The last tasks are short: a worker waits at most about one short task for the other.
+    assert all(size * 0.01 <= 0.05 for size in sizes[-4:])
+    # and the tail does not explode into single-start tasks
+    assert sizes.count(1) <= 2
+
+
+def test_many_slots_spread_the_tail():
+    sizes = plan(0.001, 800, slots=16)
+    assert sum(sizes) == 800
+    assert max(sizes[1:]) <= 800 // 32 + 25
