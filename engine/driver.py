@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import platform
@@ -40,15 +41,21 @@ Start = tuple[int, np.ndarray]
 
 def versions() -> dict[str, str]:
     """Versions of the engine and the libraries that decide its results."""
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    # Reading package metadata takes ~10 ms; it cannot change within a process.
     from importlib import metadata
 
-    out = {"python": platform.python_version()}
+    out = [("python", platform.python_version())]
     for dist in ("multistart-engine", "numpy", "scipy", "dask", "distributed"):
         try:
-            out[dist] = metadata.version(dist)
+            out.append((dist, metadata.version(dist)))
         except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+            out.append((dist, "not installed"))
+    return tuple(out)
 
 
 def plain_data(value: Any) -> Any:

@@ -29,7 +29,7 @@ from engine.exceptions import ClusterError
 from engine.explore import evaluate_points
 from engine.local import LocalOptions, one_blas_thread, solve_chunk, solve_each
 from engine.problem import Problem
-from engine.results import LocalRun
+from engine.results import LocalRun, RunBatch
 
 Start = tuple[int, np.ndarray]
 
@@ -90,10 +90,11 @@ def _load_payload(token: str, payload: bytes) -> tuple[Problem, LocalOptions]:
     return cached
 
 
-def run_chunk_task(token: str, payload: bytes, chunk: list[Start]) -> list[LocalRun]:
-    """The Dask task: solve a chunk of starts on a worker."""
+def run_chunk_task(token: str, payload: bytes,
+                   chunk: list[Start]) -> RunBatch | list[LocalRun]:
+    """The Dask task: solve a chunk of starts on a worker; the runs go back in columns."""
     problem, opts = _load_payload(token, payload)
-    return solve_chunk(problem, chunk, opts)
+    return RunBatch.pack(solve_chunk(problem, chunk, opts))
 
 
 def evaluate_chunk_task(token: str, payload: bytes, points: np.ndarray,
@@ -320,9 +321,10 @@ class DaskExecutor:
 
         if future.status == "finished":
             try:
-                return future.result()
+                result = future.result()
             except Exception:  # its result was lost with its worker and recomputing failed
                 return None
+            return result.unpack() if isinstance(result, RunBatch) else result
         if future.status != "error":  # "cancelled" or "lost": its input died with a worker
             return None
         exc = future.exception()

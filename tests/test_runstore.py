@@ -149,3 +149,33 @@ def test_memory_per_run_is_a_fraction_of_local_run_objects():
     per_object = (sys.getsizeof(one) + sys.getsizeof(one.__dict__) + one.x0.nbytes
                   + one.x.nbytes + 2 * sys.getsizeof(one.x) + 3 * sys.getsizeof(1.0))
     assert store.nbytes / n * 3 < per_object
+
+
+def test_run_batch_survives_pickling_with_every_field():
+    """Runs travel from workers to the driver in columns; nothing may change on the way."""
+    import pickle
+
+    from engine.results import RunBatch
+
+    rng = np.random.default_rng(0)
+    runs = [LocalRun(index=int(i), x0=rng.normal(size=3), x=rng.normal(size=3),
+                     fun=float("nan") if i % 5 == 0 else float(rng.normal()),
+                     nfev=int(i) * 3, nit=int(i), success=i % 5 != 0,
+                     message="failed: ValueError: bad" if i % 5 == 0 else "CONVERGENCE",
+                     error="ValueError: bad" if i % 5 == 0 else None,
+                     time=float(i) / 7, in_bounds=i % 7 != 0)
+            for i in rng.permutation(40)]
+    batch = RunBatch.pack(runs)
+    assert isinstance(batch, RunBatch)
+    back = pickle.loads(pickle.dumps(batch)).unpack()
+    assert [r.to_dict() for r in back] == [r.to_dict() for r in runs]
+    assert len(batch.texts) == 4  # two messages, one error and None: each sent once
+
+
+def test_run_batch_keeps_runs_of_mixed_shapes_as_a_list():
+    from engine.results import RunBatch
+
+    runs = [LocalRun(0, np.zeros(2), np.zeros(2), 1.0, 1, 1, True, "ok"),
+            LocalRun(1, np.zeros(3), np.zeros(3), 1.0, 1, 1, True, "ok")]
+    assert RunBatch.pack(runs) == runs
+    assert RunBatch.pack([]) == []
