@@ -81,9 +81,11 @@ def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -
     """Refuse start points outside the bounds (scipy would silently clip or leave them)."""
     if points is None:
         return
-    outside = [i for i, p in enumerate(points) if not problem.contains(p, rtol=0.0)]
-    if outside:
-        i = outside[0]
+    points = np.asarray(points, dtype=float).reshape(-1, problem.dim)
+    inside = np.all((points >= problem.lower) & (points <= problem.upper), axis=1)
+    outside = np.flatnonzero(~inside)
+    if outside.size:
+        i = int(outside[0])
         raise ProblemError(
             f"{key}[{i}]={points[i].tolist()} lies outside the bounds "
             f"(lower={problem.lower.tolist()}, upper={problem.upper.tolist()}); "

@@ -90,11 +90,16 @@ def _load_payload(token: str, payload: bytes) -> tuple[Problem, LocalOptions]:
     return cached
 
 
-def run_chunk_task(token: str, payload: bytes,
-                   chunk: list[Start]) -> RunBatch | list[LocalRun]:
-    """The Dask task: solve a chunk of starts on a worker; the runs go back in columns."""
+def run_chunk_task(token: str, payload: bytes, indices: np.ndarray,
+                   points: np.ndarray) -> RunBatch | list[LocalRun]:
+    """The Dask task: solve a chunk of starts on a worker; the runs go back in columns.
+
+    The starts come as two arrays, not a list of ``(index, x0)`` pairs: Dask inspects every
+    element of a list argument and sends every array in it as a frame of its own.
+    """
     problem, opts = _load_payload(token, payload)
-    return RunBatch.pack(solve_chunk(problem, chunk, opts))
+    return RunBatch.pack(solve_chunk(problem, list(zip(indices.tolist(), points, strict=True)),
+                                     opts))
 
 
 def evaluate_chunk_task(token: str, payload: bytes, points: np.ndarray,
@@ -251,8 +256,10 @@ class DaskExecutor:
         quarantine = _Quarantine(self.retries)
 
         def submit(chunk: list[Start], alone: bool = False) -> None:
+            indices = np.array([index for index, _ in chunk], dtype=np.int64)
+            points = np.array([x0 for _, x0 in chunk], dtype=float)
             future = self.client.submit(
-                run_chunk_task, token, current_payload(), chunk, pure=False,
+                run_chunk_task, token, current_payload(), indices, points, pure=False,
                 key=f"{key_prefix}-{next(serial)}",
             )
             in_flight[future] = (chunk, alone)
