@@ -249,3 +249,24 @@ def test_saved_result_loads_back_equal(tmp_path):
     res = engine.minimize(prob.fun, prob.bounds, n_starts=32, seed=4, client="serial")
     back = engine.MultistartResult.load(res.save(tmp_path / "r.json"))
     assert back.to_dict() == res.to_dict()
+
+
+def test_local_client_runs_several_calls_on_one_tuned_cluster_and_closes_it():
+    """engine.local_client: workers get the multistart settings, this process keeps its own
+    Dask configuration, and closing the client stops the cluster it started."""
+    import dask
+
+    before = dask.config.get("distributed.admin.tick.interval")
+    client = engine.local_client(n_workers=2, dashboard_address=None)
+    try:
+        assert dask.config.get("distributed.admin.tick.interval") == before
+        profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        assert len(profiling) == 2 and not any(profiling.values())
+        prob = get("himmelblau")
+        for seed in (0, 1):
+            res = engine.minimize(prob.fun, prob.bounds, n_starts=64, seed=seed, client=client)
+            assert len(res.minima) == 4 and all(abs(m.fun) < 1e-6 for m in res.minima)
+        cluster = client.cluster
+    finally:
+        client.close()
+    assert cluster.status.name == "closed"
