@@ -111,12 +111,16 @@ class BasinSet:
                     basin.x, basin.f, basin.index = x.copy(), float(f), index
                 return int(basin_id)
         basin_id = self._append(index, x, unit, f)
-        if basin_id + 1 - self._indexed > max(_UNINDEXED_LIMIT, self._indexed // 8):
-            # Rebuilt when the unindexed tail passes 1/8 of the indexed part: O(log m)
-            # rebuilds as the set grows, and the tail stays a short vectorized scan.
-            self._tree = cKDTree(self._units[: basin_id + 1])
-            self._indexed = basin_id + 1
+        self._index_if_tail_long()
         return basin_id
+
+    def _index_if_tail_long(self) -> None:
+        """Rebuild the tree once the unindexed tail passes 1/8 of the indexed part: O(log m)
+        rebuilds as the set grows, and the tail stays a short vectorized scan."""
+        n = len(self._basins)
+        if n - self._indexed > max(_UNINDEXED_LIMIT, self._indexed // 8):
+            self._tree = cKDTree(self._units[:n])
+            self._indexed = n
 
     def add_many(
         self, indices: np.ndarray, points: np.ndarray, values: np.ndarray, block: int = 8192
@@ -148,9 +152,7 @@ class BasinSet:
             pending = np.flatnonzero(joined < 0)
             if pending.size:
                 self._found_among(block_idx[pending], block_pts[pending], block_vals[pending])
-        if len(self._basins) - self._indexed > _UNINDEXED_LIMIT:
-            self._tree = cKDTree(self._units[: len(self._basins)])
-            self._indexed = len(self._basins)
+        self._index_if_tail_long()
 
     def _found_among(self, indices: np.ndarray, points: np.ndarray, values: np.ndarray) -> None:
         """Add, in order, points that match no minimum made before them outside this group.

@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 
+#: Work below which a task is not cut, even at the end of a run (seconds).
+MIN_TASK_SECONDS = 0.025
+
 
 class ChunkSizer:
     """Picks how many starts go into the next task.
@@ -26,13 +29,13 @@ class ChunkSizer:
     >>> sizer.next_size(remaining=1000)
     50
     >>> sizer.next_size(remaining=40)
-    10
+    25
     >>> sizer.next_size(remaining=3)
     3
     """
 
     def __init__(self, n_slots: int, target_seconds: float = 0.05, max_size: int = 1000,
-                 min_seconds: float = 0.01):
+                 min_seconds: float = MIN_TASK_SECONDS):
         self.n_slots = max(1, n_slots)
         self.target_seconds = target_seconds
         self.min_seconds = min_seconds

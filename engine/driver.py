@@ -82,8 +82,7 @@ def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -
     if points is None:
         return
     points = np.asarray(points, dtype=float).reshape(-1, problem.dim)
-    inside = np.all((points >= problem.lower) & (points <= problem.upper), axis=1)
-    outside = np.flatnonzero(~inside)
+    outside = np.flatnonzero(~problem.inside(points, rtol=0.0))
     if outside.size:
         i = int(outside[0])
         raise ProblemError(

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.chunking import ChunkSizer
+from engine.chunking import MIN_TASK_SECONDS, ChunkSizer
 from engine.exceptions import ClusterError
 from engine.explore import evaluate_points
 from engine.local import LocalOptions, one_blas_thread, solve_chunk, solve_each
@@ -142,7 +142,7 @@ class DaskExecutor:
 
     def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 0.2,
                  scatter_above: int = 1_000_000, retries: int = 0,
-                 min_task_seconds: float = 0.025):
+                 min_task_seconds: float = MIN_TASK_SECONDS):
         self.client = client
         self.retries = retries
         self.scatter_above = scatter_above

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 
 from engine.exceptions import ProblemError
-from engine.problem import CONTAINS_RTOL, Problem
+from engine.problem import Problem
 from engine.results import LocalRun
 
 
@@ -253,27 +253,19 @@ class _Frame:
     offset: np.ndarray
     width: np.ndarray
     bounds: Bounds | None
-    lower: np.ndarray  # the box with the slack Problem.contains allows, for a quick check
-    upper: np.ndarray
 
     @classmethod
     def of(cls, problem: Problem, opts: LocalOptions) -> _Frame:
         scaled = uses_scaling(problem, opts)
-        bounded = _is_bounded(opts.method)
         offset = problem.lower if scaled else np.zeros(problem.dim)
         width = problem.width if scaled else np.ones(problem.dim)
         bounds = None
         if METHODS[opts.method].bounds:
             bounds = Bounds((problem.lower - offset) / width, (problem.upper - offset) / width)
-        slack = CONTAINS_RTOL * problem.width
         # A bounded solver keeps z inside the box, but offset + width * z can round just
         # past a bound; the user's function and the reported x must stay inside.
-        return cls(scaled=scaled, clip=scaled and bounded, offset=offset, width=width,
-                   bounds=bounds, lower=problem.lower - slack, upper=problem.upper + slack)
-
-    def contains(self, x: np.ndarray) -> bool:
-        """Same answer as ``Problem.contains`` (the default slack), a few times faster."""
-        return bool(((x >= self.lower) & (x <= self.upper)).all())
+        return cls(scaled=scaled, clip=scaled and _is_bounded(opts.method), offset=offset,
+                   width=width, bounds=bounds)
 
 
 class _Objective:
@@ -289,25 +281,23 @@ class _Objective:
         self.best_x: np.ndarray | None = None
         self.deadline = None if start_timeout is None else time.monotonic() + start_timeout
         # The solver sees z in [0, 1]^d when scaled; the user's function always sees x.
-        self.scaled = frame.scaled
-        self.offset = frame.offset
-        self.width = frame.width
-        self.clip = frame.clip
+        self.frame = frame
 
     def to_user(self, z: np.ndarray) -> np.ndarray:
-        if not self.scaled:
+        frame = self.frame
+        if not frame.scaled:
             # The user's function sees the solver's own array, as with scipy directly (every
             # call's few microseconds of wrapping count against objectives that cost less than
             # a millisecond).
             return z if isinstance(z, np.ndarray) and z.dtype == float else np.asarray(
                 z, dtype=float)
-        x = self.offset + self.width * np.asarray(z, dtype=float)
-        return np.clip(x, self.problem.lower, self.problem.upper) if self.clip else x
+        x = frame.offset + frame.width * np.asarray(z, dtype=float)
+        return np.clip(x, self.problem.lower, self.problem.upper) if frame.clip else x
 
     def to_solver(self, x: np.ndarray) -> np.ndarray:
-        if not self.scaled:
+        if not self.frame.scaled:
             return np.array(x, dtype=float)
-        return (np.asarray(x, dtype=float) - self.offset) / self.width
+        return (np.asarray(x, dtype=float) - self.frame.offset) / self.frame.width
 
     def _value(self, x: np.ndarray, raw: Any) -> float:
         # float and numpy.float64 (a float subclass) are the common case, kept fast.
@@ -342,8 +332,8 @@ class _Objective:
             )
         if not np.isfinite(grad).all():
             raise _StopSolve(f"ValueError: gradient is not finite at x={x.tolist()}")
-        if self.scaled:
-            grad = grad * self.width  # chain rule: d/dz = width * d/dx
+        if self.frame.scaled:
+            grad = grad * self.frame.width  # chain rule: d/dz = width * d/dx
         return -grad if self.sign < 0 else grad
 
     def _tick(self) -> None:
@@ -373,7 +363,7 @@ class _Objective:
     def hess(self, z: np.ndarray, *args: Any) -> Any:
         x = self.to_user(z)
         hessian = np.asarray(self.problem.hess(x, *args), dtype=float)
-        return self.sign * hessian * np.outer(self.width, self.width)
+        return self.sign * hessian * np.outer(self.frame.width, self.frame.width)
 
 
 def _scipy_arguments(
@@ -552,7 +542,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions,
         return _failed_run(problem, x0, index, wrapped, nit, error, started)
     x = wrapped.to_user(np.asarray(best.x, dtype=float).reshape(x0.shape))
     fun = float(best.fun) * problem.sign
-    in_bounds = frame.contains(x)
+    in_bounds = problem.contains(x)
     success = bool(best.success) and math.isfinite(fun) and in_bounds
     message = str(best.message)
     if not in_bounds:

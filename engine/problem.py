@@ -254,11 +254,16 @@ class Problem:
         """Map points from the unit box to the user's box."""
         return self.lower + np.asarray(u, dtype=float) * self.width
 
+    def inside(self, points: np.ndarray, rtol: float = CONTAINS_RTOL) -> np.ndarray:
+        """Whether each point (the last axis holds its coordinates) lies in the box, allowing
+        ``rtol`` of each width as slack."""
+        points = np.asarray(points, dtype=float)
+        slack = rtol * (self.upper - self.lower)
+        return ((points >= self.lower - slack) & (points <= self.upper + slack)).all(axis=-1)
+
     def contains(self, x: np.ndarray, rtol: float = CONTAINS_RTOL) -> bool:
         """True when ``x`` lies in the box, allowing ``rtol`` of each width as slack."""
-        slack = rtol * self.width
-        x = np.asarray(x, dtype=float)
-        return bool(np.all(x >= self.lower - slack) and np.all(x <= self.upper + slack))
+        return bool(self.inside(x, rtol))
 
 
 def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "objective") -> Any:

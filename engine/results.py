@@ -135,12 +135,6 @@ class RunBatch:
         self.columns = columns
         self.texts = texts
 
-    def __getstate__(self) -> tuple[dict[str, np.ndarray], list[str | None]]:
-        return self.columns, self.texts
-
-    def __setstate__(self, state: tuple[dict[str, np.ndarray], list[str | None]]) -> None:
-        self.columns, self.texts = state
-
     @classmethod
     def pack(cls, runs: Sequence[LocalRun]) -> RunBatch | list[LocalRun]:
         """The runs as a batch; the list itself when their points differ in shape."""

@@ -122,15 +122,15 @@ def _engine_measure(client, starts: np.ndarray, repeat: int) -> dict:
     kwargs = {"args": (repeat,), "jac": True, "method": "L-BFGS-B", "restarts": 0,
               "client": client}
     engine.minimize(tunable, bounds, sampler=starts[:8], **kwargs)  # warm-up: imports, payload
-    first: list[float] = []
-    t0 = [0.0]
-
-    def note(state) -> None:
-        if not first:
-            first.append(time.perf_counter() - t0[0])
 
     def run() -> float:
-        t0[0] = time.perf_counter()
+        first: list[float] = []
+        t0 = time.perf_counter()
+
+        def note(state) -> None:
+            if not first:
+                first.append(time.perf_counter() - t0)
+
         res = engine.minimize(tunable, bounds, sampler=starts, callback=note, **kwargs)
         assert res.n_starts == len(starts), res.message
         return first[0]
