@@ -8,9 +8,13 @@ only on the set of points, the final minima do not depend on the order in which 
 arrived, nor on the number of workers. The same structure, fed in arrival order, gives the
 running count shown while a run is in progress.
 
-Candidate minima are found with a :class:`scipy.spatial.cKDTree` over the representatives
-(Chebyshev metric), rebuilt as the set grows, so each point costs ``O(log m)`` for ``m``
-minima rather than a scan of all points.
+Candidate minima are found with :class:`scipy.spatial.cKDTree` s over the representatives
+(Chebyshev metric). The trees form a forest in the manner of Bentley and Saxe's logarithmic
+method: each covers a consecutive range of minima, sizes at least halve down the list, and new
+minima wait in a short unindexed tail until there are enough of them for a tree of their own,
+which then absorbs the smaller trees before it. A point is thus built into a tree
+``O(log m)`` times over a run and a query visits ``O(log m)`` trees, however the ``m`` minima
+arrive: one at a time, in a task's batch, or a million at once.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-# Representatives not yet in the tree are scanned directly; past this many the tree is rebuilt.
-_UNINDEXED_LIMIT = 32
+# Representatives not yet in a tree are scanned directly; this many get a tree of their own.
+_LEAF = 64
 
 
 @dataclass
@@ -68,8 +72,9 @@ class BasinSet:
         self._units = np.empty((16, dim))
         self._values = np.empty(16)
         self._basins: list[Basin] = []
-        self._tree: cKDTree | None = None
-        self._indexed = 0
+        # (first id, tree over ids first .. first + tree.n - 1); consecutive, sizes decreasing
+        self._trees: list[tuple[int, cKDTree]] = []
+        self._indexed = 0  # ids below this are in a tree; the rest form the tail
 
     def __len__(self) -> int:
         return len(self._basins)
@@ -77,8 +82,9 @@ class BasinSet:
     def _candidates(self, unit: np.ndarray) -> list[int]:
         """Ids of representatives within ``xtol`` of ``unit`` (Chebyshev distance), ascending."""
         found: list[int] = []
-        if self._tree is not None:
-            found.extend(self._tree.query_ball_point(unit, r=self.xtol, p=np.inf))
+        for first, tree in self._trees:
+            near = tree.query_ball_point(unit, r=self.xtol, p=np.inf)
+            found.extend(first + i for i in near)
         n = len(self._basins)
         if n > self._indexed:
             tail = self._units[self._indexed : n]
@@ -115,36 +121,44 @@ class BasinSet:
         return basin_id
 
     def _index_if_tail_long(self) -> None:
-        """Rebuild the tree once the unindexed tail passes 1/8 of the indexed part: O(log m)
-        rebuilds as the set grows, and the tail stays a short vectorized scan."""
+        """Give the tail a tree once it reaches ``_LEAF`` minima, merged with every tree
+        before it that is not larger (so tree sizes at least halve down the list)."""
         n = len(self._basins)
-        if n - self._indexed > max(_UNINDEXED_LIMIT, self._indexed // 8):
-            self._tree = cKDTree(self._units[:n])
-            self._indexed = n
+        if n - self._indexed < _LEAF:
+            return
+        first = self._indexed
+        while self._trees and self._trees[-1][1].n <= n - first:
+            first = self._trees.pop()[0]
+        self._trees.append((first, cKDTree(self._units[first:n])))
+        self._indexed = n
 
     def add_many(
         self, indices: np.ndarray, points: np.ndarray, values: np.ndarray, block: int = 8192
     ) -> None:
         """Add many points, in the given order, with the same outcome as repeated :meth:`add`.
 
-        Each block of points is first matched in one vectorized tree query against the
+        Each block of points is first matched in one vectorized query per tree against the
         minima that existed before the block. A point matching one of those joins the
         earliest it matches, which is what :meth:`add` would choose, since minima made inside
         the block come later. Only the points matching none are added one by one.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> bs = BasinSet(np.zeros(1), np.ones(1))
+        >>> bs.add_many(np.arange(4), np.array([[0.2], [0.7], [0.2], [0.70000001]]),
+        ...             np.array([1.0, 2.0, 1.0, 2.0]))
+        >>> [b.members for b in bs.basins()]
+        [[0, 2], [1, 3]]
         """
-        points = np.asarray(points, dtype=float)
+        indices = np.asarray(indices)
+        points = np.asarray(points, dtype=float).reshape(len(indices), -1)
         values = np.asarray(values, dtype=float)
         for first in range(0, len(points), block):
             last = min(first + block, len(points))
-            n_known = len(self._basins)
-            if n_known > self._indexed:  # index everything before matching the block
-                self._tree = cKDTree(self._units[:n_known])
-                self._indexed = n_known
-            joined = np.full(last - first, -1)
-            if self._tree is not None:
-                joined = self._match_known(points[first:last], values[first:last])
             block_idx, block_pts = indices[first:last], points[first:last]
             block_vals = values[first:last]
+            joined = self._match_known(block_pts, block_vals)
             matched = np.flatnonzero(joined >= 0)
             if matched.size:
                 self._join_bulk(joined[matched], block_idx[matched], block_pts[matched],
@@ -152,7 +166,7 @@ class BasinSet:
             pending = np.flatnonzero(joined < 0)
             if pending.size:
                 self._found_among(block_idx[pending], block_pts[pending], block_vals[pending])
-        self._index_if_tail_long()
+            self._index_if_tail_long()
 
     def _found_among(self, indices: np.ndarray, points: np.ndarray, values: np.ndarray) -> None:
         """Add, in order, points that match no minimum made before them outside this group.
@@ -168,20 +182,37 @@ class BasinSet:
         tree = cKDTree(units) if n > 1 else None
         joined = np.full(n, -1)
         founders = np.zeros(n, dtype=bool)
-        for k in range(n):
-            if joined[k] >= 0:
-                continue
-            basin_id = self._append(int(indices[k]), points[k], units[k], float(values[k]))
-            joined[k], founders[k] = basin_id, True
-            if tree is None:
-                continue
-            near = np.asarray(tree.query_ball_point(units[k], r=self.xtol, p=np.inf), dtype=int)
-            near = near[(near > k)]
-            near = near[joined[near] < 0]
-            ref = float(values[k])
-            near = near[np.abs(values[near] - ref)
-                        <= self.ftol * np.maximum(1.0, np.maximum(np.abs(values[near]), abs(ref)))]
-            joined[near] = basin_id
+        # The next founders' neighbourhoods are fetched several at a time, in one call: in a
+        # rugged landscape nearly every point founds a minimum alone and one call per point
+        # would cost more than the rest. A fetched point that an earlier one of the same
+        # batch takes in wasted its query, so the batch grows while none is wasted and drops
+        # back to one when some are (crowded minima: thousands of points each).
+        batch, k = 1, 0
+        while k < n:
+            todo = []
+            while k < n and len(todo) < batch:
+                if joined[k] < 0:
+                    todo.append(k)
+                k += 1
+            balls = (tree.query_ball_point(units[todo], r=self.xtol, p=np.inf)
+                     if tree is not None else [[0]])
+            wasted = False
+            for t, ball in zip(todo, balls, strict=True):
+                if joined[t] >= 0:
+                    wasted = True
+                    continue
+                basin_id = self._append(int(indices[t]), points[t], units[t], float(values[t]))
+                joined[t], founders[t] = basin_id, True
+                if len(ball) == 1:
+                    continue  # only itself
+                near = np.asarray(ball, dtype=int)
+                near = near[(near > t)]
+                near = near[joined[near] < 0]
+                ref = float(values[t])
+                near = near[np.abs(values[near] - ref) <= self.ftol * np.maximum(
+                    1.0, np.maximum(np.abs(values[near]), abs(ref)))]
+                joined[near] = basin_id
+            batch = 1 if wasted else min(2 * batch, 1024)
         rest = np.flatnonzero(~founders)
         if rest.size:
             self._join_bulk(joined[rest], indices[rest], points[rest], values[rest])
@@ -198,23 +229,32 @@ class BasinSet:
         return basin_id
 
     def _match_known(self, points: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Id of the earliest indexed minimum each point matches, or -1."""
-        assert self._tree is not None
+        """Id of the earliest existing minimum each point matches, or -1."""
+        joined = np.full(len(points), -1)
+        n = len(self._basins)
+        if n == 0:
+            return joined
         units = (points - self.lower) / self.width
-        k = min(2, self._indexed)
-        dist, ids = self._tree.query(units, k=k, p=np.inf, distance_upper_bound=self.xtol)
-        dist, ids = dist.reshape(len(points), k), ids.reshape(len(points), k)
-        nearest = np.where(np.isfinite(dist[:, 0]), ids[:, 0], 0)
+        trees = list(self._trees)
+        if n > self._indexed:  # the tail, for this query only
+            trees.append((self._indexed, cKDTree(self._units[self._indexed : n])))
+        # Two nearest per tree tell apart the usual case (one minimum within xtol) from the
+        # rare crowded one (several), which is then resolved by id as add() does.
+        n_near = np.zeros(len(points), dtype=int)
+        nearest = np.zeros(len(points), dtype=int)
+        for first, tree in trees:
+            k = min(2, tree.n)
+            dist, ids = tree.query(units, k=k, p=np.inf, distance_upper_bound=self.xtol)
+            within = np.isfinite(dist.reshape(len(points), k))
+            ids = ids.reshape(len(points), k)
+            nearest = np.where(within[:, 0] & (n_near == 0), first + ids[:, 0], nearest)
+            n_near += within.sum(axis=1)
         ref = self._values[nearest]
         f_close = np.abs(values - ref) <= self.ftol * np.maximum(
             1.0, np.maximum(np.abs(values), np.abs(ref)))
-        single = np.isfinite(dist[:, 0]) & ~np.isfinite(dist[:, -1]) if k == 2 else (
-            np.isfinite(dist[:, 0]))
-        joined = np.where(single & f_close, nearest, -1)
-        # Several minima within xtol (rare): check them in id order, as add() does.
-        for row in np.flatnonzero(np.isfinite(dist[:, -1]) & (k == 2)):
-            for basin_id in self._tree.query_ball_point(units[row], r=self.xtol, p=np.inf,
-                                                        return_sorted=True):
+        joined[(n_near == 1) & f_close] = nearest[(n_near == 1) & f_close]
+        for row in np.flatnonzero(n_near > 1):
+            for basin_id in self._candidates(units[row]):
                 ref_f = self._values[basin_id]
                 if abs(values[row] - ref_f) <= self.ftol * max(1.0, abs(values[row]),
                                                                 abs(ref_f)):

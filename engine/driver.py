@@ -169,17 +169,34 @@ class _Session:
 
     # -- bookkeeping
     def record(self, run: LocalRun) -> None:
-        if not self.runs.append(run):
-            return  # a start already recorded (a task re-run after a lost worker)
-        self.nfev += run.nfev
-        if run.x is not None and run.in_bounds:
-            self.saw(run.x, self.problem.sign * run.fun)
-        if run.success:
-            self.n_success += 1
-            self.online.add(run.index, run.x, self.problem.sign * run.fun)
-            self.best = min(self.best, self.problem.sign * run.fun)
-        else:
-            self.n_failed += 1
+        self.record_many([run])
+
+    def record_many(self, runs: list[LocalRun]) -> None:
+        """Store a task's runs and merge their minima, in arrival order, in one step.
+
+        Starts already recorded are ignored (a task re-run after a lost worker).
+        """
+        stored = [run for run in runs if self.runs.append(run)]
+        if not stored:
+            return
+        sign = self.problem.sign
+        self.nfev += sum(run.nfev for run in stored)
+        converged = [run for run in stored if run.success]
+        self.n_success += len(converged)
+        self.n_failed += len(stored) - len(converged)
+        seen = [run for run in stored if run.x is not None and run.in_bounds]
+        if seen:
+            lowest = min(seen, key=lambda run: sign * run.fun)
+            self.saw(lowest.x, sign * lowest.fun)
+        if len(converged) == 1:  # the serial executor's case: skip the vectorized set-up
+            (run,) = converged
+            self.online.add(run.index, run.x, sign * run.fun)
+        elif converged:
+            self.online.add_many(np.array([run.index for run in converged]),
+                                 np.array([run.x for run in converged], dtype=float),
+                                 sign * np.array([run.fun for run in converged], dtype=float))
+        if converged:
+            self.best = min(self.best, min(sign * run.fun for run in converged))
 
     def saw(self, x: np.ndarray, f: float) -> None:
         """Keep ``x`` as the best point evaluated if its value ``f`` (minimized sign) is."""
@@ -228,6 +245,19 @@ class _Session:
             raise _Stop("max_discoveries")
         self.check_limits()
 
+    def check_runs(self, runs: list[LocalRun]) -> None:
+        """:meth:`check_run` after each of ``runs`` in turn (they are all recorded already)."""
+        if not runs:
+            return
+        self.check_run(runs[0])
+        # Past the first run only a target can stop the loop: the other rules read the
+        # session's totals, which the runs after it do not change.
+        if self.stop.target is not None:
+            sign = self.problem.sign
+            if any(run.success and sign * run.fun <= sign * self.stop.target
+                   for run in runs[1:]):
+                raise _Stop("target")
+
     def check_bayes(self) -> None:
         if self.stop.bayes and bayes_says_stop(self.n_success, len(self.online)):
             raise _Stop("bayes")
@@ -270,17 +300,18 @@ class _Session:
             for batch in batches:
                 # A task re-run after a lost worker may repeat starts: keep the first result.
                 fresh = [run for run in batch if run.index not in self.runs]
-                for run in fresh:
-                    self.record(run)
+                self.record_many(fresh)
                 if self.journal is not None:
                     self.journal.extend(fresh)  # the whole task's runs, one fsync
+                if self.display is None and self.callback is None and not per_run:
+                    self.check_runs(fresh)
+                    continue
                 for run in fresh:
-                    if self.display is not None or self.callback is not None:
-                        current = self.state(run)
-                        if self.display is not None:
-                            self.display(current)
-                        if self.callback is not None and self.callback(current) is True:
-                            raise _Stop("callback")
+                    current = self.state(run)
+                    if self.display is not None:
+                        self.display(current)
+                    if self.callback is not None and self.callback(current) is True:
+                        raise _Stop("callback")
                     self.check_run(run)
                     if per_run:
                         self.check_bayes()
@@ -357,8 +388,9 @@ def run_multistart(
     session = _Session(problem, dedup, stop, executor, journal, display, callback, plan.total,
                        track_best=not problem.constraints and not noisy)
     if journal is not None:
-        for run in journal.completed():
-            session.record(run)
+        resumed = iter(journal.completed())
+        while chunk := list(itertools.islice(resumed, 4096)):  # not a million objects at once
+            session.record_many(chunk)
     try:
         return _run_and_build(session, plan, search, local, strategy, starts, dedup, stop,
                               executor, provenance, method_reason, started_wall)

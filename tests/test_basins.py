@@ -136,3 +136,38 @@ def test_all_distinct_minima_in_many_dimensions_stay_fast_and_distinct():
     basins = cluster_points(np.arange(20000), pts, rng.normal(size=20000), np.zeros(20),
                             np.ones(20))
     assert len(basins) == 20000
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_batches_in_arrival_order_equal_one_by_one_add_across_many_trees(seed):
+    """Results arriving a task at a time (batches of any size, mixed with single adds) give
+    the same minima as adding each point alone, while the forest of trees grows, merges and
+    leaves a tail: many minima, some crowded (several candidates), most joined by later
+    points."""
+    rng = np.random.default_rng(seed)
+    lower, upper = np.zeros(3), np.ones(3)
+    centres = rng.uniform(0, 1, size=(700, 3))
+    crowd = rng.uniform(0.5, 0.5 + 2e-3, size=(150, 3))  # closer than xtol to each other
+    picks = np.vstack([centres[rng.integers(0, 700, size=2500)], crowd])
+    pts = picks + rng.normal(scale=1e-5, size=picks.shape)
+    vals = np.round(pts.sum(axis=1), 2) + rng.normal(scale=1e-9, size=len(pts))
+    order = rng.permutation(len(pts))
+    pts, vals, idx = pts[order], vals[order], np.arange(len(pts))
+    one, batched = BasinSet(lower, upper, 1e-3), BasinSet(lower, upper, 1e-3)
+    for i, p, v in zip(idx, pts, vals, strict=True):
+        one.add(int(i), p, float(v))
+    first = 0
+    while first < len(pts):
+        size = int(rng.choice([1, 3, 40, 200, 900]))
+        last = min(first + size, len(pts))
+        if size == 1:
+            batched.add(int(idx[first]), pts[first], float(vals[first]))
+        else:
+            batched.add_many(idx[first:last], pts[first:last], vals[first:last])
+        first = last
+    sizes = [tree.n for _, tree in batched._trees]  # consecutive ranges, each under half
+    assert all(a > b for a, b in itertools.pairwise(sizes))
+    assert sum(sizes) == batched._indexed > len(batched) - 64
+    assert [b.members for b in one.basins()] == [b.members for b in batched.basins()]
+    assert [b.index for b in one.basins()] == [b.index for b in batched.basins()]
+    assert 500 < len(one) < len(pts)
