@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -130,3 +131,15 @@ def test_multistart_command_is_installed_and_runs_quickstart_on_local_cluster(tm
     result = json.loads((out / "result.json").read_text())
     assert result["provenance"]["cluster"]["kind"] == "dask"
     assert result["provenance"]["cluster"]["n_workers"] == 2
+
+
+def test_config_hash_tells_large_arrays_apart_by_content():
+    from engine.config import config_hash
+
+    points = np.random.default_rng(0).uniform(size=(100_000, 20))
+    changed = points.copy()
+    changed[12_345, 7] = np.nextafter(changed[12_345, 7], 2.0)  # one ulp
+    assert config_hash({"points": points}) == config_hash({"points": points.copy()})
+    assert config_hash({"points": points}) != config_hash({"points": changed})
+    assert config_hash({"points": points}) != config_hash({"points": points.reshape(-1, 10)})
+    assert config_hash({"b": np.arange(3.0)}) == config_hash({"b": [0.0, 1.0, 2.0]})
