@@ -19,6 +19,7 @@ arrive: one at a time, in a task's batch, or a million at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,20 +80,21 @@ class BasinSet:
     def __len__(self) -> int:
         return len(self._basins)
 
-    def _candidates(self, unit: np.ndarray) -> list[int]:
-        """Ids of representatives within ``xtol`` of ``unit`` (Chebyshev distance), ascending."""
-        found: list[int] = []
+    def _candidates(self, unit: np.ndarray) -> Iterator[int]:
+        """Ids of representatives within ``xtol`` of ``unit`` (Chebyshev distance), ascending.
+
+        Lazily, tree by tree (their id ranges ascend): a caller that takes the first match
+        skips the later trees, and most points match a minimum found early in the run.
+        """
         for first, tree in self._trees:
-            near = tree.query_ball_point(unit, r=self.xtol, p=np.inf)
-            found.extend(first + i for i in near)
+            near = tree.query_ball_point(unit, r=self.xtol, p=np.inf, return_sorted=True)
+            for i in near:
+                yield first + i
         n = len(self._basins)
         if n > self._indexed:
             tail = self._units[self._indexed : n]
             near = np.flatnonzero(np.abs(tail - unit).max(axis=1) <= self.xtol)
-            found.extend((near + self._indexed).tolist())
-        if len(found) > 1:
-            found.sort()
-        return found
+            yield from (near + self._indexed).tolist()
 
     def _grow(self) -> None:
         size = self._units.shape[0] * 2

@@ -285,7 +285,10 @@ class DaskExecutor:
 
         slots_checked = time.monotonic()
         try:
-            more = refill(self.tasks_per_slot * slots)
+            # One single-start task per slot measures the cost of a start; the queue behind
+            # each running task is filled once chunks can be sized (on a big cluster, a queue
+            # of single-start tasks would cost the scheduler more than the starts).
+            more = refill(slots)
             for future in _until_timeout(completed):
                 chunk, alone = in_flight.pop(future)
                 runs = self._finished_runs(future)

@@ -49,3 +49,17 @@ def test_many_slots_spread_the_tail():
     sizes = plan(0.001, 800, slots=16)
     assert sum(sizes) == 800
     assert max(sizes[1:]) <= 800 // 32 + 25
+
+
+@pytest.mark.parametrize("slots", [2, 16, 100, 400])
+def test_many_workers_do_not_flood_the_scheduler(slots):
+    """However many worker threads, the full tasks of a long run together come at most 50 a
+    second (each costs the scheduler about 3 ms of CPU)."""
+    per_start = 0.01
+    total = 8 * slots * round(max(0.2, slots / 50) / per_start)  # long enough for full tasks
+    sizes = plan(per_start, total, slots=slots)
+    assert sum(sizes) == total
+    full = max(sizes) * per_start  # seconds of a full task
+    assert slots / full <= 50 * 1.01
+    if slots <= 10:
+        assert full == pytest.approx(0.2, rel=0.01)  # small clusters keep the 0.2 s target
