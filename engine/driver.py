@@ -184,7 +184,9 @@ class _Session:
         converged = [run for run in stored if run.success]
         self.n_success += len(converged)
         self.n_failed += len(stored) - len(converged)
-        seen = [run for run in stored if run.x is not None and run.in_bounds]
+        # (a failed run may carry NaN, which min() cannot order)
+        seen = [run for run in stored
+                if run.x is not None and run.in_bounds and math.isfinite(run.fun)]
         if seen:
             lowest = min(seen, key=lambda run: sign * run.fun)
             self.saw(lowest.x, sign * lowest.fun)
@@ -307,11 +309,12 @@ class _Session:
                     self.check_runs(fresh)
                     continue
                 for run in fresh:
-                    current = self.state(run)
-                    if self.display is not None:
-                        self.display(current)
-                    if self.callback is not None and self.callback(current) is True:
-                        raise _Stop("callback")
+                    if self.display is not None or self.callback is not None:
+                        current = self.state(run)
+                        if self.display is not None:
+                            self.display(current)
+                        if self.callback is not None and self.callback(current) is True:
+                            raise _Stop("callback")
                     self.check_run(run)
                     if per_run:
                         self.check_bayes()
