@@ -9,6 +9,7 @@ sequence of :class:`LocalRun`, ordered by start index, built on access.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
@@ -19,18 +20,49 @@ from engine.results import LocalRun
 _NO_ERROR = -1
 
 
-class _Interned:
-    """Strings stored once; each is referred to by its number."""
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
-    def __init__(self) -> None:
+#: Characters of distinct message text kept exactly (about 16-32 MB of strings).
+MESSAGE_BUDGET = 16_000_000
+
+
+class _Interned:
+    """Strings stored once; each is referred to by its number.
+
+    Distinct strings are kept exactly until they add up to ``budget`` characters. Past that
+    (an objective failing a million times with its point in every error message) the numbers
+    of each new string are masked, so that messages differing only in their values share one
+    entry and the driver's memory stays bounded; the reason stays readable.
+
+    Examples
+    --------
+    >>> table = _Interned(budget=10)
+    >>> table.id_of("failed at x=[1.5]"), table.id_of("failed at x=[2.5]")
+    (0, 1)
+    >>> table.values[1], table.id_of("failed at x=[3.5]")
+    ('failed at x=[#] (values dropped: message store full)', 1)
+    """
+
+    def __init__(self, budget: int = MESSAGE_BUDGET) -> None:
         self.values: list[str] = []
         self._ids: dict[str, int] = {}
+        self.budget = budget
+        self._chars = 0
 
     def id_of(self, value: str) -> int:
         found = self._ids.get(value)
-        if found is None:
-            found = self._ids[value] = len(self.values)
-            self.values.append(value)
+        if found is not None:
+            return found
+        if self._chars > self.budget:
+            masked = _NUMBER.sub("#", value)
+            if masked != value:
+                value = masked + " (values dropped: message store full)"
+                found = self._ids.get(value)
+                if found is not None:
+                    return found
+        found = self._ids[value] = len(self.values)
+        self.values.append(value)
+        self._chars += len(value)
         return found
 
 
@@ -46,6 +78,10 @@ class RunStore(Sequence[LocalRun]):
     block : int
         Rows allocated at first; capacity then grows by half of itself (at least one block),
         so adding a run costs amortized constant time.
+    message_budget : int
+        Characters of distinct message and error text kept exactly; past them the numbers in
+        new texts are masked (see :class:`_Interned`), so a million failures whose errors
+        embed the point do not hold a million distinct strings.
 
     Examples
     --------
@@ -62,7 +98,7 @@ class RunStore(Sequence[LocalRun]):
     (17, 1, [2.0, 0.5])
     """
 
-    def __init__(self, block: int = 4096) -> None:
+    def __init__(self, block: int = 4096, message_budget: int = MESSAGE_BUDGET) -> None:
         self.block = max(1, int(block))
         self._n = 0
         self._dim: int | None = None
@@ -71,7 +107,7 @@ class RunStore(Sequence[LocalRun]):
         self._row_of = np.full(0, -1, dtype=np.int64)  # start index -> row, -1 when absent
         self._order: np.ndarray | None = None  # rows by start index, cached
         self._in_order = True  # every run so far came in increasing index order
-        self._strings = _Interned()
+        self._strings = _Interned(message_budget)
         self._nfev = 0
         self._n_success = 0
 

@@ -112,6 +112,27 @@ def test_messages_are_interned_not_stored_per_run():
     assert store[999].message == "CONVERGENCE: NORM OF PROJECTED GRADIENT"
 
 
+def test_errors_that_embed_the_point_stay_bounded_and_readable():
+    """A million failures whose error texts embed x must not hold a million strings: past
+    the budget the numbers of new texts are masked, the reason kept."""
+    def failed(i: int) -> LocalRun:
+        error = f"ValueError: objective returned nan at x=[{i * 0.001}, {-i * 1e-7}]"
+        return make_run(i, success=False, error=error, message=f"failed: {error}")
+
+    store = RunStore(message_budget=2000)
+    store.extend(failed(i) for i in range(5000))
+    assert len(store._strings.values) < 60  # the first ~2000 characters, then two masked
+    assert store[3].error == "ValueError: objective returned nan at x=[0.003, -3e-07]"
+    late = store[4999]
+    assert late.error == ("ValueError: objective returned nan at x=[#, #] "
+                          "(values dropped: message store full)")
+    assert late.message.startswith("failed: ValueError: objective returned nan at x=[#, #]")
+    assert store.failures() == {"ValueError": 5000}
+    # texts without numbers are never changed, however full the store
+    store.append(make_run(6000, message="CONVERGENCE: REL_REDUCTION_OF_F"))
+    assert store[-1].message == "CONVERGENCE: REL_REDUCTION_OF_F"
+
+
 def test_wrong_dimension_and_negative_index_are_refused():
     store = RunStore.from_runs([make_run(0, dim=2)])
     with pytest.raises(ValueError, match="this store holds runs of 2 variables"):
