@@ -154,7 +154,9 @@ class BasinSet:
         [[0, 2], [1, 3]]
         """
         indices = np.asarray(indices)
-        points = np.asarray(points, dtype=float).reshape(len(indices), -1)
+        if len(indices) == 0:
+            return
+        points = np.asarray(points, dtype=float).reshape(len(indices), self.lower.size)
         values = np.asarray(values, dtype=float)
         for first in range(0, len(points), block):
             last = min(first + block, len(points))
@@ -246,7 +248,9 @@ class BasinSet:
         nearest = np.zeros(len(points), dtype=int)
         for first, tree in trees:
             k = min(2, tree.n)
-            dist, ids = tree.query(units, k=k, p=np.inf, distance_upper_bound=self.xtol)
+            # The query's bound is strict; "within xtol" includes xtol itself, as in add().
+            dist, ids = tree.query(units, k=k, p=np.inf,
+                                   distance_upper_bound=np.nextafter(self.xtol, np.inf))
             within = np.isfinite(dist.reshape(len(points), k))
             ids = ids.reshape(len(points), k)
             nearest = np.where(within[:, 0] & (n_near == 0), first + ids[:, 0], nearest)

@@ -73,5 +73,6 @@ class ChunkSizer:
             size = max(size, min(remaining, math.ceil(self.min_seconds / per_start)))
         # The cap guards against a first start that failed at once (a per-start time far too
         # small); it grows with the target so that it never undoes the tasks-per-second limit.
-        cap = self.max_size * max(1.0, self.target_for_slots() / self.target_seconds)
+        growth = self.target_for_slots() / self.target_seconds if self.target_seconds > 0 else 1.0
+        cap = self.max_size * max(1.0, growth)
         return int(np.clip(size, 1, cap))

@@ -152,12 +152,13 @@ def config_hash(data: Any) -> str:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        if value.size <= 64:
+        if value.size <= 64 or value.dtype.kind not in "biufc":
             return value.tolist()
         # A sampler's points (a million starts, say) are hashed as bytes: as JSON text they
         # would take longer than many runs.
-        data = np.ascontiguousarray(value, dtype=float)
-        return {"shape": list(data.shape), "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
+        data = np.ascontiguousarray(value)
+        return {"dtype": data.dtype.str, "shape": list(data.shape),
+                "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     return repr(value)

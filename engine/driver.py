@@ -197,8 +197,8 @@ class _Session:
             self.online.add_many(np.array([run.index for run in converged]),
                                  np.array([run.x for run in converged], dtype=float),
                                  sign * np.array([run.fun for run in converged], dtype=float))
-        if converged:
-            self.best = min(self.best, min(sign * run.fun for run in converged))
+        self.best = min(self.best, min((sign * run.fun for run in converged
+                                        if math.isfinite(run.fun)), default=math.inf))
 
     def saw(self, x: np.ndarray, f: float) -> None:
         """Keep ``x`` as the best point evaluated if its value ``f`` (minimized sign) is."""

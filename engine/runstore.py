@@ -54,7 +54,9 @@ class _Interned:
         if found is not None:
             return found
         if self._chars > self.budget:
-            masked = _NUMBER.sub("#", value)
+            # An error reads "Type: text": the type's name is kept as it is (Py4JError).
+            kind, colon, text = value.partition(": ")
+            masked = kind + colon + _NUMBER.sub("#", text) if colon else _NUMBER.sub("#", value)
             if masked != value:
                 value = masked + " (values dropped: message store full)"
                 found = self._ids.get(value)

@@ -171,3 +171,23 @@ def test_batches_in_arrival_order_equal_one_by_one_add_across_many_trees(seed):
     assert [b.members for b in one.basins()] == [b.members for b in batched.basins()]
     assert [b.index for b in one.basins()] == [b.index for b in batched.basins()]
     assert 500 < len(one) < len(pts)
+
+
+def test_a_point_exactly_xtol_away_joins_in_batches_as_alone():
+    """'Within xtol' includes xtol itself, for the batch query as for a single add."""
+    lower, upper = np.zeros(1), np.ones(1)
+    pts, vals = np.array([[0.5], [0.75], [0.25]]), np.zeros(3)
+    one, many = BasinSet(lower, upper, xtol=0.25), BasinSet(lower, upper, xtol=0.25)
+    for i in range(3):
+        one.add(i, pts[i], 0.0)
+    many.add(0, pts[0], 0.0)
+    many.add_many(np.array([1, 2]), pts[1:], vals[1:])
+    assert [b.members for b in one.basins()] == [b.members for b in many.basins()] == [[0, 1, 2]]
+
+
+def test_adding_no_points_changes_nothing():
+    bs = BasinSet(np.zeros(2), np.ones(2))
+    bs.add_many(np.array([], dtype=int), np.empty((0, 2)), np.empty(0))
+    bs.add_many([], [], [])
+    assert len(bs) == 0 and cluster_points(np.array([], dtype=int), np.empty((0, 2)),
+                                           np.empty(0), np.zeros(2), np.ones(2)) == []

@@ -63,3 +63,9 @@ def test_many_workers_do_not_flood_the_scheduler(slots):
     assert slots / full <= 50 * 1.01
     if slots <= 10:
         assert full == pytest.approx(0.2, rel=0.01)  # small clusters keep the 0.2 s target
+
+
+def test_a_zero_target_still_gives_chunks():
+    sizer = ChunkSizer(2, target_seconds=0.0)
+    sizer.observe(4, 0.004)
+    assert 1 <= sizer.next_size(remaining=1000) <= 1000

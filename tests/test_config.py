@@ -143,3 +143,7 @@ def test_config_hash_tells_large_arrays_apart_by_content():
     assert config_hash({"points": points}) != config_hash({"points": changed})
     assert config_hash({"points": points}) != config_hash({"points": points.reshape(-1, 10)})
     assert config_hash({"b": np.arange(3.0)}) == config_hash({"b": [0.0, 1.0, 2.0]})
+    big = np.arange(2**53, 2**53 + 100, dtype=np.int64)  # not all exact as floats
+    assert config_hash({"p": big}) != config_hash({"p": big + np.arange(100) % 2})
+    assert config_hash({"p": np.ones(100) + 1j}) != config_hash({"p": np.ones(100) + 2j})
+    assert config_hash({"p": np.array(["a"] * 100)}) == config_hash({"p": ["a"] * 100})

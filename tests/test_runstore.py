@@ -128,6 +128,9 @@ def test_errors_that_embed_the_point_stay_bounded_and_readable():
                           "(values dropped: message store full)")
     assert late.message.startswith("failed: ValueError: objective returned nan at x=[#, #]")
     assert store.failures() == {"ValueError": 5000}
+    # an error's type keeps its name, digits and all
+    store.append(make_run(5001, success=False, error="Py4JError: step 5", message="failed"))
+    assert store[-1].error.startswith("Py4JError: step # (values dropped")
     # texts without numbers are never changed, however full the store
     store.append(make_run(6000, message="CONVERGENCE: REL_REDUCTION_OF_F"))
     assert store[-1].message == "CONVERGENCE: REL_REDUCTION_OF_F"
