@@ -72,7 +72,10 @@ class ChunkSizer:
             # ...but never chunks so small that scheduling them costs more than it saves.
             size = max(size, min(remaining, math.ceil(self.min_seconds / per_start)))
         # The cap guards against a first start that failed at once (a per-start time far too
-        # small); it grows with the target so that it never undoes the tasks-per-second limit.
-        growth = self.target_for_slots() / self.target_seconds if self.target_seconds > 0 else 1.0
+        # small); it grows with the target so that it never undoes the tasks-per-second limit,
+        # but only once a start per slot has been measured.
+        growth = 1.0
+        if self.target_seconds > 0 and self._starts >= self.n_slots:
+            growth = self.target_for_slots() / self.target_seconds
         cap = self.max_size * max(1.0, growth)
         return int(np.clip(size, 1, cap))

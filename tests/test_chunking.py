@@ -69,3 +69,11 @@ def test_a_zero_target_still_gives_chunks():
     sizer = ChunkSizer(2, target_seconds=0.0)
     sizer.observe(4, 0.004)
     assert 1 <= sizer.next_size(remaining=1000) <= 1000
+
+
+def test_one_instant_start_cannot_make_huge_tasks_on_a_big_cluster():
+    sizer = ChunkSizer(200, target_seconds=0.2)
+    sizer.observe(1, 1e-7)  # a start that failed at once
+    assert sizer.next_size(remaining=None) == 1000  # the plain cap, not 200 / 50 times it
+    sizer.observe(199, 199 * 1e-3)  # a start per slot measured: now the cap may grow
+    assert sizer.next_size(remaining=None) > 1000
