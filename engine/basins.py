@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -108,19 +109,31 @@ class BasinSet:
         """
         x = np.asarray(x, dtype=float)
         unit = (x - self.lower) / self.width
-        for basin_id in self._candidates(unit):
-            ref = self._values[basin_id]
-            if abs(f - ref) <= self.ftol * max(1.0, abs(f), abs(ref)):
-                basin = self._basins[basin_id]
-                basin.members.append(index)
-                if (f, index) < (basin.f, basin.index):
-                    # Arrival order may differ from value order: keep the best representative
-                    # but leave the matching centre where it is, so earlier decisions stand.
-                    basin.x, basin.f, basin.index = x.copy(), float(f), index
-                return int(basin_id)
-        basin_id = self._append(index, x, unit, f)
-        self._index_if_tail_long()
+        basin_id = self._first_match(unit, f)
+        if basin_id is None:
+            basin_id = self._append(index, x, unit, f)
+            self._index_if_tail_long()
+            return basin_id
+        basin = self._basins[basin_id]
+        basin.members.append(index)
+        if (f, index) < (basin.f, basin.index):
+            # Arrival order may differ from value order: keep the best representative but
+            # leave the matching centre where it is, so earlier decisions stand.
+            basin.x, basin.f, basin.index = x.copy(), float(f), index
         return basin_id
+
+    def _first_match(self, unit: np.ndarray, f: float) -> int | None:
+        """The earliest minimum within ``xtol`` of ``unit`` whose value agrees with ``f``."""
+        for basin_id in self._candidates(unit):
+            if self._agree(f, self._values[basin_id]):
+                return int(basin_id)
+        return None
+
+    def _agree(self, values: Any, refs: Any) -> Any:
+        """Whether values agree to ``ftol`` relative to ``max(1, |value|, |ref|)``
+        (elementwise for arrays)."""
+        return np.abs(values - refs) <= self.ftol * np.maximum(
+            1.0, np.maximum(np.abs(values), np.abs(refs)))
 
     def _index_if_tail_long(self) -> None:
         """Give the tail a tree once it reaches ``_LEAF`` minima, merged with every tree
@@ -212,9 +225,7 @@ class BasinSet:
                 near = np.asarray(ball, dtype=int)
                 near = near[(near > t)]
                 near = near[joined[near] < 0]
-                ref = float(values[t])
-                near = near[np.abs(values[near] - ref) <= self.ftol * np.maximum(
-                    1.0, np.maximum(np.abs(values[near]), abs(ref)))]
+                near = near[self._agree(values[near], values[t])]
                 joined[near] = basin_id
             batch = 1 if wasted else min(2 * batch, 1024)
         rest = np.flatnonzero(~founders)
@@ -255,17 +266,11 @@ class BasinSet:
             ids = ids.reshape(len(points), k)
             nearest = np.where(within[:, 0] & (n_near == 0), first + ids[:, 0], nearest)
             n_near += within.sum(axis=1)
-        ref = self._values[nearest]
-        f_close = np.abs(values - ref) <= self.ftol * np.maximum(
-            1.0, np.maximum(np.abs(values), np.abs(ref)))
-        joined[(n_near == 1) & f_close] = nearest[(n_near == 1) & f_close]
+        single = (n_near == 1) & self._agree(values, self._values[nearest])
+        joined[single] = nearest[single]
         for row in np.flatnonzero(n_near > 1):
-            for basin_id in self._candidates(units[row]):
-                ref_f = self._values[basin_id]
-                if abs(values[row] - ref_f) <= self.ftol * max(1.0, abs(values[row]),
-                                                                abs(ref_f)):
-                    joined[row] = basin_id
-                    break
+            found = self._first_match(units[row], values[row])
+            joined[row] = -1 if found is None else found
         return joined
 
     def _join_bulk(self, ids: np.ndarray, indices: np.ndarray, points: np.ndarray,

@@ -168,9 +168,6 @@ class _Session:
         self.started = time.perf_counter()
 
     # -- bookkeeping
-    def record(self, run: LocalRun) -> None:
-        self.record_many([run])
-
     def record_many(self, runs: list[LocalRun]) -> None:
         """Store a task's runs and merge their minima, in arrival order, in one step.
 
@@ -237,10 +234,14 @@ class _Session:
         if self.stop.max_time is not None and self.elapsed() >= self.stop.max_time:
             raise _Stop("max_time")
 
-    def check_run(self, run: LocalRun) -> None:
+    def hits_target(self, run: LocalRun) -> bool:
+        """Whether ``run`` converged at least as low (high, maximizing) as ``stop.target``."""
         sign = self.problem.sign
-        if (self.stop.target is not None and run.success
-                and sign * run.fun <= sign * self.stop.target):
+        return (self.stop.target is not None and run.success
+                and sign * run.fun <= sign * self.stop.target)
+
+    def check_run(self, run: LocalRun) -> None:
+        if self.hits_target(run):
             raise _Stop("target")
         if (self.stop.max_discoveries is not None and len(self.online)
                 and len(self.online.best().members) >= self.stop.max_discoveries):
@@ -254,11 +255,8 @@ class _Session:
         self.check_run(runs[0])
         # Past the first run only a target can stop the loop: the other rules read the
         # session's totals, which the runs after it do not change.
-        if self.stop.target is not None:
-            sign = self.problem.sign
-            if any(run.success and sign * run.fun <= sign * self.stop.target
-                   for run in runs[1:]):
-                raise _Stop("target")
+        if self.stop.target is not None and any(map(self.hits_target, runs[1:])):
+            raise _Stop("target")
 
     def check_bayes(self) -> None:
         if self.stop.bayes and bayes_says_stop(self.n_success, len(self.online)):

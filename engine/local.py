@@ -492,7 +492,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions,
     """Run one local solve; return a :class:`LocalRun` whatever happens.
 
     ``frame`` is what the solves of ``problem`` with ``opts`` share (made here when not given;
-    :func:`solve_chunk` makes it once for all its starts).
+    :func:`solve_each` makes it once for all its starts).
 
     Examples
     --------

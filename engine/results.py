@@ -111,6 +111,15 @@ class LocalRun:
         )
 
 
+#: The numeric fields of a :class:`LocalRun` and the dtype each is kept in when runs are
+#: stored or sent in columns (besides ``x0`` and ``x``, rows of floats, and ``message`` and
+#: ``error``, numbers of texts).
+RUN_SCALARS: tuple[tuple[str, Any], ...] = (
+    ("index", np.int64), ("fun", np.float64), ("nfev", np.int64), ("nit", np.int64),
+    ("success", np.bool_), ("time", np.float64), ("in_bounds", np.bool_),
+)
+
+
 class RunBatch:
     """The runs of one task in columns, for the trip from a worker to the driver.
 
@@ -149,19 +158,12 @@ class RunBatch:
         def code(text: str | None) -> int:
             return codes.setdefault(text, len(codes))
 
-        columns = {
-            "index": np.array([r.index for r in runs], dtype=np.int64),
-            "x0": np.array([r.x0 for r in runs], dtype=float),
-            "x": np.array([r.x for r in runs], dtype=float),
-            "fun": np.array([r.fun for r in runs], dtype=float),
-            "nfev": np.array([r.nfev for r in runs], dtype=np.int64),
-            "nit": np.array([r.nit for r in runs], dtype=np.int64),
-            "success": np.array([r.success for r in runs], dtype=bool),
-            "time": np.array([r.time for r in runs], dtype=float),
-            "in_bounds": np.array([r.in_bounds for r in runs], dtype=bool),
-            "message": np.array([code(r.message) for r in runs], dtype=np.int32),
-            "error": np.array([code(r.error) for r in runs], dtype=np.int32),
-        }
+        columns = {name: np.array([getattr(r, name) for r in runs], dtype=dtype)
+                   for name, dtype in RUN_SCALARS}
+        columns["x0"] = np.array([r.x0 for r in runs], dtype=float)
+        columns["x"] = np.array([r.x for r in runs], dtype=float)
+        columns["message"] = np.array([code(r.message) for r in runs], dtype=np.int32)
+        columns["error"] = np.array([code(r.error) for r in runs], dtype=np.int32)
         return cls(columns, list(codes))
 
     def unpack(self) -> list[LocalRun]:

@@ -15,7 +15,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from engine.results import LocalRun
+from engine.results import RUN_SCALARS, LocalRun
 
 _NO_ERROR = -1
 
@@ -125,19 +125,11 @@ class RunStore(Sequence[LocalRun]):
     def _allocate(self, dim: int, capacity: int) -> None:
         self._dim = dim
         self._capacity = capacity
-        self._columns = {
-            "index": np.empty(capacity, dtype=np.int64),
-            "x0": np.empty((capacity, dim), dtype=np.float64),
-            "x": np.empty((capacity, dim), dtype=np.float64),
-            "fun": np.empty(capacity, dtype=np.float64),
-            "nfev": np.empty(capacity, dtype=np.int64),
-            "nit": np.empty(capacity, dtype=np.int64),
-            "success": np.empty(capacity, dtype=bool),
-            "time": np.empty(capacity, dtype=np.float64),
-            "in_bounds": np.empty(capacity, dtype=bool),
-            "message": np.empty(capacity, dtype=np.int32),
-            "error": np.empty(capacity, dtype=np.int32),
-        }
+        self._columns = {name: np.empty(capacity, dtype=dtype) for name, dtype in RUN_SCALARS}
+        for name in ("x0", "x"):
+            self._columns[name] = np.empty((capacity, dim), dtype=np.float64)
+        for name in ("message", "error"):
+            self._columns[name] = np.empty(capacity, dtype=np.int32)
 
     def _grow(self, needed: int) -> None:
         capacity = max(needed, self._capacity + max(self.block, self._capacity // 2))

@@ -55,7 +55,7 @@ def test_a_tasks_runs_recorded_at_once_equal_one_at_a_time(maximize):
                          error=r.error, in_bounds=r.in_bounds) for r in runs]
     one, batched = session(maximize=maximize), session(maximize=maximize)
     for run in runs:
-        one.record(run)
+        one.record_many([run])
     first = 0
     while first < len(runs):
         size = int(rng.integers(1, 40))
