@@ -8,12 +8,12 @@ Examples
 [-1.0, 1.0]
 """
 
+from engine.analysis.compare import compare_methods
 from engine.api import minimize, run_config
-from engine.clusters import local_client
-from engine.compare import compare_methods
 from engine.config import RunConfig, load_config
 from engine.exceptions import ClusterError, ConfigError, EngineError, JournalError, ProblemError
-from engine.results import LocalRun, Minimum, MultistartResult
+from engine.parallel.clusters import local_client
+from engine.results.types import LocalRun, Minimum, MultistartResult
 
 __all__ = [
     "ClusterError",

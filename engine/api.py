@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.clusters import open_executor
 from engine.config import (
     DedupOptions,
     RunConfig,
@@ -21,11 +20,12 @@ from engine.config import (
     load_config,
 )
 from engine.exceptions import ConfigError
-from engine.journal import Journal
-from engine.local import LocalOptions, canonical_method, check_method_requirements
+from engine.local.solve import LocalOptions, canonical_method, check_method_requirements
+from engine.parallel.clusters import open_executor
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState
-from engine.results import MultistartResult
+from engine.results.journal import Journal
+from engine.results.types import MultistartResult
 
 DEFAULT_N_STARTS = 128
 
@@ -323,14 +323,14 @@ def run_config(
     >>> res = run_config("configs/quickstart.yaml")  # doctest: +SKIP
     """
     from engine.driver import run_multistart
-    from engine.outputs import check_writable, journal_bytes, write_result_dir
+    from engine.results.outputs import check_writable, journal_bytes, write_result_dir
 
     if not isinstance(config, RunConfig):
         config = load_config(config, {"output": {"dir": str(out)}} if out else None)
     if client is None and config.cluster.get("kind") == "mpi":
         # Every MPI rank runs this function: the scheduler and worker ranks must leave here,
         # before anything below writes files that belong to the driver alone.
-        from engine.hpc import mpi_initialize_once
+        from engine.parallel.hpc import mpi_initialize_once
 
         mpi_initialize_once(config.cluster)
     problem = check_config(config)

@@ -103,7 +103,7 @@ def _cluster_client(config: Any) -> Iterator[Any]:
     if kind in ("serial", "mpi"):
         yield None
         return
-    from engine.clusters import open_executor
+    from engine.parallel.clusters import open_executor
 
     with open_executor(config.cluster) as executor:
         line = _dashboard_line(executor, kind)
@@ -115,8 +115,8 @@ def _cluster_client(config: Any) -> Iterator[Any]:
 def _run(args: argparse.Namespace) -> int:
     from engine.api import check_config, run_config
     from engine.config import load_config
-    from engine.outputs import check_writable
     from engine.progress import make_progress
+    from engine.results.outputs import check_writable
 
     overrides = {"output": {"dir": str(args.out)}} if args.out else None
     config = load_config(args.config, overrides)
@@ -152,10 +152,10 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK ({problem.dim} variables, method {config.local.method}, "
           f"{config.starts.n_starts} {config.starts.sampler} starts, "
           f"cluster {config.cluster.get('kind', 'local')})")
-    from engine.clusters import JOBQUEUE_KINDS
+    from engine.parallel.clusters import JOBQUEUE_KINDS
 
     if config.cluster.get("kind") in JOBQUEUE_KINDS:
-        from engine.hpc import job_script
+        from engine.parallel.hpc import job_script
 
         print("\njob script each worker job would be submitted with:\n")
         print(job_script(config.cluster))
@@ -166,7 +166,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _load_result(path: Path) -> Any:
-    from engine.results import MultistartResult
+    from engine.results.types import MultistartResult
 
     target = path / "result.json" if path.is_dir() else path
     if not target.is_file():
@@ -218,7 +218,7 @@ def _objective(result: Any, spec: str | None) -> _Objective:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from engine.plots import plot_all
+    from engine.analysis.plots import plot_all
 
     result = _load_result(args.result)
     found = _objective(result, args.objective)
@@ -240,7 +240,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from engine.diagnostics import diagnose
+    from engine.analysis.diagnostics import diagnose
 
     result = _load_result(args.result)
     found = _objective(result, args.objective)

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import ConfigError, EngineError
-from engine.explore import STRATEGIES
-from engine.local import METHODS, LocalOptions
+from engine.local.solve import METHODS, LocalOptions
 from engine.sampling import SAMPLERS
+from engine.search.selection import STRATEGIES
 
 Check = Callable[[str, Any], "str | None"]
 
@@ -397,7 +397,7 @@ _REQUIRED = {("problem", "objective"), ("problem", "bounds")}
 
 def validate_config_dict(raw: Any, source: str | None = None) -> list[str]:
     """Every problem in a config mapping, as messages; empty when it is valid."""
-    from engine.clusters import validate_cluster
+    from engine.parallel.clusters import validate_cluster
 
     if not isinstance(raw, dict):
         return [f"the file must hold a mapping of sections ({', '.join(_SECTIONS)}, cluster), "
@@ -475,7 +475,7 @@ def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = 
 
 
 def _build(raw: dict[str, Any], path: Path) -> RunConfig:
-    from engine.local import canonical_method
+    from engine.local.solve import canonical_method
 
     section = lambda name: raw.get(name) or {}  # noqa: E731
     starts = section("starts")

@@ -20,7 +20,13 @@ from scipy.spatial import cKDTree
 from engine.basins import Basin, BasinSet, cluster_points
 from engine.config import DedupOptions, SearchOptions, StartOptions, StopOptions
 from engine.exceptions import ProblemError
-from engine.explore import (
+from engine.local.solve import LocalOptions, check_method_requirements, choose_method, uses_scaling
+from engine.problem import Problem
+from engine.progress import RunState, make_progress
+from engine.results.store import RunStore
+from engine.results.types import LocalRun, Minimum, MultistartResult
+from engine.sampling import UnitStream, iter_unit_blocks, seed_sequence
+from engine.search.selection import (
     Hopper,
     critical_distance,
     evaluate_points,
@@ -28,13 +34,7 @@ from engine.explore import (
     tiktak_blend,
     tiktak_select,
 )
-from engine.local import LocalOptions, check_method_requirements, choose_method, uses_scaling
-from engine.problem import Problem
-from engine.progress import RunState, make_progress
-from engine.results import LocalRun, Minimum, MultistartResult
-from engine.runstore import RunStore
-from engine.sampling import UnitStream, iter_unit_blocks, seed_sequence
-from engine.stopping import bayes_says_stop, estimated_coverage, estimated_n_minima
+from engine.stop import bayes_says_stop, estimated_coverage, estimated_n_minima
 
 Start = tuple[int, np.ndarray]
 
@@ -794,7 +794,7 @@ def _polish(session: _Session, local: LocalOptions, next_index: int) -> None:
 def _global_phase(session: _Session, search: SearchOptions, max_evals: int | None,
                   seed: int) -> np.ndarray | None:
     """Run a scipy global optimizer on part of the budget; its best point (or None)."""
-    from engine.globalphase import run_global_phase
+    from engine.search.global_phase import run_global_phase
 
     budget = (int(min(search.global_fraction * max_evals, session.remaining_evals()))
               if max_evals is not None else 1000 * session.problem.dim)

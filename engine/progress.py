@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from engine.results import LocalRun, Minimum
+from engine.results.types import LocalRun, Minimum
 
 #: Seconds between two plain progress lines when the output is not a terminal.
 LINE_INTERVAL = 10.0
@@ -108,7 +108,7 @@ class LinePrinter:
     Examples
     --------
     >>> import io, numpy as np
-    >>> from engine.results import LocalRun
+    >>> from engine.results.types import LocalRun
     >>> run = LocalRun(0, np.zeros(1), np.zeros(1), 0.5, 10, 3, True, "ok")
     >>> out = io.StringIO()
     >>> LinePrinter(out)(RunState(run, 1, 4, 0, 10, 1, 0.5, 2.0))
@@ -160,7 +160,7 @@ class RichProgress:
     --------
     >>> import io, numpy as np
     >>> from rich.console import Console
-    >>> from engine.results import LocalRun
+    >>> from engine.results.types import LocalRun
     >>> run = LocalRun(0, np.zeros(1), np.zeros(1), 0.5, 10, 3, True, "ok")
     >>> out = io.StringIO()
     >>> bar = RichProgress(Console(file=out, width=120, force_terminal=True))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from engine.compare import compare_methods
+from engine.analysis.compare import compare_methods
 
 BOUNDS = [(-5.0, 5.0), (-5.0, 5.0)]
 NOISE = 1e-3

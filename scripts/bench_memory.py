@@ -52,7 +52,7 @@ def bowl_jac(x):
 def synthetic_runs(n: int):
     import numpy as np
 
-    from engine.results import LocalRun
+    from engine.results.types import LocalRun
 
     rng = np.random.default_rng(0)
     for i in range(n):
@@ -65,8 +65,8 @@ def synthetic_runs(n: int):
 
 def child(mode: str, n: int) -> dict:
     import engine
-    from engine.results import LocalRun  # noqa: F401
-    from engine.runstore import RunStore
+    from engine.results.store import RunStore
+    from engine.results.types import LocalRun  # noqa: F401
 
     baseline = peak_mb()
     started = time.perf_counter()

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-# Local solves run thousands of tiny BLAS calls; threads only slow them down (see engine.local).
+# Local solves run thousands of tiny BLAS calls; threads only slow them (see engine.local.solve).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 

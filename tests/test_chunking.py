@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.chunking import ChunkSizer
+from engine.parallel.chunking import ChunkSizer
 
 
 def plan(per_start: float, total: int, slots: int = 2, target: float = 0.2,

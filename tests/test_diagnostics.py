@@ -10,9 +10,9 @@ import pytest
 from functions import get
 
 import engine
-from engine.compare import compare_methods
-from engine.diagnostics import Diagnosis, diagnose
-from engine.results import LocalRun, MultistartResult
+from engine.analysis.compare import compare_methods
+from engine.analysis.diagnostics import Diagnosis, diagnose
+from engine.results.types import LocalRun, MultistartResult
 
 HIMMELBLAU = get("himmelblau")
 CAMEL = get("six_hump_camel")

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.explore import (
+from engine.problem import Problem
+from engine.search.selection import (
     Hopper,
     critical_distance,
     evaluate_points,
@@ -14,8 +15,7 @@ from engine.explore import (
     tiktak_blend,
     tiktak_select,
 )
-from engine.problem import Problem
-from engine.stopping import bayes_says_stop, estimated_coverage, estimated_n_minima
+from engine.stop import bayes_says_stop, estimated_coverage, estimated_n_minima
 
 
 def test_critical_distance_matches_the_formula_and_shrinks_with_the_sample():

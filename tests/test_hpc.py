@@ -100,7 +100,7 @@ def test_jobqueue_keys_are_checked(tmp_path, capsys):
 
 
 def test_worker_lifetime_is_shorter_than_walltime():
-    from engine.hpc import jobqueue_kwargs
+    from engine.parallel.hpc import jobqueue_kwargs
 
     kwargs = jobqueue_kwargs({"kind": "slurm", "cores": 1, "memory": "1GB",
                               "walltime": "01:00:00", "jobs": 2})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.optimize import NonlinearConstraint, rosen, rosen_der, rosen_hess
 
-from engine.local import METHODS, LocalOptions, solve_one
+from engine.local.solve import METHODS, LocalOptions, solve_one
 from engine.problem import Problem
 
 BOX = [(-2.0, 2.0), (-2.0, 2.0)]

@@ -13,8 +13,8 @@ from scipy.optimize import minimize_scalar
 import engine
 from engine.config import DedupOptions, StartOptions, StopOptions
 from engine.driver import run_multistart
-from engine.executors import SerialExecutor
-from engine.local import LocalOptions
+from engine.local.solve import LocalOptions
+from engine.parallel.executors import SerialExecutor
 from engine.problem import Problem
 
 

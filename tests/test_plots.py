@@ -10,7 +10,7 @@ import pytest
 from functions import get, multimodal_1d_max_objective
 
 import engine
-from engine import plots
+from engine.analysis import plots
 
 pytest.importorskip("matplotlib")
 from matplotlib.colors import to_rgb

@@ -12,7 +12,7 @@ from rich.console import Console
 
 import engine
 from engine.progress import LinePrinter, RichProgress, RunState, make_progress
-from engine.results import LocalRun
+from engine.results.types import LocalRun
 
 HIMMELBLAU = get("himmelblau")
 

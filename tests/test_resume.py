@@ -71,7 +71,7 @@ def test_api_journal_resumes_and_torn_last_line_is_tolerated(tmp_path):
 
 
 def journal_runs(path):
-    from engine.results import LocalRun
+    from engine.results.types import LocalRun
 
     out = []
     for line in path.read_text().splitlines()[1:]:

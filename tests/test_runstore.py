@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import engine
-from engine.results import LocalRun
-from engine.runstore import RunStore
+from engine.results.store import RunStore
+from engine.results.types import LocalRun
 
 
 def make_run(index: int, dim: int = 3, success: bool = True, error: str | None = None,
@@ -179,7 +179,7 @@ def test_run_batch_survives_pickling_with_every_field():
     """Runs travel from workers to the driver in columns; nothing may change on the way."""
     import pickle
 
-    from engine.results import RunBatch
+    from engine.results.types import RunBatch
 
     rng = np.random.default_rng(0)
     runs = [LocalRun(index=int(i), x0=rng.normal(size=3), x=rng.normal(size=3),
@@ -197,7 +197,7 @@ def test_run_batch_survives_pickling_with_every_field():
 
 
 def test_run_batch_keeps_runs_of_mixed_shapes_as_a_list():
-    from engine.results import RunBatch
+    from engine.results.types import RunBatch
 
     runs = [LocalRun(0, np.zeros(2), np.zeros(2), 1.0, 1, 1, True, "ok"),
             LocalRun(1, np.zeros(3), np.zeros(3), 1.0, 1, 1, True, "ok")]

@@ -11,7 +11,7 @@ from functions import get
 from engine.config import DedupOptions, StopOptions
 from engine.driver import _Session, _Stop
 from engine.problem import Problem
-from engine.results import LocalRun
+from engine.results.types import LocalRun
 
 HIMMELBLAU = get("himmelblau")
 

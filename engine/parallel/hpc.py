@@ -1,6 +1,6 @@
 """HPC cluster kinds: dask-jobqueue (SLURM, PBS, SGE, LSF, HTCondor) and dask-mpi.
 
-Imported lazily by :mod:`engine.clusters`; dask-jobqueue and dask-mpi are optional extras
+Imported lazily by :mod:`engine.parallel.clusters`; dask-jobqueue and dask-mpi are optional extras
 (``pip install 'multistart-engine[hpc]'``).
 """
 

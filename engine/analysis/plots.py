@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import ConfigError
-from engine.results import MultistartResult
+from engine.results.types import MultistartResult
 
 PathLike = str | Path
 BoundsLike = Sequence[Sequence[float]] | None
@@ -44,7 +44,7 @@ def _figure(figsize: tuple[float, float] = (7.0, 5.5)) -> Any:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(
-            "engine.plots needs matplotlib: pip install 'multistart-engine[plots]'"
+            "engine.analysis.plots needs matplotlib: pip install 'multistart-engine[plots]'"
         ) from None
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
@@ -643,7 +643,7 @@ def trace_run(
     """
     from scipy.optimize import Bounds, OptimizeResult, minimize
 
-    from engine.local import METHODS, box_simplex, simplex_at
+    from engine.local.solve import METHODS, box_simplex, simplex_at
 
     run = _run_by_index(result, start)
     method = str(result.provenance.get("method", "L-BFGS-B"))

@@ -1,8 +1,8 @@
 """Executors from a cluster description: serial, local, an address, or an HPC scheduler.
 
-This module and :mod:`engine.executors` are the only ones that import Dask. Each cluster kind
-is one function returning a ``distributed.Client`` (and what must be closed after); adding a
-backend means adding one function and its allowed keys.
+This module and :mod:`engine.parallel.executors` are the only ones that import Dask. Each
+cluster kind is one function returning a ``distributed.Client`` (and what must be
+closed after); adding a backend means adding one function and its allowed keys.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.exceptions import ClusterError
-from engine.executors import DaskExecutor, SerialExecutor
+from engine.parallel.executors import DaskExecutor, SerialExecutor
 
 JOBQUEUE_KINDS = ("slurm", "pbs", "sge", "lsf", "htcondor")
 KINDS = ("local", "serial", "address", *JOBQUEUE_KINDS, "mpi")
@@ -240,13 +240,13 @@ def _address_client(body: dict[str, Any]) -> tuple[Any, list[Any]]:
 
 
 def _jobqueue_client(body: dict[str, Any]) -> tuple[Any, list[Any]]:
-    from engine.hpc import start_jobqueue_cluster
+    from engine.parallel.hpc import start_jobqueue_cluster
 
     return start_jobqueue_cluster(body)
 
 
 def _mpi_client(body: dict[str, Any]) -> tuple[Any, list[Any]]:
-    from engine.hpc import start_mpi_client
+    from engine.parallel.hpc import start_mpi_client
 
     return start_mpi_client(body)
 

@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from engine.compare import compare_methods
+>>> from engine.analysis.compare import compare_methods
 >>> f = lambda x: float((x[0] ** 2 - 1) ** 2 + x[1] ** 2)
 >>> table = compare_methods(f, [(-2, 2), (-1, 1)], methods=("L-BFGS-B", "Powell"), n_starts=8)
 >>> [row.method for row in table.rows], [round(row.best, 6) for row in table.rows]
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.exceptions import ConfigError
-from engine.results import MultistartResult
+from engine.results.types import MultistartResult
 
 _COLUMNS = (
     ("method", "method", "{}"),
@@ -118,7 +118,7 @@ def _shared_client(client: Any) -> Iterator[Any]:
     if client is not None:
         yield client
         return
-    from engine.clusters import open_executor
+    from engine.parallel.clusters import open_executor
 
     with open_executor(None) as executor:
         yield executor.client
@@ -174,7 +174,7 @@ def compare_methods(
     import numpy as np
 
     from engine import minimize
-    from engine.local import canonical_method
+    from engine.local.solve import canonical_method
     from engine.problem import normalize_bounds
     from engine.sampling import sample_starts
 

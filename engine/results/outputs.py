@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.results import MultistartResult
+    from engine.results.types import MultistartResult
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -15,7 +15,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from engine.results import RUN_SCALARS, LocalRun
+from engine.results.types import RUN_SCALARS, LocalRun
 
 _NO_ERROR = -1
 

@@ -11,7 +11,7 @@ gradient, compares it with finite differences.
 Examples
 --------
 >>> import engine
->>> from engine.diagnostics import diagnose
+>>> from engine.analysis.diagnostics import diagnose
 >>> f = lambda x: float((x[0] ** 2 - 1) ** 2 + (x[1] - 500) ** 2 / 1e6)
 >>> res = engine.minimize(f, [(-2, 2), (0, 5000)], n_starts=16, seed=0, client="serial")
 >>> [d.kind for d in diagnose(res).findings]
@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from engine.results import LocalRun, Minimum, MultistartResult
+from engine.results.types import LocalRun, Minimum, MultistartResult
 
 Severity = Literal["info", "warning"]
 
@@ -428,7 +428,7 @@ def _resolve(
     """
     from scipy.optimize import Bounds, minimize
 
-    from engine.local import METHODS, box_simplex, simplex_at
+    from engine.local.solve import METHODS, box_simplex, simplex_at
 
     method = str(result.provenance.get("method", "L-BFGS-B"))
     info = METHODS.get(method)

@@ -346,7 +346,7 @@ class MultistartResult:
                 return None
             return np.array([np.nan if v is None else v for v in values], dtype=float)
 
-        from engine.runstore import RunStore
+        from engine.results.store import RunStore
 
         minima = tuple(
             Minimum(x=arr(m["x"]), fun=np.nan if m["fun"] is None else float(m["fun"]),
@@ -385,8 +385,8 @@ class MultistartResult:
 
     def diagnose(self, fun: Any = None, jac: Any = None, args: tuple[Any, ...] = (),
                  constraints: Any = ()) -> Any:
-        """Why runs failed or stalled: see :func:`engine.diagnostics.diagnose`."""
-        from engine.diagnostics import diagnose
+        """Why runs failed or stalled: see :func:`engine.analysis.diagnostics.diagnose`."""
+        from engine.analysis.diagnostics import diagnose
 
         return diagnose(self, fun=fun, jac=jac, args=args, constraints=constraints)
 
@@ -420,7 +420,7 @@ class MultistartResult:
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename)."""
-        from engine.outputs import atomic_write_text
+        from engine.results.outputs import atomic_write_text
 
         return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
 

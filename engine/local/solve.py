@@ -22,7 +22,7 @@ from scipy.optimize import Bounds, minimize
 
 from engine.exceptions import ProblemError
 from engine.problem import Problem
-from engine.results import LocalRun
+from engine.results.types import LocalRun
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.chunking import MIN_TASK_SECONDS, ChunkSizer
 from engine.exceptions import ClusterError
-from engine.explore import evaluate_points
-from engine.local import LocalOptions, one_blas_thread, solve_chunk, solve_each
+from engine.local.solve import LocalOptions, one_blas_thread, solve_chunk, solve_each
+from engine.parallel.chunking import MIN_TASK_SECONDS, ChunkSizer
 from engine.problem import Problem
-from engine.results import LocalRun, RunBatch
+from engine.results.types import LocalRun, RunBatch
+from engine.search.selection import evaluate_points
 
 Start = tuple[int, np.ndarray]
 

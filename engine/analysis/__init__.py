@@ -1,0 +1,1 @@
+"""Functions of a finished result: diagnostics, method comparison and plots."""

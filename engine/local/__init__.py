@@ -1,0 +1,1 @@
+"""The local solve core: one scipy solve from one start, which never raises."""

@@ -1,0 +1,1 @@
+"""Search strategies: where local solves start, and how the budget is spent."""
