@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import (
-    DedupOptions,
     RunConfig,
-    SearchOptions,
-    StopOptions,
     check_run_options,
     check_search_options,
     check_starts,
@@ -20,7 +17,8 @@ from engine.config import (
     load_config,
 )
 from engine.exceptions import ConfigError
-from engine.local.solve import LocalOptions, canonical_method, check_method_requirements
+from engine.local.methods import canonical_method, check_method_requirements
+from engine.options import DedupOptions, LocalOptions, SearchOptions, StopOptions
 from engine.parallel.clusters import open_executor
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState

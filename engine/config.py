@@ -20,97 +20,20 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import ConfigError, EngineError
-from engine.local.solve import METHODS, LocalOptions
+from engine.local.methods import METHODS
+from engine.options import (
+    GLOBAL_PHASES,
+    DedupOptions,
+    LocalOptions,
+    OutputOptions,
+    SearchOptions,
+    StartOptions,
+    StopOptions,
+)
 from engine.sampling import SAMPLERS
 from engine.search.selection import STRATEGIES
 
 Check = Callable[[str, Any], "str | None"]
-
-
-# ---------------------------------------------------------------- option objects
-
-
-@dataclass(frozen=True)
-class StartOptions:
-    """Where local solves start.
-
-    ``n_starts`` sampled points (``sampler``) after the user's own ``x0`` points. ``seed``
-    fixes every start; ``None`` draws fresh entropy, recorded in the result's provenance.
-    """
-
-    n_starts: int = 128
-    sampler: str = "sobol"
-    seed: int | None = None
-    x0: np.ndarray | None = None
-    points: np.ndarray | None = None
-
-
-GLOBAL_PHASES = ("differential_evolution", "dual_annealing", "direct", "shgo")
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """How the budget is spent between exploring the box and local solves.
-
-    Attributes
-    ----------
-    strategy : {'auto', 'mlsl', 'tiktak', 'all'}
-        ``'all'`` solves from every start (``n_starts`` local solves). ``'mlsl'`` evaluates a
-        space-filling sample in rounds and solves only from points that no better sample point
-        or known minimum covers (Multi-Level Single Linkage), plus basin-hopping moves around
-        the best minima. ``'tiktak'`` solves from the best fraction of the sample, each start
-        pulled toward the best minimum. ``'auto'`` (default) is ``'mlsl'`` when only
-        ``max_evals`` is given and ``'all'`` when ``n_starts`` or start points are given.
-    n_explore : int, optional
-        Sample points evaluated per round (default from the budget: 10% of ``max_evals``,
-        between ``20 * dim`` and 20000).
-    vectorized : bool
-        The objective accepts a ``(d, n)`` array and returns ``n`` values (as in
-        ``scipy.optimize.differential_evolution``): the sample is evaluated in one call.
-    hops : bool
-        Also start local solves from perturbations of the best minima (basin hopping).
-    global_phase : str, optional
-        Run one of scipy's global optimizers first and start a local solve from its result.
-    global_fraction : float
-        Share of ``max_evals`` given to the global phase.
-    polish : bool
-        Solve the best minima again with tight tolerances at the end.
-    """
-
-    strategy: str = "auto"
-    n_explore: int | None = None
-    vectorized: bool = False
-    hops: bool = True
-    global_phase: str | None = None
-    global_fraction: float = 0.2
-    polish: bool = True
-
-
-@dataclass(frozen=True)
-class DedupOptions:
-    """Tolerances deciding when two converged points are the same minimum (see basins)."""
-
-    xtol: float = 1e-4
-    ftol: float = 1e-6
-
-
-@dataclass(frozen=True)
-class StopOptions:
-    """Rules that end a run before every start is solved."""
-
-    max_evals: int | None = None
-    max_time: float | None = None
-    target: float | None = None
-    max_discoveries: int | None = None
-    bayes: bool = False
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """Where the CLI writes ``result.json``, ``minima.csv``, ``runs.csv`` and the journal."""
-
-    dir: str = "results"
-    runs_csv: bool = True
 
 
 @dataclass(frozen=True)
@@ -475,7 +398,7 @@ def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = 
 
 
 def _build(raw: dict[str, Any], path: Path) -> RunConfig:
-    from engine.local.solve import canonical_method
+    from engine.local.methods import canonical_method
 
     section = lambda name: raw.get(name) or {}  # noqa: E731
     starts = section("starts")

@@ -18,9 +18,10 @@ from scipy.optimize import minimize_scalar
 from scipy.spatial import cKDTree
 
 from engine.basins import Basin, BasinSet, cluster_points
-from engine.config import DedupOptions, SearchOptions, StartOptions, StopOptions
 from engine.exceptions import ProblemError
-from engine.local.solve import LocalOptions, check_method_requirements, choose_method, uses_scaling
+from engine.local.methods import check_method_requirements, choose_method
+from engine.local.solve import uses_scaling
+from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState, make_progress
 from engine.results.store import RunStore

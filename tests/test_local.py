@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from scipy.optimize import NonlinearConstraint, rosen, rosen_der, rosen_hess
 
-from engine.local.solve import METHODS, LocalOptions, solve_one
+from engine.local.methods import METHODS
+from engine.local.solve import solve_one
+from engine.options import LocalOptions
 from engine.problem import Problem
 
 BOX = [(-2.0, 2.0), (-2.0, 2.0)]

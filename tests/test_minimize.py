@@ -11,9 +11,8 @@ from functions import get
 from scipy.optimize import minimize_scalar
 
 import engine
-from engine.config import DedupOptions, StartOptions, StopOptions
 from engine.driver import run_multistart
-from engine.local.solve import LocalOptions
+from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.parallel.executors import SerialExecutor
 from engine.problem import Problem
 

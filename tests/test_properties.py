@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds
 
 import engine
-from engine.local.solve import METHODS
+from engine.local.methods import METHODS
 from engine.sampling import SAMPLERS, SOBOL_SEQ_MAX_DIM
 
 FAST = settings(max_examples=40, deadline=None,

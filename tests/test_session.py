@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from functions import get
 
-from engine.config import DedupOptions, StopOptions
 from engine.driver import _Session, _Stop
+from engine.options import DedupOptions, StopOptions
 from engine.problem import Problem
 from engine.results.types import LocalRun
 

@@ -174,7 +174,7 @@ def compare_methods(
     import numpy as np
 
     from engine import minimize
-    from engine.local.solve import canonical_method
+    from engine.local.methods import canonical_method
     from engine.problem import normalize_bounds
     from engine.sampling import sample_starts
 

@@ -428,7 +428,8 @@ def _resolve(
     """
     from scipy.optimize import Bounds, minimize
 
-    from engine.local.solve import METHODS, box_simplex, simplex_at
+    from engine.local.methods import METHODS
+    from engine.local.solve import box_simplex, simplex_at
 
     method = str(result.provenance.get("method", "L-BFGS-B"))
     info = METHODS.get(method)

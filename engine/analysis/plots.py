@@ -643,7 +643,8 @@ def trace_run(
     """
     from scipy.optimize import Bounds, OptimizeResult, minimize
 
-    from engine.local.solve import METHODS, box_simplex, simplex_at
+    from engine.local.methods import METHODS
+    from engine.local.solve import box_simplex, simplex_at
 
     run = _run_by_index(result, start)
     method = str(result.provenance.get("method", "L-BFGS-B"))

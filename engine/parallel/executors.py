@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import ClusterError
-from engine.local.solve import LocalOptions, one_blas_thread, solve_chunk, solve_each
+from engine.local.solve import one_blas_thread, solve_chunk, solve_each
+from engine.options import LocalOptions
 from engine.parallel.chunking import MIN_TASK_SECONDS, ChunkSizer
 from engine.problem import Problem
 from engine.results.types import LocalRun, RunBatch
