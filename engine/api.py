@@ -1,31 +1,56 @@
-"""The public entry points: :func:`minimize` (Python) and :func:`run_config` (YAML)."""
+"""The public entry points: :func:`minimize` (Python) and :func:`run_config` (YAML).
+
+Both normalise their input once into the same option groups (:mod:`engine.options`), resolve
+the ``"auto"`` values into a :class:`~engine.results.types.RunSpec` (:func:`resolve_spec`) and
+hand it to the driver.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.config import (
-    RunConfig,
-    check_run_options,
-    check_search_options,
-    check_starts,
+import numpy as np
+
+from engine.config import RunConfig, describe, load_config
+from engine.driver import StartPlan, run_multistart
+from engine.exceptions import ConfigError, EngineError
+from engine.local.methods import canonical_method, check_method_requirements, choose_method
+from engine.local.solve import uses_scaling
+from engine.options import (
+    DedupOptions,
+    LocalOptions,
+    OptionGroup,
+    SearchOptions,
+    StartOptions,
+    StopOptions,
     config_hash,
-    describe,
-    load_config,
+    declarations,
+    default_of,
+    did_you_mean,
+    fingerprint,
 )
-from engine.exceptions import ConfigError
-from engine.local.methods import canonical_method, check_method_requirements
-from engine.options import DedupOptions, LocalOptions, SearchOptions, StopOptions
 from engine.parallel.clusters import open_executor
+from engine.parallel.hpc import mpi_initialize_once
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState
 from engine.results.journal import Journal
-from engine.results.types import MultistartResult
+from engine.results.outputs import check_writable, journal_bytes, write_result_dir
+from engine.results.types import MultistartResult, RunSpec
+from engine.sampling import SAMPLERS, seed_sequence
 
 DEFAULT_N_STARTS = 128
+# Samplers that make all their points at once, and the most points they are asked for.
+EAGER_SAMPLERS = ("lhs", "lhs-cd", "sobol-seq")
+EAGER_LIMIT = 10_000_000
+
+#: The option groups ``minimize`` takes as keywords (``starts`` keys are plain keywords).
+_GROUPED = (LocalOptions, SearchOptions, StopOptions, DedupOptions)
+_FLAT_GROUPS = (StartOptions, *_GROUPED)
 
 
 def minimize(
@@ -39,33 +64,24 @@ def minimize(
     seed: int | None = None,
     client: Any = None,
     maximize: bool = False,
-    args: tuple[Any, ...] = (),
+    args: Any = (),
     jac: Any = None,
     hess: Any = None,
     constraints: Any = (),
     options: dict[str, Any] | None = None,
     tol: float | None = None,
-    xtol: float = 1e-4,
-    ftol: float = 1e-6,
     max_evals: int | None = None,
     max_time: float | None = None,
     target: float | None = None,
+    start_timeout: float | None = None,
     journal: str | Path | None = None,
     progress: bool | Callable[..., None] = False,
     callback: Callable[[RunState], Any] | None = None,
-    start_timeout: float | None = None,
-    restarts: int = 1,
-    strategy: str = "auto",
-    n_explore: int | None = None,
-    vectorized: bool = False,
-    hops: bool = True,
-    global_phase: str | None = None,
-    global_fraction: float = 0.2,
-    polish: bool = True,
-    max_discoveries: int | None = None,
-    bayes: bool = False,
-    noisy: bool = False,
-    scale: bool | None = None,
+    local: LocalOptions | Mapping[str, Any] | None = None,
+    search: SearchOptions | Mapping[str, Any] | None = None,
+    stop: StopOptions | Mapping[str, Any] | None = None,
+    dedup: DedupOptions | Mapping[str, Any] | None = None,
+    **moved: Any,
 ) -> MultistartResult:
     """Find the distinct local minima of ``fun`` in a box from many starts.
 
@@ -84,27 +100,27 @@ def minimize(
         while ``max_evals`` remains when only ``max_evals`` is given).
     method : str
         Any :func:`scipy.optimize.minimize` method, or ``"auto"`` (default): L-BFGS-B
-        (SLSQP with constraints, trust-constr with a Hessian, Nelder-Mead or Powell when
-        ``noisy=True``); ``res.method`` records the choice.
-    sampler : {'sobol', 'halton', 'lhs', 'uniform', 'sobol-seq'} or array
+        (SLSQP with constraints, trust-constr with a Hessian, Nelder-Mead or Powell for a
+        noisy objective); ``res.method`` records the choice.
+    sampler : {'sobol', 'halton', 'lhs', 'lhs-cd', 'uniform', 'sobol-seq'} or array
         How starts are spread, or the start points themselves as an ``(n, d)`` array.
     x0 : array, optional
         One or more start points of your own, solved first.
     seed : int, optional
         Fixes every start; the same seed gives the same minima on any cluster.
-    client : None, 'serial', distributed.Client or str
+    client : None, 'serial', distributed.Client, str or concurrent.futures.Executor
         ``None`` starts a temporary local Dask cluster sized to this machine; ``'serial'``
-        runs here; a ``Client`` or an address ``'tcp://host:port'`` uses that cluster.
+        runs here; a ``Client``, an address ``'tcp://host:port'`` or an executor (a
+        ``ProcessPoolExecutor``, mpi4py's ``MPIPoolExecutor``) runs there.
     maximize : bool
         Find maxima instead: ``fun`` is negated internally, values are reported as given.
     args, jac, hess, constraints, options, tol
         Passed to :func:`scipy.optimize.minimize` with their scipy meaning.
-    xtol, ftol : float
-        Two converged points are one minimum when within ``xtol`` in every coordinate of
-        the box scaled to ``[0, 1]`` and their values agree to ``ftol * max(1, |f|)``.
     max_evals, max_time, target : optional
         Stop after this many objective evaluations, this many seconds, or once a value at
         least as good as ``target`` is found; ``res.stop_reason`` says which.
+    start_timeout : float, optional
+        Wall seconds allowed per start.
     journal : str or Path, optional
         JSONL file recording each finished run; an existing journal of the same problem is
         resumed (its starts are not solved again).
@@ -113,44 +129,17 @@ def minimize(
         or a callable ``display(state, final=False)``.
     callback : callable, optional
         ``callback(state)`` after each finished start; returning ``True`` stops the run.
-    start_timeout : float, optional
-        Wall seconds allowed per start.
-    restarts : int
-        Restarts of a converged solve from its end point while that still improves it.
-    strategy : {'auto', 'mlsl', 'tiktak', 'all'}
-        ``'all'`` solves from every start. ``'mlsl'`` evaluates a space-filling sample in
-        rounds and solves only from points no better sample point or known minimum covers
-        (Multi-Level Single Linkage), with basin-hopping moves around the best minima.
-        ``'tiktak'`` solves from the best tenth of the sample, pulled toward the best
-        minimum. ``'auto'``: ``'mlsl'`` when only ``max_evals`` is given, else ``'all'``.
-    n_explore : int, optional
-        Sample points evaluated per exploration round (default from ``max_evals``).
-    vectorized : bool
-        ``fun`` accepts a ``(d, n)`` array and returns ``n`` values (scipy's convention):
-        the exploration sample is evaluated in one call per batch.
-    hops : bool
-        Basin-hopping perturbations of the best minima in ``'mlsl'``/``'tiktak'``.
-    global_phase : {'differential_evolution', 'dual_annealing', 'direct', 'shgo'}, optional
-        Run that scipy global optimizer first on ``global_fraction`` of ``max_evals`` and
-        solve locally from its best point.
-    polish : bool
-        Solve the best minima again with ``tol=1e-12`` at the end (``'mlsl'``/``'tiktak'``).
-    max_discoveries : int, optional
-        Stop once the best minimum has been reached this many times.
-    bayes : bool
-        Stop once Boender and Rinnooy Kan's estimate of the number of minima is within 0.5
-        of the number found (``res.estimated_n_minima``, ``res.coverage``).
-    noisy : bool
-        The objective is noisy: ``method="auto"`` picks a derivative-free method.
-    scale : bool, optional
-        Solve in coordinates scaled to the unit box, so bounds of very different widths do
-        not slow the solver; results are in your coordinates. Default: scale when the
-        widest bound is more than 10 times the narrowest.
+    local, search, stop, dedup : options object or dict, optional
+        The other options, grouped as in a YAML config (``docs/options.md`` lists them):
+        ``local={"restarts": 1, "scale": None, "noisy": False}``,
+        ``search={"strategy": "mlsl", "hops": True, ...}``,
+        ``stop={"max_discoveries": 5, "bayes": True, ...}``,
+        ``dedup={"xtol": 1e-4, "ftol": 1e-6}``.
 
     Returns
     -------
     MultistartResult
-        ``x``, ``fun`` (the best), ``minima``, ``runs``, ``nfev``, ``stop_reason``, ...
+        ``x``, ``fun`` (the best), ``minima``, ``runs``, ``nfev``, ``stop_reason``, ``spec``.
 
     Examples
     --------
@@ -162,77 +151,118 @@ def minimize(
     >>> len(res.minima), round(res.fun, 8) == 0
     (4, True)
     """
+    if moved:
+        raise ConfigError([_moved_message(name) for name in moved])
     problem = Problem.create(fun, bounds, args=args, jac=jac, hess=hess,
                              constraints=constraints, maximize=maximize)
-    method = canonical_method(method)
-    errors = check_run_options(xtol=xtol, ftol=ftol, max_evals=max_evals, max_time=max_time,
-                               target=target, tol=tol, options=options,
-                               start_timeout=start_timeout, restarts=restarts)
-    errors += check_search_options(
-        strategy=strategy, n_explore=n_explore, vectorized=vectorized, hops=hops,
-        global_phase=global_phase, global_fraction=global_fraction, polish=polish,
-        max_discoveries=max_discoveries, bayes=bayes, noisy=noisy, scale=scale)
-    if n_starts is not None and (isinstance(n_starts, bool) or not isinstance(n_starts, int)
-                                 or n_starts < 0):
-        errors.append(f"n_starts={n_starts!r} is not allowed; use an integer >= 0")
+    flat = {"n_starts": n_starts, "method": method, "sampler": sampler, "x0": x0, "seed": seed,
+            "options": options, "tol": tol, "max_evals": max_evals, "max_time": max_time,
+            "target": target, "start_timeout": start_timeout}
+    given = {"local": local, "search": search, "stop": stop, "dedup": dedup}
+    groups, problems = _gather(given, flat)
     if callback is not None and not callable(callback):
-        errors.append(f"callback={callback!r} is not callable; pass a function "
-                      "callback(state) (return True from it to stop the run) or None")
+        problems.append(f"callback={callback!r} is not callable; pass a function "
+                        "callback(state) (return True from it to stop the run) or None")
     if not (isinstance(progress, bool) or callable(progress)):
-        errors.append(f"progress={progress!r} is not allowed; use True, False or a callable "
-                      "display(state, final=False)")
-    options = dict(options or {}) if isinstance(options, dict) else options
-    if isinstance(options, dict) and "initial_simplex" in options:
-        simplex, problem_text = _checked_simplex(options["initial_simplex"], problem.dim)
-        if problem_text:
-            errors.append(problem_text)
-        else:
-            options["initial_simplex"] = simplex  # lists: results stay JSON-serializable
-    if errors:
-        raise ConfigError(errors)
-    search = SearchOptions(
-        strategy=resolve_strategy(strategy, n_starts_given=n_starts is not None,
-                                  points_given=not isinstance(sampler, str),
-                                  max_evals=max_evals),
-        n_explore=n_explore, vectorized=vectorized, hops=hops, global_phase=global_phase,
-        global_fraction=float(global_fraction), polish=polish)
-    if n_starts is None:
-        # With only an evaluation budget, keep starting until the budget is spent.
-        n_starts = max(DEFAULT_N_STARTS, max_evals or 0) if max_evals else DEFAULT_N_STARTS
-    starts = check_starts(n_starts, sampler, seed, x0, problem.dim)
-    local = LocalOptions(method=method, options=dict(options or {}), tol=tol,
-                         start_timeout=start_timeout, restarts=restarts, scale=scale)
-    if method != "auto":
-        check_method_requirements(method, problem)
-    dedup = DedupOptions(xtol=float(xtol), ftol=float(ftol))
-    stop = StopOptions(max_evals=max_evals, max_time=max_time, target=target,
-                       max_discoveries=max_discoveries, bayes=bayes)
-    fingerprint = config_hash({
-        "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
-        "bounds": [problem.lower, problem.upper], "maximize": maximize,
-        "starts": [starts.n_starts, starts.sampler, starts.seed, starts.x0, starts.points],
-        "local": [method, local.options, tol, restarts, scale, noisy], "dedup": [xtol, ftol],
-        "search": [search.strategy, n_explore, hops, global_phase, global_fraction, polish,
-                   max_evals if search.strategy != "all" else None],
-    })
-    from engine.driver import run_multistart
-
+        problems.append(f"progress={progress!r} is not allowed; use True, False or a callable "
+                        "display(state, final=False)")
+    if problems:
+        raise ConfigError(problems)
+    identity = {"fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
+                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize}
+    spec = resolve_spec(problem, groups, identity)
     with contextlib.ExitStack() as stack:
         run_journal = None
         if journal is not None:
-            run_journal = stack.enter_context(Journal(journal, fingerprint, resume=True))
+            run_journal = stack.enter_context(Journal(journal, spec.fingerprint, resume=True))
         executor = stack.enter_context(open_executor(client))
-        return run_multistart(
-            problem, starts, local, dedup, stop, executor, search=search, noisy=noisy,
-            journal=run_journal, progress=progress, callback=callback,
-            provenance={"fingerprint": fingerprint},
-        )
+        return _run(problem, spec, executor, journal=run_journal, progress=progress,
+                    callback=callback, provenance={"fingerprint": spec.fingerprint})
+
+
+def prepare_process(cluster: Mapping[str, Any]) -> None:
+    """Interim: MPI ranks that are not the driver leave here."""
+    if cluster.get("kind") == "mpi":
+        mpi_initialize_once(dict(cluster))
+
+
+def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
+                     max_evals: int | None) -> str:
+    """Interim copy."""
+    if strategy != "auto":
+        return strategy
+    if max_evals is not None and not n_starts_given and not points_given:
+        return "mlsl"
+    return "all"
+
+
+def _run(problem: Problem, spec: RunSpec, executor: Any, **kwargs: Any) -> MultistartResult:
+    """Interim adapter to the driver's signature."""
+    result = run_multistart(problem, spec.starts, spec.local, spec.dedup, spec.stop, executor,
+                            search=spec.search, noisy=spec.local.noisy, **kwargs)
+    return dataclasses.replace(result, spec=spec)
+
+
+def _moved_message(name: str) -> str:
+    """Why ``minimize`` refuses a keyword: the group that holds it now, or its spelling."""
+    for group, spec in declarations():
+        if spec.name == name and group in _GROUPED:
+            value = default_of(spec)
+            return (f"{name}= is an option of the {group.section!r} group: write "
+                    f"{group.section}={{{name!r}: {value!r}}} (see docs/options.md)")
+    keywords = [p for p in inspect.signature(minimize).parameters if p != "moved"]
+    return (f"minimize() got an unexpected keyword argument {name!r}"
+            f"{did_you_mean(name, keywords)}")
+
+
+def _flat_given(value: Any, default: Any) -> bool:
+    """Whether a flat keyword was set (differs from its declared default)."""
+    if value is None:
+        return False
+    if isinstance(value, str) and isinstance(default, str):
+        return value != default
+    return True
+
+
+def _gather(given: Mapping[str, Any],
+            flat: Mapping[str, Any]) -> tuple[dict[str, OptionGroup], list[str]]:
+    """The option groups from the grouped keywords and the flat ones; every problem found."""
+    groups: dict[str, OptionGroup] = {}
+    problems: list[str] = []
+    for group in _FLAT_GROUPS:
+        names = {spec.name: spec for spec in dataclasses.fields(group) if "check" in spec.metadata}
+        mine = {k: v for k, v in flat.items()
+                if k in names and _flat_given(v, default_of(names[k]))}
+        built, found = group.gather(group.section, given.get(group.section), mine)
+        problems += found
+        if built is not None:
+            groups[group.section] = built
+    return groups, problems
+
+
+def _start_problems(starts: StartOptions, dim: int) -> list[str]:
+    """Start points of the wrong shape, and eager samplers asked for too many points."""
+    problems = []
+    for key, value in (("sampler", starts.points), ("x0", starts.x0)):
+        if value is None:
+            continue
+        arr = np.asarray(value, dtype=float)
+        arr = arr.reshape(1, -1) if arr.ndim == 1 else arr
+        if arr.ndim != 2 or arr.shape[1] != dim or not len(arr):
+            problems.append(f"{key} has shape {np.shape(value)} but the problem has {dim} "
+                            f"variables; give one point of length {dim}, or an array of shape "
+                            f"(n, {dim})")
+    if (starts.sampler in EAGER_SAMPLERS and starts.n_starts is not None
+            and starts.n_starts > EAGER_LIMIT):
+        problems.append(
+            f"n_starts={starts.n_starts} with sampler={starts.sampler!r}: that sampler builds "
+            f"every point up front; use n_starts <= {EAGER_LIMIT:,} or sampler='sobol' "
+            "(drawn lazily)")
+    return problems
 
 
 def _checked_simplex(value: Any, dim: int) -> tuple[list[list[float]] | None, str | None]:
     """Nelder-Mead's ``initial_simplex`` as nested lists, or the reason it is refused."""
-    import numpy as np
-
     try:
         simplex = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -245,25 +275,58 @@ def _checked_simplex(value: Any, dim: int) -> tuple[list[list[float]] | None, st
     return simplex.tolist(), None
 
 
-def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
-                     max_evals: int | None) -> str:
-    """What ``strategy="auto"`` means for these arguments.
+def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup],
+                 identity: Mapping[str, Any]) -> RunSpec:
+    """Resolve every ``"auto"`` value once, check what needs the problem, and fingerprint.
 
-    With only an evaluation budget the engine decides where to start (``'mlsl'``); when
-    you fix the number of starts or give the start points, every start is solved.
+    ``groups`` maps each section (``starts``, ``local``, ``search``, ``dedup``, ``stop``) to
+    its options; ``identity`` names the problem in the fingerprint.
 
-    Examples
-    --------
-    >>> resolve_strategy("auto", n_starts_given=False, points_given=False, max_evals=1000)
-    'mlsl'
-    >>> resolve_strategy("auto", n_starts_given=True, points_given=False, max_evals=1000)
-    'all'
+    Raises
+    ------
+    ConfigError
+        Start points of the wrong shape or outside the bounds, a bad ``initial_simplex``.
+    ProblemError
+        A method without what it needs (a gradient, a Hessian, constraint support).
     """
-    if strategy != "auto":
-        return strategy
-    if max_evals is not None and not n_starts_given and not points_given:
-        return "mlsl"
-    return "all"
+    starts: StartOptions = groups["starts"]  # type: ignore[assignment]
+    local: LocalOptions = groups["local"]  # type: ignore[assignment]
+    search: SearchOptions = groups["search"]  # type: ignore[assignment]
+    stop: StopOptions = groups["stop"]  # type: ignore[assignment]
+    problems = _start_problems(starts, problem.dim)
+    options = dict(local.options)
+    if "initial_simplex" in options:
+        options["initial_simplex"], message = _checked_simplex(options["initial_simplex"],
+                                                               problem.dim)
+        problems += [message] if message else []
+    if problems:
+        raise ConfigError(problems)
+    points = starts.points
+    strategy = resolve_strategy(search.strategy, n_starts_given=starts.n_starts is not None,
+                                points_given=points is not None, max_evals=stop.max_evals)
+    n_starts = starts.n_starts
+    if points is not None:
+        n_starts = len(points)
+    elif n_starts is None:
+        # With only an evaluation budget, keep starting until the budget is spent.
+        n_starts = max(DEFAULT_N_STARTS, stop.max_evals) if stop.max_evals else (
+            DEFAULT_N_STARTS)
+    method, reason = canonical_method(local.method), "chosen by the user"
+    if method == "auto":
+        method, reason = choose_method(problem, local.noisy)
+    check_method_requirements(method, problem)
+    run_local = dataclasses.replace(local, method=method, options=options)
+    # A fresh seed is drawn here, once: the spec records the entropy the starts come from.
+    seed = int(seed_sequence(starts.seed).entropy) if starts.seed is None else starts.seed
+    run_starts = dataclasses.replace(starts, n_starts=n_starts, seed=seed)
+    StartPlan(problem, run_starts)  # refuses start points outside the bounds
+    return RunSpec(
+        lower=problem.lower, upper=problem.upper, maximize=problem.maximize,
+        starts=run_starts, local=run_local, search=dataclasses.replace(search, strategy=strategy),
+        dedup=groups["dedup"], stop=stop,  # type: ignore[arg-type]
+        method_reason=reason, scaled=uses_scaling(problem, run_local),
+        seed=seed,
+        fingerprint=fingerprint(identity, groups, budget_decides=strategy != "all"))
 
 
 def problem_from_config(config: RunConfig) -> Problem:
@@ -284,21 +347,21 @@ def problem_from_config(config: RunConfig) -> Problem:
     )
 
 
-def check_config(config: RunConfig) -> Problem:
-    """Everything about a config that can be checked without compute; returns its problem."""
-    from engine.driver import StartPlan
-
+def config_spec(config: RunConfig) -> tuple[Problem, RunSpec]:
+    """Everything about a config that can be checked without compute: its problem and spec."""
     try:
         problem = problem_from_config(config)
-        if config.local.method != "auto":
-            check_method_requirements(config.local.method, problem)
-        StartPlan(problem, check_starts(config.starts.n_starts, config.starts.sampler,
-                                        config.starts.seed, config.starts.x0, problem.dim))
-    except ConfigError:
-        raise
-    except Exception as exc:  # ProblemError and friends: report as config problems
+        spec = resolve_spec(problem, config.groups(), {"problem": config.problem})
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=str(config.source)) from None
+    except EngineError as exc:  # ProblemError and friends: report as config problems
         raise ConfigError(str(exc), source=str(config.source)) from None
-    return problem
+    return problem, spec
+
+
+def check_config(config: RunConfig) -> Problem:
+    """The problem of a config whose every part was checked (see :func:`config_spec`)."""
+    return config_spec(config)[0]
 
 
 def run_config(
@@ -320,39 +383,34 @@ def run_config(
     --------
     >>> res = run_config("configs/quickstart.yaml")  # doctest: +SKIP
     """
-    from engine.driver import run_multistart
-    from engine.results.outputs import check_writable, journal_bytes, write_result_dir
-
     if not isinstance(config, RunConfig):
         config = load_config(config, {"output": {"dir": str(out)}} if out else None)
-    if client is None and config.cluster.get("kind") == "mpi":
-        # Every MPI rank runs this function: the scheduler and worker ranks must leave here,
-        # before anything below writes files that belong to the driver alone.
-        from engine.parallel.hpc import mpi_initialize_once
-
-        mpi_initialize_once(config.cluster)
-    problem = check_config(config)
+    if client is None:
+        # Some cluster kinds run this very function in every process of the job (MPI ranks):
+        # the processes that are not the driver leave here, before any file is written.
+        prepare_process(config.cluster)
+    problem, spec = config_spec(config)
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:
         out_dir = Path.cwd() / out_dir
-    n_runs = config.starts.n_starts
-    if config.stop.max_evals is not None:  # a start costs at least dim + 1 evaluations
-        n_runs = min(n_runs, config.stop.max_evals // (problem.dim + 1) + 1)
-    n_runs += 0 if config.starts.x0 is None else len(config.starts.x0)
+    n_runs = spec.starts.n_starts
+    if spec.stop.max_evals is not None:  # a start costs at least dim + 1 evaluations
+        n_runs = min(n_runs, spec.stop.max_evals // (problem.dim + 1) + 1)
+    n_runs += 0 if spec.starts.x0 is None else len(np.atleast_2d(spec.starts.x0))
     check_writable(out_dir, needed_bytes=journal_bytes(n_runs, problem.dim))
-    fingerprint = config.fingerprint()
     provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
-                  "fingerprint": fingerprint,
+                  "fingerprint": spec.fingerprint,
                   "config_file": None if config.source is None else str(config.source)}
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(
-            Journal(out_dir / "journal.jsonl", fingerprint, resume=resume, force=force,
+            Journal(out_dir / "journal.jsonl", spec.fingerprint, resume=resume, force=force,
                     meta={"config_hash": provenance["config_hash"]}))
         executor = stack.enter_context(open_executor(client or config.cluster))
-        result = run_multistart(
-            problem, config.starts, config.local, config.dedup, config.stop, executor,
-            search=config.search, noisy=config.noisy, journal=journal, progress=progress,
-            provenance=provenance,
-        )
+        result = _run(problem, spec, executor, journal=journal, progress=progress,
+                      provenance=provenance)
     write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     return result
+
+
+__all__ = ["SAMPLERS", "check_config", "minimize", "problem_from_config", "resolve_spec",
+           "run_config"]

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from engine.exceptions import JournalError
-from engine.results.types import LocalRun
 from engine.results.store import RunStore
+from engine.results.types import LocalRun
 
 FORMAT = "multistart-journal/1"
 #: Seconds between two fsyncs: every line reaches the OS when written (a killed driver loses

@@ -12,9 +12,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from engine.options import (
+    DedupOptions,
+    LocalOptions,
+    SearchOptions,
+    StartOptions,
+    StopOptions,
+    plain_data,
+)
+from engine.results.outputs import atomic_write_text
 
 
 def _float_or_none(value: float) -> float | None:
@@ -183,6 +193,87 @@ class RunBatch:
 
 
 @dataclass(frozen=True, eq=False)
+class RunSpec:
+    """Everything that decided a run, resolved: what diagnostics and plots read back.
+
+    ``"auto"`` values are resolved (``local.method``, ``search.strategy``,
+    ``starts.n_starts``), ``scaled`` says whether solves ran in unit-box coordinates and
+    ``seed`` is the root entropy (pass it as ``seed=`` to repeat the run).
+
+    Examples
+    --------
+    >>> spec = RunSpec(lower=np.zeros(2), upper=np.ones(2))
+    >>> spec.xtol, spec.bounds.tolist()
+    (0.0001, [[0.0, 1.0], [0.0, 1.0]])
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    maximize: bool = False
+    starts: StartOptions = field(default_factory=StartOptions)
+    local: LocalOptions = field(default_factory=LocalOptions)
+    search: SearchOptions = field(default_factory=SearchOptions)
+    dedup: DedupOptions = field(default_factory=DedupOptions)
+    stop: StopOptions = field(default_factory=StopOptions)
+    method_reason: str = ""
+    scaled: bool = False
+    seed: int | None = None
+    fingerprint: str = ""
+
+    _GROUPS: ClassVar[dict[str, type]] = {
+        "starts": StartOptions, "local": LocalOptions, "search": SearchOptions,
+        "dedup": DedupOptions, "stop": StopOptions}
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """The box as an ``(n, 2)`` array of ``(low, high)`` rows."""
+        return np.column_stack([self.lower, self.upper])
+
+    @property
+    def dim(self) -> int:
+        """Number of variables."""
+        return int(np.asarray(self.lower).size)
+
+    @property
+    def method(self) -> str:
+        """The local method the solves used."""
+        return self.local.method
+
+    @property
+    def strategy(self) -> str:
+        """The search strategy the run used."""
+        return self.search.strategy
+
+    @property
+    def xtol(self) -> float:
+        """Distance tolerance of the minima merge (fraction of each bound's width)."""
+        return self.dedup.xtol
+
+    @property
+    def ftol(self) -> float:
+        """Value tolerance of the minima merge (relative to ``max(1, |f|)``)."""
+        return self.dedup.ftol
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (``from_dict`` reads it back)."""
+        return plain_data({
+            "bounds": self.bounds, "maximize": self.maximize,
+            **{name: getattr(self, name).to_dict() for name in self._GROUPS},
+            "method_reason": self.method_reason, "scaled": self.scaled, "seed": self.seed,
+            "fingerprint": self.fingerprint})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        """The spec saved by :meth:`to_dict`."""
+        bounds = np.asarray(data["bounds"], dtype=float).reshape(-1, 2)
+        groups = {name: group(**data.get(name, {})) for name, group in cls._GROUPS.items()}
+        return cls(lower=bounds[:, 0], upper=bounds[:, 1], maximize=bool(data.get("maximize")),
+                   method_reason=str(data.get("method_reason", "")),
+                   scaled=bool(data.get("scaled", False)), seed=data.get("seed"),
+                   fingerprint=str(data.get("fingerprint", "")), **groups)
+
+
+@dataclass(frozen=True, eq=False)
 class Minimum:
     """A distinct local minimum: the best point of a basin and how often starts reached it.
 
@@ -228,7 +319,7 @@ class MultistartResult:
         Distinct minima, best first (lowest ``fun``, or highest when maximizing).
     runs : sequence of LocalRun
         Every local run, ordered by start index (a compact
-        :class:`~engine.runstore.RunStore`; each item is built on access).
+        :class:`~engine.results.store.RunStore`; each item is built on access).
     n_starts, nfev, n_failed : int
         Starts solved, objective evaluations over all runs, runs that did not succeed.
     wall_time : float
@@ -278,6 +369,7 @@ class MultistartResult:
     coverage: float = math.nan
     method: str = ""
     strategy: str = "all"
+    spec: RunSpec | None = None
 
     @property
     def nit(self) -> int:
@@ -332,6 +424,7 @@ class MultistartResult:
             "failures": self.failures(),
             "minima": [m.to_dict() for m in self.minima],
             "provenance": self.provenance,
+            "spec": None if self.spec is None else self.spec.to_dict(),
         }
         if include_runs:
             out["runs"] = [r.to_dict() for r in self.runs]
@@ -346,8 +439,6 @@ class MultistartResult:
                 return None
             return np.array([np.nan if v is None else v for v in values], dtype=float)
 
-        from engine.results.store import RunStore
-
         minima = tuple(
             Minimum(x=arr(m["x"]), fun=np.nan if m["fun"] is None else float(m["fun"]),
                     n_hits=int(m["n_hits"]), starts=tuple(m["starts"]))
@@ -357,7 +448,7 @@ class MultistartResult:
             x=arr(data.get("x")),
             fun=np.nan if data.get("fun") is None else float(data["fun"]),
             minima=minima,
-            runs=RunStore.from_runs(LocalRun.from_dict(r) for r in data.get("runs", [])),
+            runs=tuple(LocalRun.from_dict(r) for r in data.get("runs", [])),
             n_starts=int(data["n_starts"]),
             nfev=int(data["nfev"]),
             n_failed=int(data["n_failed"]),
@@ -373,6 +464,7 @@ class MultistartResult:
             coverage=_nan_if_none(data.get("coverage")),
             method=str(data.get("method", "")),
             strategy=str(data.get("strategy", "all")),
+            spec=RunSpec.from_dict(data["spec"]) if data.get("spec") else None,
         )
 
     @classmethod
@@ -382,13 +474,6 @@ class MultistartResult:
         if path.is_dir():
             path = path / "result.json"
         return cls.from_dict(json.loads(path.read_text()))
-
-    def diagnose(self, fun: Any = None, jac: Any = None, args: tuple[Any, ...] = (),
-                 constraints: Any = ()) -> Any:
-        """Why runs failed or stalled: see :func:`engine.analysis.diagnostics.diagnose`."""
-        from engine.analysis.diagnostics import diagnose
-
-        return diagnose(self, fun=fun, jac=jac, args=args, constraints=constraints)
 
     def to_frame(self, what: str = "minima") -> Any:
         """A pandas DataFrame of the ``"minima"`` (default) or of the ``"runs"``.
@@ -419,10 +504,14 @@ class MultistartResult:
         return pd.DataFrame(rows)
 
     def save(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename)."""
-        from engine.results.outputs import atomic_write_text
+        """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename).
 
-        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
+        A directory gets ``result.json`` inside it (as ``multistart run`` writes it).
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / "result.json"
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def summary(self, max_rows: int = 10) -> str:
         """A ranked table of the minima as text."""
