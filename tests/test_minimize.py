@@ -102,7 +102,9 @@ def test_same_seed_same_minima_serial_and_two_worker_cluster(dask_client):
     prob = get("six_hump_camel")
     serial = engine.minimize(prob.fun, prob.bounds, n_starts=200, seed=11, client="serial")
     cluster = engine.minimize(prob.fun, prob.bounds, n_starts=200, seed=11, client=dask_client)
-    assert len(serial.minima) == len(cluster.minima) >= 4
+    assert len(serial.minima) == len(cluster.minima) == 6
+    known = [np.array(x) for x, _ in prob.local_minima]
+    assert sorted(_match([m.x for m in serial.minima], known, atol=1e-4)) == list(range(6))
     for (xa, fa, ha, sa), (xb, fb, hb, sb) in zip(
         _minima_signature(serial), _minima_signature(cluster), strict=True
     ):

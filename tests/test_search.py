@@ -111,13 +111,17 @@ def test_default_reaches_the_global_minimum_of_multimodal_problems(name):
     assert abs(res.fun - problem.f_min) <= 1e-4 * max(1.0, abs(problem.f_min))
 
 
-@pytest.mark.parametrize("strategy", ["mlsl", "tiktak"])
-def test_named_strategies_find_himmelblau(strategy):
+# TikTak pulls its starts toward the best minimum found, so on a small budget it may leave
+# one of Himmelblau's four (equal) minima unvisited: 3000 evaluations find all four in 2 of
+# seeds 0-4, 10000 in all five.
+@pytest.mark.parametrize(("strategy", "max_evals"), [("mlsl", 3000), ("tiktak", 10_000)])
+def test_named_strategies_find_himmelblau(strategy, max_evals):
     problem = PROBLEMS["himmelblau"]
-    res = engine.minimize(problem.fun, problem.bounds, max_evals=3000, seed=2,
+    res = engine.minimize(problem.fun, problem.bounds, max_evals=max_evals, seed=2,
                           strategy=strategy, client="serial")
     assert res.strategy == strategy
-    assert found(res.minima, [x for x, _ in problem.local_minima])[0] >= 3
+    assert found(res.minima, [x for x, _ in problem.local_minima]) == (4, 0)
+    assert len(res.minima) == 4
     assert res.fun == pytest.approx(0.0, abs=1e-8)
 
 
