@@ -217,8 +217,8 @@ def _moved_message(name: str) -> str:
 
 def _flat_given(value: Any, default: Any) -> bool:
     """Whether a flat keyword was set (differs from its declared default)."""
-    if value is None:
-        return False
+    if value is None:  # None where the default is not: refused by the check, never ignored
+        return default is not None and not isinstance(default, dict)
     if isinstance(value, str) and isinstance(default, str):
         return value != default
     return True

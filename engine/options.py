@@ -65,7 +65,11 @@ def integer(minimum: int = 1, optional: bool = False) -> Check:
     def check(key: str, value: Any) -> str | None:
         if value is None and optional:
             return None
-        integral = _is_number(value) and math.isfinite(float(value)) and float(value).is_integer()
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            integral = True  # (float() of a huge int overflows)
+        else:
+            integral = (_is_number(value) and math.isfinite(float(value))
+                        and float(value).is_integer())
         if not integral or value < minimum:
             extra = " or null" if optional else ""
             return f"{key}={value!r} is not allowed; use an integer >= {minimum}{extra}"
@@ -151,7 +155,7 @@ def sampler_check(key: str, value: Any) -> str | None:
         return one_of(tuple(SAMPLERS))(key, value)
     if value is None:
         return f"{key}=None is not allowed; use one of {', '.join(SAMPLERS)} or an (n, d) array"
-    return None
+    return points_check(key, value)
 
 
 def points_check(key: str, value: Any) -> str | None:

@@ -35,7 +35,7 @@ def sse(p: np.ndarray, t: np.ndarray, y: np.ndarray) -> float:
 def fit(scale: bool, t: np.ndarray, y: np.ndarray) -> engine.MultistartResult:
     """32 L-BFGS-B starts, solved in raw units or in the unit box."""
     return engine.minimize(sse, BOUNDS, args=(t, y), n_starts=32, seed=0, client="serial",
-                           method="L-BFGS-B", scale=scale)
+                           method="L-BFGS-B", local={"scale": scale})
 
 
 def report(label: str, res: engine.MultistartResult) -> None:

@@ -77,7 +77,8 @@ def child(mode: str, n: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             journal = Path(tmp) / "journal.jsonl" if mode == "journal" else None
             res = engine.minimize(bowl, [(-1.0, 1.0), (-1.0, 1.0)], jac=bowl_jac, n_starts=n,
-                                  seed=0, client="serial", restarts=0, journal=journal)
+                                  seed=0, client="serial", journal=journal,
+                                  local={"restarts": 0})
             extra = {"n_runs": res.n_starts, "n_minima": len(res.minima),
                      "stop_reason": res.stop_reason}
             if journal is not None:

@@ -207,7 +207,7 @@ def run_engine_tiktak(fun: CountedObjective, p: TestProblem, budget: int, seed: 
     import engine
 
     res = engine.minimize(fun, p.bounds, max_evals=budget, seed=seed, client="serial",
-                          strategy="tiktak")
+                          search={"strategy": "tiktak"})
     return Report([np.asarray(m.x) for m in res.minima], len(res.minima), float(res.fun),
                   {"stop_reason": res.stop_reason, "engine_nfev": res.nfev})
 

@@ -303,8 +303,8 @@ def banana_saddle_jac(x):
      [[-1.0, 1.0], [1.0, 1.0]]),
 ], ids=["double-well", "banana", "banana-jac"])
 def test_default_restart_leaves_a_saddle_that_restarts_0_stays_on(fun, jac, bounds, x0, minima):
-    stuck = engine.minimize(fun, bounds, x0=x0, n_starts=0, jac=jac, restarts=0,
-                            client="serial")
+    stuck = engine.minimize(fun, bounds, x0=x0, n_starts=0, jac=jac, client="serial",
+                            local={"restarts": 0})
     assert stuck.runs[0].success  # the solver reports convergence on the saddle...
     np.testing.assert_allclose(stuck.x, x0, atol=1e-6, rtol=0)
     assert stuck.fun == pytest.approx(1.0, abs=1e-9)  # ...which is no minimum

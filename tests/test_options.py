@@ -133,7 +133,7 @@ def test_numpy_integers_and_integral_floats_are_plain_ints():
     assert opts.n_starts == 5 and type(opts.n_starts) is int
     assert StopOptions(max_evals=1e4).max_evals == 10000
     assert type(StopOptions(max_evals=1e4).max_evals) is int
-    with pytest.raises(ConfigError, match="max_evals=2.5"):
+    with pytest.raises(ConfigError, match=r"max_evals=2\.5"):
         StopOptions(max_evals=2.5)
 
 

@@ -57,5 +57,31 @@ def test_sobol_seq_over_40_dimensions_is_a_clear_error(capsys):
 
 
 def test_unknown_sampler():
-    with pytest.raises(ConfigError, match="allowed: sobol, halton, lhs, uniform, sobol-seq"):
+    with pytest.raises(ConfigError, match=f"allowed: {', '.join(SAMPLERS)}"):
         sample_unit("random", 4, 2)
+
+
+def test_lhs_cd_keeps_one_point_per_stratum_and_is_more_even_than_plain_lhs():
+    from scipy.stats import qmc
+
+    n, d = 64, 3
+    optimized = sample_unit("lhs-cd", n, d, seed=4)
+    plain = sample_unit("lhs", n, d, seed=4)
+    for axis in range(d):  # still a Latin hypercube: every stratum of every axis holds one
+        assert sorted(np.floor(optimized[:, axis] * n).astype(int)) == list(range(n))
+    assert qmc.discrepancy(optimized, method="CD") < qmc.discrepancy(plain, method="CD")
+
+
+def test_lhs_cd_starts_find_the_four_minima_of_himmelblau():
+    from functions import get
+
+    import engine
+
+    himmelblau = get("himmelblau")
+    res = engine.minimize(himmelblau.fun, himmelblau.bounds, n_starts=48, sampler="lhs-cd",
+                          seed=2, client="serial")
+    assert res.spec.starts.sampler == "lhs-cd"
+    assert len(res.minima) == len(himmelblau.global_minima) == 4
+    for known in himmelblau.global_minima:
+        assert min(np.max(np.abs(m.x - np.asarray(known))) for m in res.minima) < 1e-5
+    assert max(m.fun for m in res.minima) < 1e-10
