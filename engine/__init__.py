@@ -9,23 +9,33 @@ Examples
 """
 
 from engine.analysis.compare import compare_methods
+from engine.analysis.diagnostics import diagnose
 from engine.api import minimize, run_config
 from engine.config import RunConfig, load_config
 from engine.exceptions import ClusterError, ConfigError, EngineError, JournalError, ProblemError
+from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
 from engine.parallel.clusters import local_client
-from engine.results.types import LocalRun, Minimum, MultistartResult
+from engine.results import LocalRun, Minimum, MultistartResult
+from engine.results.types import RunSpec
 
 __all__ = [
     "ClusterError",
     "ConfigError",
+    "DedupOptions",
     "EngineError",
     "JournalError",
+    "LocalOptions",
     "LocalRun",
     "Minimum",
     "MultistartResult",
     "ProblemError",
     "RunConfig",
+    "RunSpec",
+    "SearchOptions",
+    "StartOptions",
+    "StopOptions",
     "compare_methods",
+    "diagnose",
     "load_config",
     "local_client",
     "minimize",

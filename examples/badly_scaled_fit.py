@@ -47,11 +47,11 @@ def main() -> None:
     t, y = data()
     raw = fit(False, t, y)
     report("raw units", raw)
-    print(raw.diagnose(fun=sse, args=(t, y)))
+    print(engine.diagnose(raw, fun=sse, args=(t, y)))
     print()
     unit = fit(True, t, y)
     report("unit box", unit)
-    print(unit.diagnose().find("badly_scaled")[0].message)
+    print(engine.diagnose(unit).find("badly_scaled")[0].message)
     print(f"true values: A = {TRUE_A}, k = {TRUE_K}")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
+import engine
 from engine.analysis.compare import compare_methods
 
 BOUNDS = [(-5.0, 5.0), (-5.0, 5.0)]
@@ -46,7 +47,7 @@ def main() -> None:
     print("Powell's minima:")
     print(table.results["Powell"].summary())
     print()
-    lbfgsb = table.results["L-BFGS-B"].diagnose().find("line_search")
+    lbfgsb = engine.diagnose(table.results["L-BFGS-B"]).find("line_search")
     if lbfgsb:
         print(f"L-BFGS-B: {lbfgsb[0].message}")
     nelder = table.results["Nelder-Mead"]

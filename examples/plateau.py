@@ -3,8 +3,8 @@
 f(x) = arctan(|x|^2) has one minimum, f = 0 at the origin, but beyond |x| ~ 10 the surface is
 almost flat (the slope falls like 2/|x|^3). L-BFGS-B stops wherever the slope drops below its
 tolerance, so most starts end on the plateau, each at a different point, and the run reports
-dozens of "minima". ``result.diagnose(fun=...)`` recognises the pattern; the cures are a
-derivative-free method or a reshaped objective whose slope does not vanish.
+dozens of "minima". ``engine.diagnose(result, fun=...)`` recognises the pattern; the cures
+are a derivative-free method or a reshaped objective whose slope does not vanish.
 
 Run: python examples/plateau.py
 """
@@ -34,7 +34,7 @@ def main() -> None:
     print("L-BFGS-B on the plateau:")
     print(res.summary(max_rows=4))
     print()
-    print(res.diagnose(fun=plateau))
+    print(engine.diagnose(res, fun=plateau))
     print()
     nelder = engine.minimize(plateau, BOUNDS, n_starts=64, seed=0, client="serial",
                              method="Nelder-Mead")
