@@ -99,7 +99,7 @@ class DaskExecutor:
             "scheduler": self.client.scheduler.address,
             "n_workers": self.n_workers,
             "n_threads": self.n_threads(),
-            "dashboard": getattr(self.client, "dashboard_link", None),
+            "dashboard": _dashboard_link(self.client),
         }
 
     def close(self) -> None:
@@ -266,3 +266,15 @@ def _death_reason(future: Any) -> str:
         exc = future.exception()
         return f"{type(exc).__name__}: {exc}"
     return f"KilledWorker: task {future.status} (its input was lost with its workers)"
+
+
+def _dashboard_link(client: Any) -> str | None:
+    """The scheduler's dashboard address; None when it serves none.
+
+    A client connected by address (``kind: address``, ``mpi``) looks the dashboard up in the
+    scheduler's services, and raises KeyError when there is none (``dashboard: false``).
+    """
+    try:
+        return client.dashboard_link or None
+    except Exception:
+        return None
