@@ -206,7 +206,7 @@ class FuturesExecutor:
 
     def current_pool(self) -> cf.Executor:
         """The pool tasks go to now: the one given, or its replacement."""
-        return self._owned or self.pool
+        return self._owned if self._owned is not None else self.pool
 
     def pool_broke(self, pool: cf.Executor, exc: BaseException | None) -> None:
         """Replace ``pool`` if a dead worker broke it (once, however many tasks report it)."""
