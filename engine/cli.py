@@ -16,15 +16,24 @@ interrupted``) is written.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.analysis.diagnostics import diagnose
+from engine.analysis.plots import plot_all
+from engine.api import check_config, run_config
+from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
+from engine.parallel.base import Executor
+from engine.parallel.clusters import cluster_kind, open_executor, prepare_process
+from engine.problem import load_callable
+from engine.progress import make_progress
+from engine.results.outputs import check_writable
+from engine.results.types import MultistartResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -77,13 +86,15 @@ def _parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------ run
 
 
-def _dashboard_line(executor: Any, kind: str) -> str | None:
-    """What to tell the user about the cluster, with its dashboard link (Dask only)."""
+def _cluster_line(executor: Executor, kind: str) -> str | None:
+    """What to tell the user about the cluster a run uses (its Dask dashboard link), if any."""
     info = executor.describe()
-    link = info.get("dashboard")
-    if info.get("kind") != "dask":
+    if info.get("kind") == "serial":
         return None
     workers = f"{info.get('n_workers', 0)} workers, {info.get('n_threads', 0)} threads"
+    if info.get("kind") != "dask":
+        return f"multistart: {info.get('kind')} executor ({kind}, {workers})"
+    link = info.get("dashboard")
     if not link:
         return f"multistart: Dask cluster ({kind}, {workers}); no dashboard"
     hint = ""
@@ -92,38 +103,15 @@ def _dashboard_line(executor: Any, kind: str) -> str | None:
     return f"multistart: Dask dashboard {link}{hint} ({kind}, {workers})"
 
 
-@contextlib.contextmanager
-def _cluster_client(config: Any) -> Iterator[Any]:
-    """The cluster of ``config`` as a client whose dashboard link is printed, or None.
-
-    Serial runs have no cluster; MPI runs start theirs inside :func:`engine.run_config`
-    (every rank runs it) and print nothing here.
-    """
-    kind = config.cluster.get("kind", "local")
-    if kind in ("serial", "mpi"):
-        yield None
-        return
-    from engine.parallel.clusters import open_executor
-
-    with open_executor(config.cluster) as executor:
-        line = _dashboard_line(executor, kind)
-        if line:
-            print(line, file=sys.stderr, flush=True)
-        yield executor.client
-
-
 def _run(args: argparse.Namespace) -> int:
-    from engine.api import check_config, run_config
-    from engine.config import load_config
-    from engine.progress import make_progress
-    from engine.results.outputs import check_writable
-
     overrides = {"output": {"dir": str(args.out)}} if args.out else None
     config = load_config(args.config, overrides)
+    # Every process running this command does what its cluster kind needs first: under
+    # mpirun, all ranks but the driver's serve the cluster and leave here.
+    prepare_process(config.cluster)
     out_dir = Path(config.output.dir)
-    if config.cluster.get("kind") != "mpi":  # MPI ranks check inside run_config
-        check_config(config)  # before a cluster is started: a bad config costs nothing
-        check_writable(out_dir)
+    check_config(config)  # before a cluster is started: a bad config costs nothing
+    check_writable(out_dir)
     if args.progress_every is not None and not args.progress_every > 0:
         raise ConfigError(f"--progress-every={args.progress_every!r} is not allowed; use a "
                           "number of seconds > 0")
@@ -131,9 +119,12 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         progress = (make_progress(True) if args.progress_every is None
                     else make_progress(True, interval=args.progress_every))
-    with _cluster_client(config) as client:
+    with open_executor(config.cluster) as executor:
+        line = _cluster_line(executor, config.cluster.get("kind", "local"))
+        if line:
+            print(line, file=sys.stderr, flush=True)
         result = run_config(config, resume=args.resume, force=args.force, progress=progress,
-                            client=client)
+                            client=executor)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
     if result.stop_reason == "interrupted":
@@ -144,21 +135,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from engine.api import check_config
-    from engine.config import load_config
-
     config = load_config(args.config)
     problem = check_config(config)
+    kind = config.cluster.get("kind", "local")
     print(f"{args.config}: OK ({problem.dim} variables, method {config.local.method}, "
-          f"{config.starts.n_starts} {config.starts.sampler} starts, "
-          f"cluster {config.cluster.get('kind', 'local')})")
-    from engine.parallel.clusters import JOBQUEUE_KINDS
-
-    if config.cluster.get("kind") in JOBQUEUE_KINDS:
-        from engine.parallel.hpc import job_script
-
+          f"{config.starts.n_starts} {config.starts.sampler} starts, cluster {kind})")
+    job = cluster_kind(kind).describe_job(config.cluster)
+    if job is not None:
         print("\njob script each worker job would be submitted with:\n")
-        print(job_script(config.cluster))
+        print(job)
     return EXIT_OK
 
 
@@ -166,8 +151,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _load_result(path: Path) -> Any:
-    from engine.results.types import MultistartResult
-
     target = path / "result.json" if path.is_dir() else path
     if not target.is_file():
         raise ConfigError(f"RESULT_DIR={str(path)!r} holds no result.json; pass the output "
@@ -190,8 +173,6 @@ class _Objective:
 
 def _objective(result: Any, spec: str | None) -> _Objective:
     """``--objective`` if given, else the objective of the config the run was made from."""
-    from engine.problem import load_callable
-
     config = result.provenance.get("config") or {}
     problem = config.get("problem") or {}
     config_file = result.provenance.get("config_file")
@@ -218,8 +199,6 @@ def _objective(result: Any, spec: str | None) -> _Objective:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from engine.analysis.plots import plot_all
-
     result = _load_result(args.result)
     found = _objective(result, args.objective)
     if found.note:
@@ -240,8 +219,6 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from engine.analysis.diagnostics import diagnose
-
     result = _load_result(args.result)
     found = _objective(result, args.objective)
     if found.note:

@@ -23,6 +23,7 @@ import yaml
 
 import engine
 from engine.cli import main
+from engine.parallel.jobqueue import jobqueue_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -100,8 +101,6 @@ def test_jobqueue_keys_are_checked(tmp_path, capsys):
 
 
 def test_worker_lifetime_is_shorter_than_walltime():
-    from engine.parallel.hpc import jobqueue_kwargs
-
     kwargs = jobqueue_kwargs({"kind": "slurm", "cores": 1, "memory": "1GB",
                               "walltime": "01:00:00", "jobs": 2})
     extra = kwargs["worker_extra_args"]
