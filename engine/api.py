@@ -34,8 +34,7 @@ from engine.options import (
     did_you_mean,
     fingerprint,
 )
-from engine.parallel.clusters import open_executor
-from engine.parallel.hpc import mpi_initialize_once
+from engine.parallel.clusters import open_executor, prepare_process
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState
 from engine.results.journal import Journal
@@ -110,8 +109,10 @@ def minimize(
         Fixes every start; the same seed gives the same minima on any cluster.
     client : None, 'serial', distributed.Client, str or concurrent.futures.Executor
         ``None`` starts a temporary local Dask cluster sized to this machine; ``'serial'``
-        runs here; a ``Client``, an address ``'tcp://host:port'`` or an executor (a
-        ``ProcessPoolExecutor``, mpi4py's ``MPIPoolExecutor``) runs there.
+        runs here; a ``Client``, an address ``'tcp://host:port'``, any
+        ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, mpi4py's
+        ``MPIPoolExecutor``) or an :class:`~engine.parallel.base.Executor` runs there; what
+        is passed in is used, never closed.
     maximize : bool
         Find maxima instead: ``fun`` is negated internally, values are reported as given.
     args, jac, hess, constraints, options, tol
@@ -178,12 +179,6 @@ def minimize(
         executor = stack.enter_context(open_executor(client))
         return _run(problem, spec, executor, journal=run_journal, progress=progress,
                     callback=callback, provenance={"fingerprint": spec.fingerprint})
-
-
-def prepare_process(cluster: Mapping[str, Any]) -> None:
-    """Interim: MPI ranks that are not the driver leave here."""
-    if cluster.get("kind") == "mpi":
-        mpi_initialize_once(dict(cluster))
 
 
 def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
@@ -385,10 +380,9 @@ def run_config(
     """
     if not isinstance(config, RunConfig):
         config = load_config(config, {"output": {"dir": str(out)}} if out else None)
-    if client is None:
-        # Some cluster kinds run this very function in every process of the job (MPI ranks):
-        # the processes that are not the driver leave here, before any file is written.
-        prepare_process(config.cluster)
+    # Some cluster kinds run this very function in every process of the job (MPI ranks): the
+    # processes that are not the driver leave here, before any file is written.
+    prepare_process(client or config.cluster)
     problem, spec = config_spec(config)
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.analysis.diagnostics import diagnose
 from engine.analysis.plots import plot_all
-from engine.api import check_config, run_config
+from engine.api import check_config, config_spec, run_config
 from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
 from engine.parallel.base import Executor
@@ -136,10 +136,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    problem = check_config(config)
+    problem, spec = config_spec(config)
     kind = config.cluster.get("kind", "local")
-    print(f"{args.config}: OK ({problem.dim} variables, method {config.local.method}, "
-          f"{config.starts.n_starts} {config.starts.sampler} starts, cluster {kind})")
+    print(f"{args.config}: OK ({problem.dim} variables, method {spec.method} "
+          f"({spec.method_reason}), {spec.starts.n_starts} {spec.starts.sampler} starts, "
+          f"strategy {spec.strategy}, cluster {kind})")
     job = cluster_kind(kind).describe_job(config.cluster)
     if job is not None:
         print("\njob script each worker job would be submitted with:\n")

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import engine
-from engine.parallel.hpc import job_script
+from engine.parallel.jobqueue import job_script
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "slurm.yaml"
 

@@ -13,7 +13,7 @@ from scipy.optimize import minimize_scalar
 import engine
 from engine.driver import run_multistart
 from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
-from engine.parallel.executors import SerialExecutor
+from engine.parallel.serial import SerialExecutor
 from engine.problem import Problem
 
 
