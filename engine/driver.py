@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -58,8 +59,6 @@ def versions() -> dict[str, str]:
 @functools.lru_cache(maxsize=1)
 def _installed_versions() -> tuple[tuple[str, str], ...]:
     # Reading package metadata takes ~10 ms; it cannot change within a process.
-    from importlib import metadata
-
     out = [("python", platform.python_version())]
     for dist in ("multistart-engine", "numpy", "scipy", "dask", "distributed"):
         try:

@@ -401,7 +401,7 @@ def estimated_coverage(n_solves: int, n_found: int) -> float:
     Examples
     --------
     >>> round(estimated_coverage(100, 4), 4)
-    0.9988
+    0.998
     >>> estimated_coverage(1, 1)
     0.0
     """

@@ -1,29 +1,37 @@
 """Plain multistart on a budget: independent descents from the start sequence, then a polish.
 
-Like ``'all'``, every start is solved in order (the user's points, then the sampler's), with
+Like ``'all'``, the starts are solved in order (the user's points, then the sampler's), with
 no exploration sample and no hops; unlike it, the run is shaped by ``max_evals``: a reserve
-of the budget is kept back for polishing the best minima, and the starts stop when only the
-reserve is left. A baseline for the exploring strategies at an equal budget, and the right
-choice when every descent is cheap and the basins are many and small.
+of the budget is kept back for polishing the best minima, and the starts go out in small
+batches that share what is left, so that the budget holds on a cluster too (a stream of
+starts runs ahead of the results). A baseline for the exploring strategies at an equal
+budget, and a fair choice when descents are cheap and the basins many and small.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
 from typing import TYPE_CHECKING
 
 from engine.options import LocalOptions, SearchOptions
 from engine.search.polish import polish_reserve
 from engine.search.registry import register
+from engine.search.rounds import affordable
 from engine.stop import StopReason
 
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
-    from engine.session import Session, Start, StartPlan
+    from engine.session import Session, StartPlan
+
+# Starts per batch at most. Fixed, not taken from the cluster's size, so that the same seed
+# gives the same batches (and the same per-start caps) on any cluster.
+BATCH = 16
 
 
 @register("descents")
 class Descents:
     """Descents from the plan's starts until the budget (less the polish reserve) is spent.
+
+    Without ``max_evals`` every start is solved, streamed as ``'all'`` does.
 
     Examples
     --------
@@ -42,22 +50,17 @@ class Descents:
         self.search = search
 
     def run(self, session: Session, plan: StartPlan, local: LocalOptions) -> StopReason:
+        per_run = session.has_round_rules
+        if session.stop.max_evals is None:
+            session.solve(iter(plan), local, total=plan.total - len(session.runs),
+                          per_run=per_run, collect=False)
+            return "n_starts"
         reserve = (polish_reserve(session.stop.max_evals, session.problem.dim)
                    if self.search.polish else 0.0)
-        session.solve_within(_while_affordable(session, plan, reserve), local, reserve,
-                             total=plan.total - len(session.runs),
-                             per_run=session.has_round_rules, collect=False)
-        return "max_evals" if session.remaining_evals() - reserve < 1 else "n_starts"
-
-
-def _while_affordable(session: Session, plan: StartPlan, reserve: float) -> Iterator[Start]:
-    """The plan's starts while more than ``reserve`` evaluations are left.
-
-    In this process the session stops at the reserve itself; on a cluster the starts are
-    sent ahead of the results, so this is what keeps the stream from spending the reserve
-    (the starts in flight when it is reached still finish).
-    """
-    for start in plan:
-        if session.remaining_evals() - reserve < 1:
-            return
-        yield start
+        starts = (start for start in plan if start[0] not in session.runs)  # resumed: done
+        while session.remaining_evals() - reserve >= 1:
+            batch = list(itertools.islice(starts, affordable(session, reserve, BATCH)))
+            if not batch:
+                return "n_starts"
+            session.solve_within(batch, local, reserve, per_run=per_run, collect=False)
+        return "max_evals"

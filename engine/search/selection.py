@@ -104,7 +104,7 @@ def critical_distance(n_points: int, dim: int, sigma: float = 4.0) -> float:
     Examples
     --------
     >>> round(critical_distance(1000, 2), 4)
-    0.0937
+    0.0938
     >>> critical_distance(10_000, 2) < critical_distance(1000, 2)
     True
     """
