@@ -41,6 +41,7 @@ from engine.results.journal import Journal
 from engine.results.outputs import check_writable, journal_bytes, write_result_dir
 from engine.results.types import MultistartResult, RunSpec
 from engine.sampling import SAMPLERS, seed_sequence
+from engine.search import resolve_strategy
 
 DEFAULT_N_STARTS = 128
 # Samplers that make all their points at once, and the most points they are asked for.
@@ -177,25 +178,8 @@ def minimize(
         if journal is not None:
             run_journal = stack.enter_context(Journal(journal, spec.fingerprint, resume=True))
         executor = stack.enter_context(open_executor(client))
-        return _run(problem, spec, executor, journal=run_journal, progress=progress,
-                    callback=callback, provenance={"fingerprint": spec.fingerprint})
-
-
-def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
-                     max_evals: int | None) -> str:
-    """Interim copy."""
-    if strategy != "auto":
-        return strategy
-    if max_evals is not None and not n_starts_given and not points_given:
-        return "mlsl"
-    return "all"
-
-
-def _run(problem: Problem, spec: RunSpec, executor: Any, **kwargs: Any) -> MultistartResult:
-    """Interim adapter to the driver's signature."""
-    result = run_multistart(problem, spec.starts, spec.local, spec.dedup, spec.stop, executor,
-                            search=spec.search, noisy=spec.local.noisy, **kwargs)
-    return dataclasses.replace(result, spec=spec)
+        return run_multistart(problem, spec, executor, journal=run_journal, progress=progress,
+                              callback=callback, provenance={"fingerprint": spec.fingerprint})
 
 
 def _moved_message(name: str) -> str:
@@ -270,12 +254,20 @@ def _checked_simplex(value: Any, dim: int) -> tuple[list[list[float]] | None, st
     return simplex.tolist(), None
 
 
-def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup],
-                 identity: Mapping[str, Any]) -> RunSpec:
+def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = None,
+                 identity: Mapping[str, Any] | None = None) -> RunSpec:
     """Resolve every ``"auto"`` value once, check what needs the problem, and fingerprint.
 
-    ``groups`` maps each section (``starts``, ``local``, ``search``, ``dedup``, ``stop``) to
-    its options; ``identity`` names the problem in the fingerprint.
+    ``groups`` maps sections (``starts``, ``local``, ``search``, ``dedup``, ``stop``) to
+    their options (a missing one takes its defaults); ``identity`` names the problem in the
+    fingerprint.
+
+    Examples
+    --------
+    >>> p = Problem.create(lambda x: float(x @ x), [(-1, 1)] * 2)
+    >>> spec = resolve_spec(p, {"stop": StopOptions(max_evals=500)})
+    >>> spec.method, spec.strategy, spec.starts.n_starts
+    ('L-BFGS-B', 'mlsl', 500)
 
     Raises
     ------
@@ -284,6 +276,7 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup],
     ProblemError
         A method without what it needs (a gradient, a Hessian, constraint support).
     """
+    groups = {g.section: (groups or {}).get(g.section) or g() for g in _FLAT_GROUPS}
     starts: StartOptions = groups["starts"]  # type: ignore[assignment]
     local: LocalOptions = groups["local"]  # type: ignore[assignment]
     search: SearchOptions = groups["search"]  # type: ignore[assignment]
@@ -321,7 +314,8 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup],
         dedup=groups["dedup"], stop=stop,  # type: ignore[arg-type]
         method_reason=reason, scaled=uses_scaling(problem, run_local),
         seed=seed,
-        fingerprint=fingerprint(identity, groups, budget_decides=strategy != "all"))
+        fingerprint=fingerprint(identity or {"bounds": [problem.lower, problem.upper]}, groups,
+                                budget_decides=strategy != "all"))
 
 
 def problem_from_config(config: RunConfig) -> Problem:
@@ -400,8 +394,8 @@ def run_config(
             Journal(out_dir / "journal.jsonl", spec.fingerprint, resume=resume, force=force,
                     meta={"config_hash": provenance["config_hash"]}))
         executor = stack.enter_context(open_executor(client or config.cluster))
-        result = _run(problem, spec, executor, journal=journal, progress=progress,
-                      provenance=provenance)
+        result = run_multistart(problem, spec, executor, journal=journal, progress=progress,
+                                provenance=provenance)
     write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     return result
 

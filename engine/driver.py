@@ -14,21 +14,19 @@ import platform
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from engine.basins import cluster_points
-from engine.local.methods import check_method_requirements, choose_method
-from engine.local.solve import uses_scaling
-from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
+from engine.options import LocalOptions
+from engine.parallel.base import Executor
 from engine.problem import Problem
 from engine.progress import RunState, make_progress
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum, MultistartResult
-from engine.search import Strategy, make_strategy, resolve_strategy
+from engine.results.types import LocalRun, Minimum, MultistartResult, RunSpec
+from engine.search import Strategy, make_strategy
 from engine.search.polish import polish
 from engine.session import Session, StartPlan, as_minima, check_starts_inside
 from engine.stop import (
@@ -45,7 +43,6 @@ __all__ = [
     "as_minima",
     "build_result",
     "check_starts_inside",
-    "plain_data",
     "run_multistart",
     "versions",
 ]
@@ -68,72 +65,38 @@ def _installed_versions() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def plain_data(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays turned into Python numbers and lists (JSON).
-
-    Examples
-    --------
-    >>> plain_data({"maxiter": np.int64(5), "eps": np.array([1e-8])})
-    {'maxiter': 5, 'eps': [1e-08]}
-    """
-    if isinstance(value, dict):
-        return {str(k): plain_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_data(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def run_multistart(
     problem: Problem,
-    starts: StartOptions,
-    local: LocalOptions,
-    dedup: DedupOptions,
-    stop: StopOptions,
-    executor: Any,
+    spec: RunSpec,
+    executor: Executor,
     *,
-    search: SearchOptions | None = None,
-    noisy: bool = False,
     journal: Any = None,
     progress: bool | Callable[[RunState], None] = False,
     callback: Callable[[RunState], Any] | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> MultistartResult:
-    """Run the multistart loop on ``executor`` and return the ranked result.
+    """Run the multistart loop of ``spec`` on ``executor`` and return the ranked result.
 
-    This is the engine behind :func:`engine.minimize` and :func:`engine.run_config`; use those.
+    ``spec`` holds every option with its ``"auto"`` values resolved
+    (:func:`engine.api.resolve_spec`); this is the engine behind :func:`engine.minimize` and
+    :func:`engine.run_config`, use those.
     """
-    search = search or SearchOptions()
-    method_reason = "chosen by the user"
-    if local.method == "auto":
-        method, method_reason = choose_method(problem, noisy)
-        local = replace(local, method=method)
-    check_method_requirements(local.method, problem)
-    plan = StartPlan(problem, starts)
-    # The plan fixes the number of starts, so "auto" here solves every one of them.
-    strategy = make_strategy(resolve_strategy(
-        search.strategy, n_starts_given=True, points_given=starts.points is not None,
-        max_evals=stop.max_evals), search)
+    plan = StartPlan(problem, spec.starts)
+    strategy = make_strategy(spec.strategy, spec.search)
     started_wall = time.time()
     display = make_progress(progress)
     # Under constraints a low point may be infeasible, and with noise the lowest of many
     # samples is luck: there only converged minima can be the answer.
-    session = Session(problem, dedup, stop, executor, journal, display, callback, plan.total,
-                      track_best=not problem.constraints and not noisy)
+    session = Session(problem, spec.dedup, spec.stop, executor, journal, display, callback,
+                      plan.total, track_best=not problem.constraints and not spec.local.noisy)
     session.resume()
     try:
-        stop_reason = _search(session, strategy, plan, local, search.polish)
+        stop_reason = _search(session, strategy, plan, spec.local, spec.search.polish)
         return build_result(
-            problem, session.runs, dedup, stop_reason, session.elapsed(),
-            provenance=_provenance(session, plan, local, strategy.name, executor, provenance,
-                                   method_reason, started_wall),
+            problem, session.runs, spec, stop_reason, session.elapsed(),
+            provenance=_provenance(session, plan, executor, provenance, started_wall),
             n_explore=session.n_explore,
             n_skipped=session.n_skipped,
-            method=local.method,
-            strategy=strategy.name,
             best_seen=(None if session.best_seen_x is None
                        else (session.best_seen_x, problem.sign * session.best_seen_f)),
         )
@@ -165,27 +128,13 @@ def _search(session: Session, strategy: Strategy, plan: StartPlan, local: LocalO
     return stop_reason
 
 
-def _provenance(session: Session, plan: StartPlan, local: LocalOptions, strategy: str,
-                executor: Any, given: dict[str, Any] | None, method_reason: str,
-                started_wall: float) -> dict[str, Any]:
-    """What the result records about how it was made (seed, options, cluster, versions)."""
-    problem, dedup, stop = session.problem, session.dedup, session.stop
+def _provenance(session: Session, plan: StartPlan, executor: Executor,
+                given: dict[str, Any] | None, started_wall: float) -> dict[str, Any]:
+    """Where and when the run was made (the options it used are the result's ``spec``)."""
     return {
         **(given or {}),
         "seed": plan.root.entropy,
-        "bounds": np.column_stack([problem.lower, problem.upper]).tolist(),
-        "maximize": problem.maximize,
-        "sampler": plan.options.sampler,
         "n_starts_planned": plan.total,
-        "strategy": strategy,
-        "method": local.method,
-        "method_reason": method_reason,
-        "scaled": uses_scaling(problem, local),
-        "options": plain_data(dict(local.options)),
-        "tol": local.tol,
-        "xtol": dedup.xtol,
-        "ftol": dedup.ftol,
-        "max_evals": stop.max_evals,
         "cluster": executor.describe(),
         "versions": versions(),
         "host": socket.gethostname(),
@@ -197,15 +146,13 @@ def _provenance(session: Session, plan: StartPlan, local: LocalOptions, strategy
 def build_result(
     problem: Problem,
     runs: RunStore | dict[int, LocalRun],
-    dedup: DedupOptions,
+    spec: RunSpec,
     stop_reason: str,
     wall_time: float,
     provenance: dict[str, Any],
     *,
     n_explore: int = 0,
     n_skipped: int = 0,
-    method: str = "",
-    strategy: str = "all",
     best_seen: tuple[np.ndarray, float] | None = None,
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them.
@@ -216,7 +163,7 @@ def build_result(
     """
     if not isinstance(runs, RunStore):
         runs = RunStore.from_runs(runs.values())
-    sign = problem.sign
+    sign, dedup = problem.sign, spec.dedup
     indices, points, values = runs.successful()
     minima: tuple[Minimum, ...] = ()
     if len(indices):
@@ -253,6 +200,7 @@ def build_result(
         n_skipped=n_skipped,
         estimated_n_minima=estimated_n_minima(len(indices), len(minima)),
         coverage=estimated_coverage(len(indices), len(minima)),
-        method=method,
-        strategy=strategy,
+        method=spec.method,
+        strategy=spec.strategy,
+        spec=spec,
     )

@@ -41,8 +41,6 @@ from engine.sampling import SAMPLERS
 #: the bad value, what is allowed and the fix.
 Check = Callable[[str, Any], "str | None"]
 
-#: Names ``search.strategy`` accepts ('auto' is resolved by :func:`engine.search.resolve_strategy`).
-STRATEGY_NAMES = ("auto", "all", "mlsl", "tiktak", "descents")
 GLOBAL_PHASES = ("differential_evolution", "dual_annealing", "direct", "shgo")
 
 
@@ -156,6 +154,26 @@ def sampler_check(key: str, value: Any) -> str | None:
     if value is None:
         return f"{key}=None is not allowed; use one of {', '.join(SAMPLERS)} or an (n, d) array"
     return points_check(key, value)
+
+
+def _builtin_strategies() -> tuple[str, ...]:
+    return ("all", "mlsl", "tiktak", "descents")
+
+
+#: Where ``search.strategy`` names come from: :mod:`engine.search` installs its registry here
+#: when imported, so a registered strategy is accepted without an edit of this module.
+_strategy_names: Callable[[], tuple[str, ...]] = _builtin_strategies
+
+
+def use_strategy_registry(names: Callable[[], tuple[str, ...]]) -> None:
+    """Take the allowed ``search.strategy`` names from ``names()`` (the strategy registry)."""
+    global _strategy_names
+    _strategy_names = names
+
+
+def strategy_check(key: str, value: Any) -> str | None:
+    """``'auto'`` or the name of a registered strategy."""
+    return one_of(("auto", *_strategy_names()))(key, value)
 
 
 def points_check(key: str, value: Any) -> str | None:
@@ -372,7 +390,7 @@ class SearchOptions(OptionGroup):
 
     section: ClassVar[str] = "search"
     strategy: str = option(
-        "auto", one_of(STRATEGY_NAMES), "all: solve from every start; mlsl: sample in rounds "
+        "auto", strategy_check, "all: solve from every start; mlsl: sample in rounds "
         "and solve only from points no better point or minimum covers; tiktak: from the best "
         "tenth of the sample, pulled toward the best minimum; descents: independent descents "
         "until the budget is spent; auto: mlsl with only max_evals, else all")

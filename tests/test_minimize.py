@@ -11,8 +11,9 @@ from functions import get
 from scipy.optimize import minimize_scalar
 
 import engine
+from engine.api import resolve_spec
 from engine.driver import run_multistart
-from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
+from engine.options import StartOptions
 from engine.parallel.serial import SerialExecutor
 from engine.problem import Problem
 
@@ -132,10 +133,9 @@ class ShuffledExecutor(SerialExecutor):
 def test_minima_do_not_depend_on_result_arrival_order(shuffle_seed):
     prob = get("six_hump_camel")
     problem = Problem.create(prob.fun, prob.bounds)
-    args = (problem, StartOptions(n_starts=150, seed=5), LocalOptions(), DedupOptions(),
-            StopOptions())
-    ordered = run_multistart(*args, SerialExecutor())
-    shuffled = run_multistart(*args, ShuffledExecutor(shuffle_seed))
+    spec = resolve_spec(problem, {"starts": StartOptions(n_starts=150, seed=5)})
+    ordered = run_multistart(problem, spec, SerialExecutor())
+    shuffled = run_multistart(problem, spec, ShuffledExecutor(shuffle_seed))
     assert [r.index for r in shuffled.runs] == list(range(150))
     for a, b in zip(_minima_signature(ordered), _minima_signature(shuffled), strict=True):
         np.testing.assert_allclose(a[0], b[0], atol=1e-9, rtol=0)

@@ -26,6 +26,7 @@ from engine.options import (
     fingerprint,
     reference,
 )
+from engine.search import STRATEGIES, register
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
@@ -167,11 +168,29 @@ def _other_value(spec: dataclasses.Field):
     return others[spec.name]
 
 
-def test_strategy_names_match_the_search_registry():
-    from engine.options import STRATEGY_NAMES
-    from engine.search import strategy_names
+def test_a_registered_strategy_is_an_allowed_value_without_other_edits():
+    with pytest.raises(ConfigError, match=r"search\.strategy='corners'"):
+        SearchOptions(strategy="corners")
 
-    assert set(STRATEGY_NAMES) == {"auto", *strategy_names()}
+    @register("corners")
+    class Corners:
+        polishes = False
+
+        def __init__(self, search):
+            self.search = search
+
+        def run(self, session, plan, local):
+            session.solve([(0, session.problem.lower)], local)
+            return "n_starts"
+
+    try:
+        assert SearchOptions(strategy="corners").strategy == "corners"
+        res = engine.minimize(lambda x: float(x @ x), [(-1, 1)], search={"strategy": "corners"},
+                              client="serial")
+        assert res.strategy == "corners" and res.n_starts == 1
+        assert np.allclose(res.x, [0.0], atol=1e-6)
+    finally:
+        del STRATEGIES["corners"]
 
 
 def test_search_stop_and_dedup_are_sections_of_the_yaml_with_the_same_keys():

@@ -8,6 +8,7 @@ from distributed import Client, LocalCluster
 from functions import PROBLEMS
 
 import engine
+from engine.api import config_spec
 from engine.config import load_config
 
 
@@ -118,7 +119,7 @@ def test_default_reaches_the_global_minimum_of_multimodal_problems(name):
 def test_named_strategies_find_himmelblau(strategy, max_evals):
     problem = PROBLEMS["himmelblau"]
     res = engine.minimize(problem.fun, problem.bounds, max_evals=max_evals, seed=2,
-                          strategy=strategy, client="serial")
+                          client="serial", search={"strategy": strategy})
     assert res.strategy == strategy
     assert found(res.minima, [x for x, _ in problem.local_minima]) == (4, 0)
     assert len(res.minima) == 4
@@ -127,7 +128,7 @@ def test_named_strategies_find_himmelblau(strategy, max_evals):
 
 def test_same_seed_gives_the_same_minima_in_serial_and_on_a_cluster():
     problem = PROBLEMS["six_hump_camel"]
-    kwargs = dict(strategy="mlsl", n_starts=40, seed=11, hops=True)
+    kwargs = dict(search={"strategy": "mlsl", "hops": True}, n_starts=40, seed=11)
     serial = engine.minimize(problem.fun, problem.bounds, client="serial", **kwargs)
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
             Client(cluster) as client:
@@ -140,7 +141,7 @@ def test_same_seed_gives_the_same_minima_in_serial_and_on_a_cluster():
 def test_max_discoveries_stops_once_the_best_minimum_was_reached_k_times():
     problem = PROBLEMS["himmelblau"]
     res = engine.minimize(problem.fun, problem.bounds, n_starts=500, seed=0,
-                          max_discoveries=3, client="serial")
+                          client="serial", stop={"max_discoveries": 3})
     assert res.stop_reason == "max_discoveries"
     assert max(m.n_hits for m in res.minima if m.fun <= 1e-8) == 3
     assert res.n_starts < 500
@@ -148,8 +149,8 @@ def test_max_discoveries_stops_once_the_best_minimum_was_reached_k_times():
 
 def test_bayesian_rule_stops_when_no_minimum_is_left_to_find():
     problem = PROBLEMS["himmelblau"]
-    res = engine.minimize(problem.fun, problem.bounds, n_starts=1000, seed=0, bayes=True,
-                          client="serial")
+    res = engine.minimize(problem.fun, problem.bounds, n_starts=1000, seed=0, client="serial",
+                          stop={"bayes": True})
     assert res.stop_reason == "bayes"
     assert len(res.minima) == 4 and res.n_starts < 1000
     assert res.estimated_n_minima < 4.5 and 0.9 < res.coverage <= 1.0
@@ -180,20 +181,20 @@ def quadratic_hess(x):
     ({"jac": quadratic_grad}, "L-BFGS-B"),
     ({"jac": quadratic_grad, "hess": quadratic_hess}, "trust-constr"),
     ({"constraints": [{"type": "ineq", "fun": lambda x: x[0] - 0.6}]}, "SLSQP"),
-    ({"noisy": True}, "Nelder-Mead"),
+    ({"local": {"noisy": True}}, "Nelder-Mead"),
 ])
 def test_method_auto_picks_from_what_is_given_and_records_it(kwargs, method):
     res = engine.minimize(quadratic, [(-1, 1), (-1, 1)], n_starts=4, seed=0, client="serial",
                           **kwargs)
-    assert res.method == method == res.provenance["method"]
-    assert res.provenance["method_reason"]
+    assert res.method == method == res.spec.method
+    assert res.spec.method_reason
     expected = [0.6, -0.25] if "constraints" in kwargs else [0.5, -0.25]
     np.testing.assert_allclose(res.x, expected, atol=1e-3)
 
 
 def test_noisy_in_many_variables_uses_powell():
     res = engine.minimize(lambda x: float(np.sum((x - 0.1) ** 2)), [(-1, 1)] * 5, n_starts=2,
-                          seed=0, noisy=True, client="serial")
+                          seed=0, client="serial", local={"noisy": True})
     assert res.method == "Powell"
     np.testing.assert_allclose(res.x, 0.1, atol=1e-3)
 
@@ -207,8 +208,8 @@ def test_badly_scaled_parameters_are_solved_in_unit_box_coordinates():
     bounds = [(0.0, 1e-3), (-1000.0, 1000.0)]
     scaled = engine.minimize(badly_scaled, bounds, n_starts=8, seed=0, client="serial")
     raw = engine.minimize(badly_scaled, bounds, n_starts=8, seed=0, client="serial",
-                          scale=False)
-    assert scaled.provenance["scaled"] and not raw.provenance["scaled"]
+                          local={"scale": False})
+    assert scaled.spec.scaled and not raw.spec.scaled
     np.testing.assert_allclose(scaled.x, [5e-4, 300.0], rtol=1e-4)
     # In the user's coordinates the Hessian's condition number is 1e12 and L-BFGS-B's
     # finite-difference steps are useless along x1: it stops far from the minimum.
@@ -220,7 +221,7 @@ def test_global_phase_spends_its_share_and_feeds_a_start(phase):
     problem = PROBLEMS["himmelblau"]
     counted = Counted(problem.fun)
     res = engine.minimize(counted, problem.bounds, max_evals=2000, seed=0, client="serial",
-                          global_phase=phase, global_fraction=0.25)
+                          search={"global_phase": phase, "global_fraction": 0.25})
     assert counted.calls <= 2000 and res.nfev == counted.calls
     assert res.n_explore > 0
     first_solve = res.runs[0]
@@ -237,8 +238,9 @@ def test_maximize_with_a_budget_reports_the_maximum():
 
 def test_bad_search_options_name_the_argument_and_what_is_allowed():
     with pytest.raises(engine.ConfigError) as err:
-        engine.minimize(quadratic, [(-1, 1)] * 2, strategy="greedy", max_discoveries=0,
-                        global_phase="anneal", client="serial")
+        engine.minimize(quadratic, [(-1, 1)] * 2, client="serial",
+                        search={"strategy": "greedy", "global_phase": "anneal"},
+                        stop={"max_discoveries": 0})
     text = str(err.value)
     assert "strategy='greedy'" in text and "mlsl" in text
     assert "max_discoveries=0" in text
@@ -255,7 +257,7 @@ def test_yaml_search_and_stop_keys_are_validated_and_run(tmp_path):
         "search: {strategy: auto, polish: true}\ncluster: {kind: serial}\n"
         f"output: {{dir: {tmp_path / 'out'}}}\n")
     cfg = load_config(config)
-    assert cfg.search.strategy == "mlsl"
+    assert cfg.search.strategy == "auto" and config_spec(cfg)[1].strategy == "mlsl"
     res = engine.run_config(cfg)
     assert sorted(round(float(m.x[0]), 6) for m in res.minima) == [-1.0, 1.0]
     assert res.nfev <= 1500 and res.method == "L-BFGS-B"
@@ -295,7 +297,7 @@ def test_global_phase_budget_is_clipped_to_what_is_left():
 
     starts = np.random.default_rng(0).uniform(-5, 5, size=(12, 2))
     engine.minimize(fun, problem.bounds, x0=starts, max_evals=1000, seed=0, client="serial",
-                    global_phase="differential_evolution", global_fraction=0.9)
+                    search={"global_phase": "differential_evolution", "global_fraction": 0.9})
     assert len(calls) <= 1000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import typing
 
 import numpy as np
@@ -9,9 +10,10 @@ import pytest
 from functions import PROBLEMS, get
 
 import engine
+from engine.api import resolve_spec
 from engine.driver import run_multistart
-from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
-from engine.parallel.executors import SerialExecutor
+from engine.options import DedupOptions, SearchOptions, StartOptions, StopOptions
+from engine.parallel.serial import SerialExecutor
 from engine.problem import Problem
 from engine.results.types import LocalRun
 from engine.session import Session
@@ -103,7 +105,8 @@ def test_budget_and_time_rules_read_the_sessions_totals():
     s.record_many([converged(1, 1.0, nfev=5)])
     with pytest.raises(StopRun, match="max_evals"):
         s.check_limits()
-    timed = session(StopOptions(max_time=0.0))
+    timed = session(StopOptions(max_time=1e-9))
+    time.sleep(1e-6)
     with pytest.raises(StopRun, match="max_time"):
         timed.check_limits()
 
@@ -158,10 +161,11 @@ class TestMaxEvalsWithoutImprovement:
     def test_a_run_stops_once_the_best_value_stalls(self, strategy):
         problem = Problem.create(HIMMELBLAU.fun, HIMMELBLAU.bounds)
         n = 400
-        res = run_multistart(problem, StartOptions(n_starts=10_000, seed=0), LocalOptions(),
-                             DedupOptions(), StopOptions(max_evals=50_000,
-                                                         max_evals_without_improvement=n),
-                             SerialExecutor(), search=SearchOptions(strategy=strategy))
+        spec = resolve_spec(problem, {
+            "starts": StartOptions(n_starts=10_000, seed=0),
+            "stop": StopOptions(max_evals=50_000, max_evals_without_improvement=n),
+            "search": SearchOptions(strategy=strategy)})
+        res = run_multistart(problem, spec, SerialExecutor())
         assert res.stop_reason == "max_evals_without_improvement"
         assert res.fun == pytest.approx(0.0, abs=1e-10)
         assert res.nfev < 50_000

@@ -7,10 +7,11 @@ import pytest
 from functions import PROBLEMS
 
 import engine
+from engine.api import resolve_spec
 from engine.driver import run_multistart
 from engine.exceptions import ConfigError
-from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
-from engine.parallel.executors import SerialExecutor
+from engine.options import SearchOptions, StartOptions
+from engine.parallel.serial import SerialExecutor
 from engine.problem import Problem
 from engine.search import (
     STRATEGIES,
@@ -68,9 +69,9 @@ def test_a_strategy_registered_elsewhere_is_run_by_the_driver():
 
     try:
         problem = Problem.create(HIMMELBLAU.fun, HIMMELBLAU.bounds)
-        res = run_multistart(problem, StartOptions(n_starts=5, seed=0), LocalOptions(),
-                             DedupOptions(), StopOptions(), SerialExecutor(),
-                             search=SearchOptions(strategy="centre-then-all"))
+        spec = resolve_spec(problem, {"starts": StartOptions(n_starts=5, seed=0),
+                                      "search": SearchOptions(strategy="centre-then-all")})
+        res = run_multistart(problem, spec, SerialExecutor())
     finally:
         del STRATEGIES["centre-then-all"]
     assert res.strategy == "centre-then-all" and res.stop_reason == "explored"
@@ -80,8 +81,9 @@ def test_a_strategy_registered_elsewhere_is_run_by_the_driver():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_descents_find_himmelblaus_four_minima_within_the_budget(seed):
-    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, strategy="descents",
-                          max_evals=1500, seed=seed, client="serial")
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, max_evals=1500, seed=seed,
+                          client="serial",
+                          search={"strategy": "descents"})
     assert res.strategy == "descents" and res.stop_reason == "max_evals"
     assert res.nfev <= 1500 and res.n_explore == 0
     assert len(res.minima) == 4
@@ -92,14 +94,15 @@ def test_descents_find_himmelblaus_four_minima_within_the_budget(seed):
 
 
 def test_descents_without_a_budget_solve_every_start():
-    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, strategy="descents",
-                          n_starts=12, seed=0, client="serial")
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=12, seed=0, client="serial",
+                          search={"strategy": "descents"})
     assert res.stop_reason == "n_starts" and res.n_starts >= 12
 
 
 def test_descents_keep_to_the_budget_on_a_cluster(dask_client):
-    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, strategy="descents",
-                          max_evals=1500, seed=0, client=dask_client)
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, max_evals=1500, seed=0,
+                          client=dask_client,
+                          search={"strategy": "descents"})
     assert res.stop_reason == "max_evals"
     assert res.nfev <= 1500  # each batch shares what is left: together they cannot overshoot
     assert len(res.minima) == 4

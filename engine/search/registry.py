@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from engine.exceptions import ConfigError
-from engine.options import LocalOptions, SearchOptions
+from engine.options import LocalOptions, SearchOptions, use_strategy_registry
 from engine.stop import StopReason
 
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
@@ -119,3 +119,7 @@ def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
     if max_evals is not None and not n_starts_given and not points_given:
         return "mlsl"
     return "all"
+
+
+# Option checks accept every name registered here (engine.options cannot import this).
+use_strategy_registry(strategy_names)
