@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import Bounds
+from scipy.optimize import Bounds, HessianUpdateStrategy
 
 from engine.exceptions import ProblemError
 
@@ -229,15 +229,13 @@ class Problem:
         if not isinstance(args, tuple):
             args = tuple(args) if isinstance(args, list) else (args,)
         _check_callable(jac, "jac", (True, False, "2-point", "3-point", "cs"))
-        if hess is not None and not callable(hess) and not isinstance(hess, str):
-            # HessianUpdateStrategy instances (BFGS(), SR1()) are allowed as in scipy.
-            from scipy.optimize import HessianUpdateStrategy
-
-            if not isinstance(hess, HessianUpdateStrategy):
-                raise ProblemError(
-                    f"hess={hess!r} is not allowed; use a callable, '2-point', '3-point', 'cs', "
-                    "a scipy.optimize.HessianUpdateStrategy (e.g. BFGS()) or None"
-                )
+        # HessianUpdateStrategy instances (BFGS(), SR1()) are allowed as in scipy.
+        if hess is not None and not callable(hess) and not isinstance(
+                hess, (str, HessianUpdateStrategy)):
+            raise ProblemError(
+                f"hess={hess!r} is not allowed; use a callable, '2-point', '3-point', 'cs', "
+                "a scipy.optimize.HessianUpdateStrategy (e.g. BFGS()) or None"
+            )
         if isinstance(constraints, np.ndarray):
             raise ProblemError(
                 f"constraints={constraints!r} is an array; give a scipy constraint (dict, "
