@@ -583,9 +583,10 @@ def _float_array(raw: Any, what: str) -> np.ndarray:
         array = np.asarray(raw)
     except (TypeError, ValueError):
         raise ObjectiveError(f"{what} is {_described(raw)}, not an array of numbers") from None
+    if array.dtype.kind == "O":  # None, or a sequence numpy could not make numbers of
+        raise ObjectiveError(f"{what} is {_described(raw)}, not an array of numbers")
     if array.dtype.kind not in "iuf":
-        raise ObjectiveError(f"{what} holds {array.dtype} values, not real numbers "
-                             f"(it is {_described(raw)})")
+        raise ObjectiveError(f"{what} holds {array.dtype} values, not real numbers")
     return array.astype(float, copy=False)
 
 
