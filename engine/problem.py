@@ -348,7 +348,7 @@ class Problem:
 
         Examples
         --------
-        >>> p = Problem.create(lambda x: 1.0 / x[0], [(-1, 1)])
+        >>> p = Problem.create(lambda x: 1.0 / float(x[0]), [(-1, 1)])
         >>> p.evaluate_many(np.array([[0.5], [0.0]])).tolist()
         [2.0, nan]
         """
@@ -431,7 +431,7 @@ class Problem:
 
         Examples
         --------
-        >>> p = Problem.create(lambda x: 1.0 / x[0], [(-1, 1)], maximize=True)
+        >>> p = Problem.create(lambda x: 1.0 / float(x[0]), [(-1, 1)], maximize=True)
         >>> p.minimized_many(np.array([[0.5], [0.0]])).tolist()
         [-2.0, inf]
         """
