@@ -227,9 +227,12 @@ class SolveSetup:
                 kwargs["jac"] = objective.jac
         if self.hessian:
             kwargs["hess"] = objective.hess
+        options = self.fixed.get("options")
         simplex = self._simplex(x0)
         if simplex is not None:
-            kwargs["options"] = {**kwargs.get("options", {}), "initial_simplex": simplex}
+            kwargs["options"] = {**(options or {}), "initial_simplex": simplex}
+        elif options:
+            kwargs["options"] = dict(options)  # each solve its own: scipy may fill in defaults
         return kwargs
 
     def _simplex(self, x0: np.ndarray) -> np.ndarray | None:
