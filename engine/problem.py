@@ -321,8 +321,9 @@ class Problem:
         raw = self.fun(x, *self.args)
         if self.jac is True:
             raw = _pair(raw)[0]
-        # _value_of's fast path, inlined: this runs once per evaluation, where one more call
-        # is measurable against objectives that cost a microsecond.
+        # float and numpy.float64 (a float subclass) at once, without a call: this runs once
+        # per evaluation, where one more call is measurable against an objective that costs
+        # a microsecond. Everything else, and nan or inf, goes through _real_value.
         if isinstance(raw, float):
             value = float(raw)
             if value - value == 0.0:  # false for nan and +-inf
@@ -394,8 +395,12 @@ class Problem:
         (1.0, [2.0, 0.0])
         """
         if self.jac is True:
-            value, grad = _pair(self.fun(x, *self.args))
-            return _value_of(value, x), _checked_gradient(grad, x)
+            raw = self.fun(x, *self.args)
+            # The checks of _pair and evaluate's fast path, inlined: once per evaluation too.
+            value, grad = raw if type(raw) is tuple and len(raw) == 2 else _pair(raw)
+            if isinstance(value, float) and value - value == 0.0:
+                return float(value), _checked_gradient(grad, x)
+            return _real_value(value, x), _checked_gradient(grad, x)
         return self.evaluate(x), self.gradient(x)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
@@ -498,15 +503,6 @@ def _pair(raw: Any) -> tuple[Any, Any]:
     raise ObjectiveError(
         f"jac=True but fun did not return (f, gradient): it returned {_described(raw)}"
     )
-
-
-def _value_of(raw: Any, x: Any) -> float:
-    """``raw`` as a finite float: at once for a float, else by :func:`_real_value`."""
-    if isinstance(raw, float):  # float and numpy.float64 (a float subclass)
-        value = float(raw)
-        if value - value == 0.0:  # false for nan and +-inf
-            return value
-    return _real_value(raw, x)
 
 
 def _real_value(raw: Any, x: Any) -> float:

@@ -71,6 +71,8 @@ class SolverObjective:
         self.best_f = math.inf
         self.best_x: np.ndarray | None = None
         self.to_user = setup.to_user
+        # d/dz = width * d/dx in unit-box coordinates; None when the solver works in x.
+        self._width = setup.width if setup.scaled else None
 
     def _check_limits(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -104,19 +106,14 @@ class SolverObjective:
         x = self.to_user(z)
         value, grad = self.problem.minimized_and_gradient(x)
         self._seen(x, value)
-        return value, self._chain(grad)
+        return value, grad if self._width is None else grad * self._width
 
     def jac(self, z: np.ndarray) -> np.ndarray:
         """The gradient with respect to ``z`` (not counted as an evaluation, as in scipy)."""
-        return self._chain(self.problem.minimized_gradient(self.to_user(z)))
+        grad = self.problem.minimized_gradient(self.to_user(z))
+        return grad if self._width is None else grad * self._width
 
     def hess(self, z: np.ndarray) -> np.ndarray:
         """The Hessian with respect to ``z``."""
         hessian = self.problem.minimized_hessian(self.to_user(z))
-        if self.setup.scaled:
-            return hessian * np.outer(self.setup.width, self.setup.width)
-        return hessian
-
-    def _chain(self, grad: np.ndarray) -> np.ndarray:
-        # d/dz = width * d/dx
-        return grad * self.setup.width if self.setup.scaled else grad
+        return hessian if self._width is None else hessian * np.outer(self._width, self._width)
