@@ -165,7 +165,7 @@ class SolveSetup:
             under suspicion.
         """
         info = METHODS.get(opts.method, _UNLISTED)
-        finite = bool(np.isfinite(problem.lower).all() and np.isfinite(problem.upper).all())
+        finite = bool(np.isfinite(problem.width).all())  # inf where a bound is not finite
         scaled = finite and uses_scaling(problem, opts)
         offset = problem.lower if scaled else np.zeros(problem.dim)
         width = problem.width if scaled else np.ones(problem.dim)
@@ -188,7 +188,7 @@ class SolveSetup:
     @property
     def finite(self) -> bool:
         """Whether the box is finite (it is, unless the bounds are unknown)."""
-        return bool(np.isfinite(self.solver_lower).all() and np.isfinite(self.solver_upper).all())
+        return bool(np.isfinite(self.solver_upper - self.solver_lower).all())
 
     def to_user(self, z: np.ndarray) -> np.ndarray:
         """A point in the solver's coordinates, in the user's (inside the box when clipped)."""
