@@ -3,6 +3,8 @@ in value and gradient, the per-evaluation callback, and what SolveSetup decides.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from functions import himmelblau, himmelblau_jac
@@ -133,8 +135,6 @@ def test_nelder_mead_in_the_unit_box_starts_its_simplex_at_x0():
 
 
 def test_unknown_bounds_are_solved_unbounded_and_unscaled():
-    import dataclasses
-
     problem = Problem.create(lambda x: float((x[0] - 7.0) ** 2), [(0, 1)])
     free = dataclasses.replace(problem, lower=np.array([-np.inf]), upper=np.array([np.inf]))
     setup = SolveSetup.of(free, LocalOptions("Nelder-Mead", scale=True))
