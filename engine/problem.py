@@ -2,6 +2,17 @@
 
 A :class:`Problem` is built once in the driver, validated, and sent to every worker once.
 It knows nothing about how it is solved.
+
+It is also the one place where the user's objective is called outside scipy's own calls:
+:meth:`Problem.evaluate` (one point), :meth:`Problem.evaluate_many` (a sample, optionally in
+one vectorized call), :meth:`Problem.gradient` and :meth:`Problem.hessian`. Each checks what
+came back and raises :class:`ObjectiveError`, whose message is the reason, when it is not
+usable: NaN or inf, ``None``, a bool, a complex number, text, an array of more than one
+value, a gradient of the wrong shape, or not ``(f, gradient)`` when ``jac=True``.
+
+Signs: the ``evaluate*``, ``gradient`` and ``hessian`` methods return what the user's function
+says. The engine minimizes ``sign * f`` (``sign`` is -1 when maximizing); the ``minimized*``
+methods return that, and they are the only place the sign is applied to an evaluation.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import Bounds
+from scipy.optimize import Bounds, HessianUpdateStrategy
 
 from engine.exceptions import ProblemError
 
@@ -122,6 +133,26 @@ def normalize_bounds(bounds: Any, name: str = "bounds") -> tuple[np.ndarray, np.
     return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
+class ObjectiveError(ProblemError):
+    """The objective gave no usable value at a point; the message says what it gave.
+
+    Raised by :meth:`Problem.evaluate` and its siblings for what the function *returned*
+    (NaN, inf, None, bool, complex, text, an array, a bad gradient); an exception the function
+    itself raises passes through unchanged, with its own traceback. A local solve records it
+    as ``"ValueError: <message>"`` (ObjectiveError is a ValueError), the form failed runs have
+    always been stored in.
+
+    Examples
+    --------
+    >>> p = Problem.create(lambda x: None, [(0, 1)])
+    >>> try:
+    ...     p.evaluate(np.array([0.5]))
+    ... except ObjectiveError as exc:
+    ...     print(exc)
+    objective returned None, not a scalar
+    """
+
+
 def _check_callable(value: Any, name: str, extra: tuple[Any, ...] = ()) -> None:
     if value is None or callable(value):
         return
@@ -198,15 +229,13 @@ class Problem:
         if not isinstance(args, tuple):
             args = tuple(args) if isinstance(args, list) else (args,)
         _check_callable(jac, "jac", (True, False, "2-point", "3-point", "cs"))
-        if hess is not None and not callable(hess) and not isinstance(hess, str):
-            # HessianUpdateStrategy instances (BFGS(), SR1()) are allowed as in scipy.
-            from scipy.optimize import HessianUpdateStrategy
-
-            if not isinstance(hess, HessianUpdateStrategy):
-                raise ProblemError(
-                    f"hess={hess!r} is not allowed; use a callable, '2-point', '3-point', 'cs', "
-                    "a scipy.optimize.HessianUpdateStrategy (e.g. BFGS()) or None"
-                )
+        # HessianUpdateStrategy instances (BFGS(), SR1()) are allowed as in scipy.
+        if hess is not None and not callable(hess) and not isinstance(
+                hess, (str, HessianUpdateStrategy)):
+            raise ProblemError(
+                f"hess={hess!r} is not allowed; use a callable, '2-point', '3-point', 'cs', "
+                "a scipy.optimize.HessianUpdateStrategy (e.g. BFGS()) or None"
+            )
         if isinstance(constraints, np.ndarray):
             raise ProblemError(
                 f"constraints={constraints!r} is an array; give a scipy constraint (dict, "
@@ -264,6 +293,297 @@ class Problem:
     def contains(self, x: np.ndarray, rtol: float = CONTAINS_RTOL) -> bool:
         """True when ``x`` lies in the box, allowing ``rtol`` of each width as slack."""
         return bool(self.inside(x, rtol))
+
+    # -- evaluation: the user's sign
+
+    def evaluate(self, x: np.ndarray) -> float:
+        """``fun(x, *args)`` as a finite float, in the user's sign.
+
+        With ``jac=True`` the value part of ``(f, gradient)``. ``x`` is passed to ``fun`` as
+        given (no copy: a solver's own array costs nothing), so give a 1-D float array.
+
+        Raises
+        ------
+        ObjectiveError
+            When ``fun`` returns anything but one finite real number (see the module notes).
+            An exception raised by ``fun`` itself passes through unchanged.
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x, a: float(x[0] - a), [(-1, 1)], args=(2.0,))
+        >>> p.evaluate(np.array([0.5]))
+        -1.5
+        >>> Problem.create(lambda x: 1 + 2j, [(-1, 1)]).evaluate(np.zeros(1))
+        Traceback (most recent call last):
+        ...
+        engine.problem.ObjectiveError: objective returned complex (1+2j), not real
+        """
+        raw = self.fun(x, *self.args)
+        if self.jac is True:
+            raw = _pair(raw)[0]
+        # float and numpy.float64 (a float subclass) at once, without a call: this runs once
+        # per evaluation, where one more call is measurable against an objective that costs
+        # a microsecond. Everything else, and nan or inf, goes through _real_value.
+        if isinstance(raw, float):
+            value = float(raw)
+            if value - value == 0.0:  # false for nan and +-inf
+                return value
+        return _real_value(raw, x)
+
+    def evaluate_many(self, points: np.ndarray, vectorized: bool = False) -> np.ndarray:
+        """The objective at each row of ``points``, in the user's sign; never raises.
+
+        Parameters
+        ----------
+        points : numpy.ndarray
+            Shape ``(n, d)``, user coordinates.
+        vectorized : bool
+            Call ``fun`` once with the transposed ``(d, n)`` array and expect ``n`` values
+            (the convention of :func:`scipy.optimize.differential_evolution`); the points are
+            evaluated one by one if that call fails or returns anything else.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n`` values; NaN where :meth:`evaluate` would raise, or ``fun`` raised.
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: 1.0 / float(x[0]), [(-1, 1)])
+        >>> p.evaluate_many(np.array([[0.5], [0.0]])).tolist()
+        [2.0, nan]
+        """
+        points = np.asarray(points, dtype=float)
+        values = self._vectorized(points) if vectorized and len(points) else None
+        if values is None:
+            values = np.array([self._value_or_nan(np.array(x)) for x in points], dtype=float)
+        return values
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """The gradient at ``x`` in the user's sign: ``jac(x, *args)``, or the gradient part
+        of ``fun(x, *args)`` when ``jac=True``.
+
+        Raises
+        ------
+        ObjectiveError
+            When the gradient has another shape than ``x`` or is not finite.
+        ProblemError
+            When the problem has no gradient function.
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: float(x @ x), [(-1, 1)] * 2, jac=lambda x: 2 * x)
+        >>> p.gradient(np.array([1.0, -0.5])).tolist()
+        [2.0, -1.0]
+        """
+        if self.jac is True:
+            return _checked_gradient(_pair(self.fun(x, *self.args))[1], x)
+        if callable(self.jac):
+            return _checked_gradient(self.jac(x, *self.args), x)
+        raise ProblemError(f"jac={self.jac!r} is not a gradient function; pass a callable "
+                           "(or jac=True when fun returns (f, gradient))")
+
+    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(f, gradient)`` at ``x`` in the user's sign, from one call of ``fun`` when
+        ``jac=True``.
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: (float(x @ x), 2 * x), [(-1, 1)] * 2, jac=True)
+        >>> f, g = p.value_and_gradient(np.array([1.0, 0.0]))
+        >>> f, g.tolist()
+        (1.0, [2.0, 0.0])
+        """
+        if self.jac is True:
+            raw = self.fun(x, *self.args)
+            # The checks of _pair and evaluate's fast path, inlined: once per evaluation too.
+            value, grad = raw if type(raw) is tuple and len(raw) == 2 else _pair(raw)
+            if isinstance(value, float) and value - value == 0.0:
+                return float(value), _checked_gradient(grad, x)
+            return _real_value(value, x), _checked_gradient(grad, x)
+        return self.evaluate(x), self.gradient(x)
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """``hess(x, *args)`` as a finite ``(d, d)`` float array, in the user's sign.
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: float(x @ x), [(-1, 1)], hess=lambda x: 2 * np.eye(1))
+        >>> p.hessian(np.zeros(1)).tolist()
+        [[2.0]]
+        """
+        if not callable(self.hess):
+            raise ProblemError(f"hess={self.hess!r} is not a Hessian function; pass a callable")
+        return _checked_hessian(self.hess(x, *self.args), x)
+
+    # -- evaluation: the minimized sign (the only place the sign is applied)
+
+    def minimized(self, x: np.ndarray) -> float:
+        """``sign * f(x)``: the value the engine minimizes (``-f`` when maximizing).
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: float(x[0]), [(-1, 1)], maximize=True)
+        >>> p.evaluate(np.array([0.25])), p.minimized(np.array([0.25]))
+        (0.25, -0.25)
+        """
+        value = self.evaluate(x)
+        return -value if self.maximize else value
+
+    def minimized_many(self, points: np.ndarray, vectorized: bool = False) -> np.ndarray:
+        """:meth:`evaluate_many` in the minimized sign, ``+inf`` where there is no value (so a
+        failed point is never the best).
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: 1.0 / float(x[0]), [(-1, 1)], maximize=True)
+        >>> p.minimized_many(np.array([[0.5], [0.0]])).tolist()
+        [-2.0, inf]
+        """
+        values = self.evaluate_many(points, vectorized)
+        if self.maximize:
+            values = -values
+        values[np.isnan(values)] = np.inf
+        return values
+
+    def minimized_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`value_and_gradient` in the minimized sign (both negated when maximizing).
+
+        Examples
+        --------
+        >>> p = Problem.create(lambda x: (float(x[0]), np.ones(1)), [(-1, 1)], jac=True,
+        ...                    maximize=True)
+        >>> f, g = p.minimized_and_gradient(np.array([0.5]))
+        >>> f, g.tolist()
+        (-0.5, [-1.0])
+        """
+        value, grad = self.value_and_gradient(x)
+        return (-value, -grad) if self.maximize else (value, grad)
+
+    def minimized_gradient(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`gradient` in the minimized sign."""
+        grad = self.gradient(x)
+        return -grad if self.maximize else grad
+
+    def minimized_hessian(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`hessian` in the minimized sign."""
+        hessian = self.hessian(x)
+        return -hessian if self.maximize else hessian
+
+    def _vectorized(self, points: np.ndarray) -> np.ndarray | None:
+        """All values from one call of ``fun`` on the ``(d, n)`` array, or None when that
+        call fails or does not give ``n`` real numbers (then each point is tried alone)."""
+        try:
+            raw = self.fun(points.T.copy(), *self.args)
+            if self.jac is True and isinstance(raw, (tuple, list)) and len(raw) == 2:
+                raw = raw[0]
+            values = np.asarray(raw)
+        except (Exception, SystemExit):  # a vectorized call that fails: one call per point
+            return None
+        if values.shape != (len(points),) or values.dtype.kind not in "iuf":
+            return None
+        values = values.astype(float)  # a copy: the caller may change it
+        values[~np.isfinite(values)] = np.nan
+        return values
+
+    def _value_or_nan(self, x: np.ndarray) -> float:
+        try:
+            return self.evaluate(x)
+        except (Exception, SystemExit):  # the objective failed: this point is unusable, no more
+            return math.nan
+
+
+# ------------------------------------------------------------------ checks of returned values
+
+
+def _pair(raw: Any) -> tuple[Any, Any]:
+    """``(f, gradient)`` from what ``fun`` returned with ``jac=True``."""
+    if isinstance(raw, (tuple, list)) and len(raw) == 2:
+        return raw[0], raw[1]
+    raise ObjectiveError(
+        f"jac=True but fun did not return (f, gradient): it returned {_described(raw)}"
+    )
+
+
+def _real_value(raw: Any, x: Any) -> float:
+    """``raw`` as a finite float, or :class:`ObjectiveError` saying what it is instead."""
+    if raw is None:
+        raise ObjectiveError("objective returned None, not a scalar")
+    if isinstance(raw, (str, bytes)):  # numpy would parse "1.5"; scipy refuses text
+        raise ObjectiveError(f"objective returned text {raw!r}, not a scalar")
+    try:
+        array = np.asarray(raw)
+    except (TypeError, ValueError):  # ragged sequences
+        array = np.asarray(raw, dtype=object)
+    kind = array.dtype.kind
+    if array.size != 1:
+        hint = (" (it looks like (f, gradient): pass jac=True)"
+                if isinstance(raw, (tuple, list)) and len(raw) == 2 else "")
+        raise ObjectiveError(f"objective returned {_described(raw)}, not a scalar{hint}")
+    if kind == "b":  # True would count as 1.0: almost surely a bug in the objective
+        raise ObjectiveError("objective returned bool, not a number")
+    if kind == "c":  # float() would drop the imaginary part with only a warning
+        raise ObjectiveError(f"objective returned complex {array.reshape(()).item()!r}, "
+                             "not real")
+    if kind in "US":
+        raise ObjectiveError(f"objective returned text {array.reshape(()).item()!r} in "
+                             f"{_described(raw)}, not a scalar")
+    try:
+        # An object array holds e.g. a Fraction or a Decimal: float() of the object itself.
+        value = float(array.reshape(()).item() if kind == "O" else array.reshape(()))
+    except (TypeError, ValueError):
+        raise ObjectiveError(f"objective returned {_described(raw)}, not a scalar") from None
+    if not math.isfinite(value):
+        raise ObjectiveError(f"objective returned {value} at x={np.asarray(x).tolist()}")
+    return value
+
+
+def _described(raw: Any) -> str:
+    """``'ndarray of shape (3, 1)'``, ``'float'``: what a returned object is, for messages."""
+    if isinstance(raw, (np.ndarray, tuple, list)):
+        try:
+            shape = np.asarray(raw, dtype=object).shape
+        except (TypeError, ValueError):
+            shape = (len(raw),)
+        return f"{type(raw).__name__} of shape {shape}"
+    return type(raw).__name__
+
+
+def _checked_gradient(raw: Any, x: np.ndarray) -> np.ndarray:
+    """``raw`` as a finite float array of the shape of ``x``."""
+    if type(raw) is np.ndarray and raw.dtype == np.float64:
+        grad = raw  # the common case, without a conversion
+    else:
+        grad = _float_array(raw, "gradient")
+    shape = x.shape if type(x) is np.ndarray else np.shape(x)
+    if grad.shape != shape:
+        raise ObjectiveError(f"gradient has shape {grad.shape}, expected {shape}")
+    if not np.isfinite(grad).all():
+        raise ObjectiveError(f"gradient is not finite at x={np.asarray(x).tolist()}")
+    return grad
+
+
+def _checked_hessian(raw: Any, x: np.ndarray) -> np.ndarray:
+    """``raw`` as a finite ``(d, d)`` float array."""
+    hessian = _float_array(raw, "hessian")
+    d = np.size(x)
+    if hessian.shape != (d, d):
+        raise ObjectiveError(f"hessian has shape {hessian.shape}, expected {(d, d)}")
+    if not np.isfinite(hessian).all():
+        raise ObjectiveError(f"hessian is not finite at x={np.asarray(x).tolist()}")
+    return hessian
+
+
+def _float_array(raw: Any, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(raw)
+    except (TypeError, ValueError):
+        raise ObjectiveError(f"{what} is {_described(raw)}, not an array of numbers") from None
+    if array.dtype.kind == "O":  # None, or a sequence numpy could not make numbers of
+        raise ObjectiveError(f"{what} is {_described(raw)}, not an array of numbers")
+    if array.dtype.kind not in "iuf":
+        raise ObjectiveError(f"{what} holds {array.dtype} values, not real numbers")
+    return array.astype(float, copy=False)
 
 
 def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "objective") -> Any:

@@ -367,3 +367,30 @@ def test_powell_minimum_on_a_bound_resolves_in_place():
     # The re-solve stays at the corner (it does not run off past the bound).
     assert max(m["dx"] for m in found.data["moves"]) < 1e-3, found.message
     assert all(np.all((m["x"] >= 0) & (m["x"] <= 1)) for m in found.data["moves"])
+
+
+def test_a_maximization_with_the_gradient_returned_with_the_value_resolves_in_place():
+    def negated_pair(x: np.ndarray) -> tuple[float, np.ndarray]:
+        return -HIMMELBLAU.fun(x), -HIMMELBLAU.jac(x)
+
+    res = engine.minimize(negated_pair, HIMMELBLAU.bounds, jac=True, maximize=True,
+                          n_starts=16, seed=0, client="serial")
+    assert res.n_failed == 0 and len(res.minima) == 4
+    d = diagnose(res, fun=negated_pair, jac=True)
+    assert only(d, "gradient_check").severity == "info"
+    found = only(d, "tolerance")
+    assert found.severity == "info", found.message
+    assert max(m["dx"] for m in found.data["moves"]) < 1e-6
+    assert all(m["f"] == pytest.approx(0.0, abs=1e-9) for m in found.data["moves"])
+
+
+def test_a_re_solve_that_fails_says_why():
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=8, seed=0,
+                          client="serial")
+
+    def none_near_the_minima(x: np.ndarray):
+        return None if HIMMELBLAU.fun(x) < 1.0 else HIMMELBLAU.fun(x)
+
+    found = only(diagnose(res, fun=none_near_the_minima), "tolerance")
+    assert found.message == ("could not re-solve minimum 1: ValueError: objective returned "
+                             "None, not a scalar")

@@ -93,6 +93,16 @@ def test_evaluate_points_marks_failures_as_infinite_and_applies_the_sign():
     assert evaluate_points(maxi, np.array([[0.25]])).tolist() == [-0.25]
 
 
+def test_evaluate_points_takes_the_value_of_a_pair_and_refuses_bools_and_complex_values():
+    def value_and_gradient(x):
+        value = True if x[0] > 0.5 else 1j if x[0] < -0.5 else float(x[0])
+        return value, np.ones(1)
+
+    pair = Problem.create(value_and_gradient, [(-1, 1)], jac=True)
+    values = evaluate_points(pair, np.array([[0.25], [0.9], [-0.9]]))
+    assert values.tolist() == [0.25, np.inf, np.inf]
+
+
 def test_vectorized_evaluation_is_one_call_and_falls_back_when_the_shape_is_wrong():
     calls = []
 

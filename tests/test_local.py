@@ -71,6 +71,9 @@ def test_unbounded_method_leaving_the_box_is_not_a_success():
         (lambda x: None, "not a scalar"),
         (lambda x: np.array([1.0, 2.0]), "not a scalar"),
         (lambda x: "abc", "not a scalar"),
+        (lambda x: True, "ValueError: objective returned bool, not a number"),
+        (lambda x: 1.0 + 0.5j, "ValueError: objective returned complex (1+0.5j), not real"),
+        (lambda x: np.ones((2, 1)), "objective returned ndarray of shape (2, 1), not a scalar"),
         (lambda x: sys.exit(3), "SystemExit: 3"),
     ],
 )

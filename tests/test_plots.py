@@ -227,3 +227,29 @@ def test_missing_bounds_are_asked_for(himmelblau_result, tmp_path):
     paths = plots.plot_landscape_2d(bare, HIMMELBLAU.fun, tmp_path / "x", resolution=30,
                                     bounds=HIMMELBLAU.bounds)
     assert_picture(paths)
+
+
+def test_a_trace_climbs_for_a_maximization_and_each_point_is_a_new_best(tmp_path):
+    def negated(x):
+        return -HIMMELBLAU.fun(x)
+
+    res = engine.minimize(negated, HIMMELBLAU.bounds, maximize=True, n_starts=8, seed=0,
+                          client="serial")
+    for run in res.runs[:3]:
+        path = plots.trace_run(res, negated, run.index)
+        values = np.array([negated(p) for p in path])
+        assert np.all(np.diff(values) > 0), values  # every step a higher value
+        assert np.array_equal(path[0], run.x0) and np.array_equal(path[-1], run.x)
+
+
+def test_landscape_of_an_objective_returning_its_gradient_draws_the_value(tmp_path):
+    def value_and_gradient(x):
+        return HIMMELBLAU.fun(x), HIMMELBLAU.jac(x)
+
+    res = engine.minimize(value_and_gradient, HIMMELBLAU.bounds, jac=True, n_starts=8, seed=0,
+                          client="serial")
+    assert res.n_failed == 0
+    written = plots.plot_all(res, value_and_gradient, tmp_path / "pair", jac=True,
+                             resolution=40)
+    assert_picture(written["landscape"], "Landscape with starts")
+    assert "objective not finite" not in written["landscape"][1].read_text()

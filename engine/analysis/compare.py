@@ -17,8 +17,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from engine.api import minimize
 from engine.exceptions import ConfigError
+from engine.local.methods import canonical_method
+from engine.parallel.clusters import open_executor
+from engine.problem import normalize_bounds
 from engine.results.types import MultistartResult
+from engine.sampling import sample_starts
 
 _COLUMNS = (
     ("method", "method", "{}"),
@@ -118,8 +125,6 @@ def _shared_client(client: Any) -> Iterator[Any]:
     if client is not None:
         yield client
         return
-    from engine.parallel.clusters import open_executor
-
     with open_executor(None) as executor:
         yield executor.client
 
@@ -171,13 +176,6 @@ def compare_methods(
     >>> print(str(table).splitlines()[0])
     16 shared starts per method
     """
-    import numpy as np
-
-    from engine import minimize
-    from engine.local.methods import canonical_method
-    from engine.problem import normalize_bounds
-    from engine.sampling import sample_starts
-
     names = [canonical_method(m) for m in methods]  # fail on a typo before any work
     given = sorted(k for k in ("x0", "method") if k in kwargs)
     if given:

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import warnings
@@ -28,7 +29,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from scipy.optimize import approx_fprime, check_grad
 
+from engine.local.setup import SolveSetup, uses_scaling
+from engine.local.solve import solve_one
+from engine.options import LocalOptions
+from engine.problem import Problem
 from engine.results.types import LocalRun, Minimum, MultistartResult
 
 Severity = Literal["info", "warning"]
@@ -403,99 +409,64 @@ def _scaling_finding(box: _Box, scaled: Any) -> Finding | None:
     return Finding("badly_scaled", "warning", f"{message}; {where}", fix, data)
 
 
-def _value(fun: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...], jac_true: bool
-           ) -> float:
-    raw = fun(np.asarray(x, dtype=float), *args)
-    if jac_true:
-        raw = raw[0]
-    return float(np.asarray(raw, dtype=float).reshape(()))
+def _problem(result: MultistartResult, fun: Callable[..., Any], jac: Any,
+             args: tuple[Any, ...], constraints: Any, box: _Box) -> Problem:
+    """The run's problem again, from the result and the objective given to :func:`diagnose`.
 
-
-def _resolve(
-    result: MultistartResult,
-    fun: Callable[..., Any],
-    x: np.ndarray,
-    args: tuple[Any, ...],
-    jac: Any,
-    constraints: Any,
-    box: _Box,
-    use_jac: bool = True,
-) -> tuple[np.ndarray, float]:
-    """Solve again from ``x`` with the run's method and a tight tolerance.
-
-    ``jac`` is used when ``use_jac`` (a callable, or True when ``fun`` returns ``(f, g)``);
-    otherwise the solver estimates the gradient by finite differences.
+    Bounds the result does not hold are taken as unbounded (the problem is validated on a
+    unit box first, then widened).
     """
-    from scipy.optimize import Bounds, minimize
+    dim = box.lower.size
+    bounds = np.column_stack([box.lower, box.upper]) if box.known else [(0.0, 1.0)] * dim
+    problem = Problem.create(fun, bounds, args=args, jac=jac, constraints=constraints,
+                             maximize=result.maximize)
+    if not box.known:
+        problem = dataclasses.replace(problem, lower=np.full(dim, -np.inf),
+                                      upper=np.full(dim, np.inf))
+    return problem
 
-    from engine.local.methods import METHODS
-    from engine.local.solve import box_simplex, simplex_at
 
+def _resolve(result: MultistartResult, problem: Problem, x: np.ndarray,
+             use_jac: bool = True) -> LocalRun:
+    """Solve again from ``x`` with the run's method and coordinates and a tight tolerance.
+
+    The problem's gradient is used when ``use_jac``; otherwise the solver estimates it by
+    finite differences. The run's ``x`` lies in the box and its ``fun`` is the value there.
+    """
     method = str(result.provenance.get("method", "L-BFGS-B"))
-    info = METHODS.get(method)
-    sign = -1.0 if result.maximize else 1.0
-    jac_true = jac is True
     options = {k: v for k, v in dict(result.provenance.get("options") or {}).items()
                if k not in _TOL_OPTIONS}
-    if "initial_simplex" in options:
-        # scipy ignores x0 when given a simplex: move the simplex to x, as the engine did.
-        lower = box.lower if box.known else np.full(len(x), -np.inf)
-        upper = box.upper if box.known else np.full(len(x), np.inf)
-        options["initial_simplex"] = simplex_at(options["initial_simplex"], x, lower, upper)
-    elif method == "Nelder-Mead" and box.known:
-        options["initial_simplex"] = box_simplex(np.asarray(x, dtype=float), box.lower,
-                                                 box.upper)
-    if method == "Powell" and box.known and "direc" not in options:
+    opts = LocalOptions(method=method, options=options, tol=TIGHT_TOL, restarts=0,
+                        scale=bool(result.provenance.get("scaled", False)))
+    if method == "Powell" and "direc" not in options and np.isfinite(problem.width).all():
         # Powell's first line searches span the whole box and can leave the minimum's
-        # basin; short first directions keep the re-solve where it starts.
-        options["direc"] = np.diag(1e-3 * box.width)
-
-    def objective(z: np.ndarray, *a: Any) -> Any:
-        raw = fun(z, *a)
-        if jac_true:
-            f, g = raw
-            if use_jac:
-                return sign * float(f), sign * np.asarray(g, dtype=float)
-            return sign * float(f)
-        return sign * float(raw)
-
-    kwargs: dict[str, Any] = {"method": method, "args": args, "tol": TIGHT_TOL,
-                              "options": options}
-    if jac_true and use_jac:
-        kwargs["jac"] = True
-    elif callable(jac) and use_jac:
-        kwargs["jac"] = lambda z, *a: sign * np.asarray(jac(z, *a), dtype=float)
+        # basin; short first directions (in the solver's coordinates) keep it where it starts.
+        width = np.ones(problem.dim) if uses_scaling(problem, opts) else problem.width
+        opts = dataclasses.replace(opts, options={**options, "direc": np.diag(1e-3 * width)})
     # Powell's line searches with bounds scan the whole feasible segment and can jump to
     # another minimum of equal value; without bounds they bracket from the start outward
     # (the end point is put back in the box below, for minima on a bound).
-    if box.known and (info is None or info.bounds) and method != "Powell":
-        kwargs["bounds"] = Bounds(box.lower, box.upper)
-    if constraints:
-        kwargs["constraints"] = constraints
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = minimize(objective, np.array(x, dtype=float), **kwargs)
-    end = np.asarray(out.x, dtype=float).ravel()
-    if method == "Powell" and box.known and not np.all((end >= box.lower) & (end <= box.upper)):
-        end = np.clip(end, box.lower, box.upper)
-        return end, sign * float(objective(end, *args))
-    return end, sign * float(out.fun)
+    setup = SolveSetup.of(problem, opts, bounded=False if method == "Powell" else None,
+                          gradient=use_jac)
+    run = solve_one(problem, np.asarray(x, dtype=float), 0, opts, setup)
+    outside = (run.x < problem.lower) | (run.x > problem.upper)
+    if run.error is None and outside.any():
+        end = np.clip(run.x, problem.lower, problem.upper)
+        run = dataclasses.replace(run, x=end, fun=problem.evaluate(end), in_bounds=True)
+    return run
 
 
 def _probe(
     result: MultistartResult,
-    fun: Callable[..., Any],
+    problem: Problem,
     x: np.ndarray,
-    args: tuple[Any, ...],
-    jac_true: bool,
     box: _Box,
     steps: Sequence[float],
 ) -> str:
     """How ``f`` behaves a little way from ``x`` along each coordinate: ``'slope'`` (lower
     somewhere by more than ftol), ``'flat'`` (equal to ftol everywhere) or ``'rise'``."""
-    sign = -1.0 if result.maximize else 1.0
     ftol = float(result.provenance.get("ftol", 1e-6))
-    f0 = sign * _value(fun, x, args, jac_true)
+    f0 = problem.minimized(x)
     tau = ftol * max(1.0, abs(f0))
     changes = []
     for i in range(x.size):
@@ -505,7 +476,7 @@ def _probe(
                 y[i] += direction * step * box.width[i]
                 if box.known and not box.lower[i] <= y[i] <= box.upper[i]:
                     continue
-                changes.append(sign * _value(fun, y, args, jac_true) - f0)
+                changes.append(problem.minimized(y) - f0)
     if any(c < -tau for c in changes):
         return "slope"
     if changes and all(abs(c) <= tau for c in changes):
@@ -513,16 +484,11 @@ def _probe(
     return "rise"
 
 
-def _flat_findings(
-    result: MultistartResult,
-    fun: Callable[..., Any] | None,
-    args: tuple[Any, ...],
-    jac_true: bool,
-    box: _Box,
-) -> list[Finding]:
+def _flat_findings(result: MultistartResult, problem: Problem | None,
+                   box: _Box) -> list[Finding]:
     xtol = float(result.provenance.get("xtol", 1e-4))
     ftol = float(result.provenance.get("ftol", 1e-6))
-    findings = _equal_minima_findings(result, fun, args, jac_true, box, xtol, ftol)
+    findings = _equal_minima_findings(result, problem, box, xtol, ftol)
     plateau_found = any(f.severity == "warning" for f in findings)
     n_ok = sum(r.success for r in result.runs)
     lonely = [m for m in result.minima if m.n_hits == 1]
@@ -541,7 +507,7 @@ def _flat_findings(
            "'Nelder-Mead' or 'Powell', or reshape the objective (e.g. a log or a steeper "
            "transform) so the slope does not vanish; if the function truly has this many "
            "minima, use more starts")
-    if fun is None:
+    if problem is None:
         message += ": a flat region (plateau) or far more minima than starts"
         findings.insert(0, Finding("flat_region", severity, message, fix, data))
         return findings
@@ -549,7 +515,7 @@ def _flat_findings(
     outcome = {"slope": 0, "flat": 0, "rise": 0}
     for m in lonely[:10]:
         try:
-            outcome[_probe(result, fun, np.asarray(m.x, float), args, jac_true, box, steps)] += 1
+            outcome[_probe(result, problem, np.asarray(m.x, float), box, steps)] += 1
         except Exception:  # the objective's own failures are reported elsewhere
             continue
     data.update({f"probe_{k}": v for k, v in outcome.items()})
@@ -592,9 +558,7 @@ def _equal_value_groups(minima: Sequence[Minimum], ftol: float) -> list[list[Min
 
 def _equal_minima_findings(
     result: MultistartResult,
-    fun: Callable[..., Any] | None,
-    args: tuple[Any, ...],
-    jac_true: bool,
+    problem: Problem | None,
     box: _Box,
     xtol: float,
     ftol: float,
@@ -603,7 +567,7 @@ def _equal_minima_findings(
     copies of one minimum? With ``fun``, the value between neighbours decides."""
     findings = []
     for group in _equal_value_groups(result.minima, ftol):
-        if len(group) < (2 if fun is not None else 3):
+        if len(group) < (2 if problem is not None else 3):
             continue
         xs = np.array([m.x for m in group], dtype=float)
         spread = float(np.max((xs.max(axis=0) - xs.min(axis=0)) / box.width))
@@ -614,7 +578,7 @@ def _equal_minima_findings(
                                 "spread": spread}
         head = (f"{len(group)} distinct minima share the value f={level:.10g} (to ftol="
                 f"{ftol:g}) while spread over {spread:.3g} of the box width")
-        if fun is None:
+        if problem is None:
             findings.append(Finding(
                 "flat_region", "info",
                 head + ": a flat region, or symmetric copies of one minimum",
@@ -625,7 +589,7 @@ def _equal_minima_findings(
             dist = [box.distance(xs[a], xs[b]) if b != a else np.inf for b in range(len(xs))]
             b = int(np.argmin(dist))
             try:
-                mid = _value(fun, 0.5 * (xs[a] + xs[b]), args, jac_true)
+                mid = problem.evaluate(0.5 * (xs[a] + xs[b]))
             except Exception:
                 continue
             checked += 1
@@ -656,20 +620,9 @@ def _check_points(result: MultistartResult, n: int = 3) -> list[np.ndarray]:
     return points
 
 
-def _gradient_finding(
-    result: MultistartResult, fun: Callable[..., Any], jac: Any, args: tuple[Any, ...]
-) -> Finding | None:
-    from scipy.optimize import approx_fprime, check_grad
-
-    jac_true = jac is True
-
-    def f(x: np.ndarray, *a: Any) -> float:
-        return _value(fun, x, a, jac_true)
-
-    def g(x: np.ndarray, *a: Any) -> np.ndarray:
-        raw = fun(x, *a)[1] if jac_true else jac(x, *a)
-        return np.asarray(raw, dtype=float).ravel()
-
+def _gradient_finding(result: MultistartResult, problem: Problem) -> Finding | None:
+    """``jac`` (or the gradient ``fun`` returns) against finite differences of ``fun``."""
+    f, g = problem.evaluate, problem.gradient
     points = _check_points(result) or [np.asarray(r.x0, dtype=float) for r in result.runs[:3]]
     errors, scales, worst = [], [], None
     for x in points:
@@ -677,9 +630,9 @@ def _gradient_finding(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                err = float(check_grad(f, g, x, *args, epsilon=step))
-                numeric = approx_fprime(x, f, step, *args)
-                analytic = g(x, *args)
+                err = float(check_grad(f, g, x, epsilon=step))
+                numeric = approx_fprime(x, f, step)
+                analytic = g(x)
             except Exception as exc:
                 return Finding("gradient_check", "warning",
                                f"jac could not be checked at {_fmt(x)}: "
@@ -709,15 +662,8 @@ def _gradient_finding(
         "drop it to let the solver use finite differences", data)
 
 
-def _tolerance_finding(
-    result: MultistartResult,
-    fun: Callable[..., Any],
-    jac: Any,
-    args: tuple[Any, ...],
-    constraints: Any,
-    box: _Box,
-    gradient_ok: bool,
-) -> Finding | None:
+def _tolerance_finding(result: MultistartResult, problem: Problem, box: _Box,
+                       gradient_ok: bool) -> Finding | None:
     if not result.minima:
         return None
     xtol = float(result.provenance.get("xtol", 1e-4))
@@ -725,12 +671,14 @@ def _tolerance_finding(
     rows = []
     for rank, m in enumerate(result.minima[:3], start=1):
         try:
-            x_new, f_new = _resolve(result, fun, m.x, args, jac, constraints, box,
-                                    gradient_ok)
-        except Exception as exc:
-            return Finding("tolerance", "info",
-                           f"could not re-solve minimum {rank}: {type(exc).__name__}: {exc}",
+            run = _resolve(result, problem, m.x, gradient_ok)
+            error = run.error
+        except Exception as exc:  # the objective failed at the end point put back in the box
+            error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            return Finding("tolerance", "info", f"could not re-solve minimum {rank}: {error}",
                            "", {})
+        x_new, f_new = run.x, run.fun
         dx = box.distance(x_new, m.x)
         df = abs(f_new - m.fun) / max(1.0, abs(m.fun))
         rows.append({"rank": rank, "dx": dx, "df": df, "x": x_new, "f": f_new})
@@ -853,21 +801,23 @@ def diagnose(
     """
     method = str(result.provenance.get("method", ""))
     box = _Box(result)
-    args = tuple(args)
+    problem = None
+    if fun is not None and box.lower.size:
+        problem = _problem(result, fun, jac, tuple(args), constraints, box)
     findings: list[Finding] = _failure_findings(result, method)
     if method == "Nelder-Mead" and (wf := _warnflag_finding(result, box)) is not None:
         findings.append(wf)
     if (scaled := _scaling_finding(box, result.provenance.get("scaled"))) is not None:
         findings.append(scaled)
     gradient_ok = True
-    if fun is not None and jac is not None and jac is not False and not isinstance(jac, str):
-        grad = _gradient_finding(result, fun, jac, args)
+    if problem is not None and (problem.jac is True or callable(problem.jac)):
+        grad = _gradient_finding(result, problem)
         if grad is not None:
             findings.append(grad)
             gradient_ok = grad.severity == "info"
-    findings.extend(_flat_findings(result, fun, args, jac is True, box))
-    if fun is not None:
-        tol = _tolerance_finding(result, fun, jac, args, constraints, box, gradient_ok)
+    findings.extend(_flat_findings(result, problem, box))
+    if problem is not None:
+        tol = _tolerance_finding(result, problem, box, gradient_ok)
         if tol is not None:
             findings.append(tol)
     if (coverage := _coverage_finding(result)) is not None:

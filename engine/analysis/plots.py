@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import ConfigError
+from engine.local.solve import solve_one
+from engine.options import LocalOptions
+from engine.problem import Problem
 from engine.results.types import MultistartResult
 
 PathLike = str | Path
@@ -112,12 +115,11 @@ def _colour(rank: int | None) -> str:
     return _PALETTE[rank] if rank < len(_PALETTE) else _OTHER
 
 
-def _value(fun: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...]) -> float:
-    try:
-        value = float(np.asarray(fun(np.asarray(x, dtype=float), *args), dtype=float).reshape(()))
-    except Exception:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
+def _problem(result: MultistartResult, fun: Callable[..., Any], box: np.ndarray,
+             args: tuple[Any, ...] = (), jac: Any = None) -> Problem:
+    """The objective on the plotted box, evaluated (NaN where it has no value) and solved
+    through the engine's own checked paths."""
+    return Problem.create(fun, box, args=tuple(args), jac=jac, maximize=result.maximize)
 
 
 def _label_minima(ax: Any, points: list[tuple[float, float]], colours: list[str],
@@ -139,21 +141,17 @@ def _counts_line(result: MultistartResult) -> str:
             f"{len(result.minima)} distinct {_kinds(result)}, {result.nfev} evaluations")
 
 
-def _section(fun: Callable[..., Any], bounds: np.ndarray, dims: tuple[int, int],
-             fixed: np.ndarray, args: tuple[Any, ...], resolution: int
+def _section(problem: Problem, dims: tuple[int, int], fixed: np.ndarray, resolution: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``fun`` on a grid over coordinates ``dims``, the others held at ``fixed``."""
+    """The objective on a grid over coordinates ``dims``, the others held at ``fixed``;
+    ``z[r, c]`` is the value at ``(gx[c], gy[r])``."""
     i, j = dims
-    gx = np.linspace(bounds[i, 0], bounds[i, 1], resolution)
-    gy = np.linspace(bounds[j, 0], bounds[j, 1], resolution)
-    z = np.empty((resolution, resolution))
-    point = np.array(fixed, dtype=float)
-    for r, yv in enumerate(gy):
-        point[j] = yv
-        for c, xv in enumerate(gx):
-            point[i] = xv
-            z[r, c] = _value(fun, point.copy(), args)
-    return gx, gy, z
+    gx = np.linspace(problem.lower[i], problem.upper[i], resolution)
+    gy = np.linspace(problem.lower[j], problem.upper[j], resolution)
+    points = np.tile(np.asarray(fixed, dtype=float), (resolution * resolution, 1))
+    across, down = np.meshgrid(gx, gy)
+    points[:, i], points[:, j] = across.ravel(), down.ravel()
+    return gx, gy, problem.evaluate_many(points).reshape(resolution, resolution)
 
 
 def _contour(ax: Any, fig: Any, gx: np.ndarray, gy: np.ndarray, z: np.ndarray) -> None:
@@ -219,6 +217,7 @@ def plot_landscape_1d(
     path: PathLike,
     *,
     args: tuple[Any, ...] = (),
+    jac: Any = None,
     bounds: BoundsLike = None,
     resolution: int = 1000,
     max_labels: int = 20,
@@ -238,6 +237,8 @@ def plot_landscape_1d(
         Path stem; ``.png`` and ``.svg`` are written (a ``.png``/``.svg`` suffix is dropped).
     args : tuple
         Extra arguments of ``fun``.
+    jac : optional
+        ``True`` when ``fun`` returns ``(f, gradient)`` (the value is drawn).
     bounds : sequence of (low, high), optional
         Plot range; default ``result.provenance["bounds"]``.
     resolution : int
@@ -262,16 +263,17 @@ def plot_landscape_1d(
     if len(box) != 1:
         raise ConfigError(f"plot_landscape_1d needs a 1-D problem; this one has {len(box)} "
                          "variables: use plot_landscape_2d")
+    problem = _problem(result, fun, box, args, jac)
     fig = _figure()
     ax = fig.add_subplot()
     grid = np.linspace(box[0, 0], box[0, 1], resolution)
-    curve = np.array([_value(fun, np.array([g]), args) for g in grid])
+    curve = problem.evaluate_many(grid[:, None])
     ax.plot(grid, curve, color="black", lw=1.2, label="f(x)", zorder=2)
     rank = _rank_of_start(result)
     minima_pts = [(float(m.x[0]), float(m.fun)) for m in result.minima]
-    for run in result.runs:
+    start_values = problem.evaluate_many(np.array([float(r.x0[0]) for r in result.runs])[:, None])
+    for run, f0 in zip(result.runs, start_values, strict=True):
         x0 = float(run.x0[0])
-        f0 = _value(fun, run.x0, args)
         k = rank.get(run.index)
         if k is None:
             ax.plot([x0], [f0], "x", color=_FAILED, ms=7, zorder=4)
@@ -301,6 +303,7 @@ def plot_landscape_2d(
     dims: tuple[int, int] = (0, 1),
     *,
     args: tuple[Any, ...] = (),
+    jac: Any = None,
     bounds: BoundsLike = None,
     resolution: int = 150,
     max_labels: int = 20,
@@ -323,6 +326,8 @@ def plot_landscape_2d(
         The two coordinates on the axes.
     args : tuple
         Extra arguments of ``fun``.
+    jac : optional
+        ``True`` when ``fun`` returns ``(f, gradient)`` (the value is drawn).
     bounds : sequence of (low, high), optional
         Default ``result.provenance["bounds"]``.
     resolution : int
@@ -349,7 +354,7 @@ def plot_landscape_2d(
     fixed = _fixed_point(result, box)
     fig = _figure((7.5, 6.0))
     ax = fig.add_subplot()
-    gx, gy, z = _section(fun, box, (i, j), fixed, args, resolution)
+    gx, gy, z = _section(_problem(result, fun, box, args, jac), (i, j), fixed, resolution)
     _contour(ax, fig, gx, gy, z)
     rank = _rank_of_start(result)
     for run in result.runs:
@@ -596,6 +601,12 @@ def plot_convergence(result: MultistartResult, path: PathLike) -> list[Path]:
 # ------------------------------------------------------------------ solver paths
 
 
+#: Moves shorter than this share of the box width (in every coordinate) are left out of a
+#: trace: finite-difference probes around an iterate (steps of 1.5e-8 to 6e-6 relative), not
+#: steps of the solver.
+TRACE_MIN_STEP = 1e-5
+
+
 def trace_run(
     result: MultistartResult,
     fun: Callable[..., Any],
@@ -605,12 +616,13 @@ def trace_run(
     jac: Any = None,
     bounds: BoundsLike = None,
 ) -> np.ndarray:
-    """Iterates of one local solve, re-run from ``result.runs[start].x0``.
+    """The path of one local solve, re-run from ``result.runs[start].x0``.
 
-    The solve repeats the run's method, ``options`` and ``tol`` (from the provenance), in
-    the unit-box coordinates when the run was solved there, with a callback that records
-    each iterate (in your coordinates). The re-run is a fresh scipy call, so it can differ
-    in the last digits from the engine's (which may also have restarted a converged solve).
+    The start is solved again by the engine's own :func:`~engine.local.solve.solve_one` with
+    the run's method, ``options``, ``tol`` and coordinates (from the provenance), so it ends
+    where the run ended. The path is the start, then every evaluated point that was lower
+    than all before it (the solver's progress; moves under :data:`TRACE_MIN_STEP` of the box
+    are left out), then the end point.
 
     Parameters
     ----------
@@ -630,7 +642,7 @@ def trace_run(
     Returns
     -------
     numpy.ndarray
-        ``(k, d)`` array: the start, every iterate reported to the callback, the end point.
+        ``(k, d)`` array: the start, each new best point, the end point.
 
     Examples
     --------
@@ -641,56 +653,48 @@ def trace_run(
     >>> path.shape[1], bool(abs(path[-1] - [1, -2]).max() < 1e-4)
     (2, True)
     """
-    from scipy.optimize import Bounds, OptimizeResult, minimize
-
-    from engine.local.methods import METHODS
-    from engine.local.solve import box_simplex, simplex_at
-
     run = _run_by_index(result, start)
-    method = str(result.provenance.get("method", "L-BFGS-B"))
-    info = METHODS.get(method)
     box = _bounds(result, bounds)
-    sign = -1.0 if result.maximize else 1.0
-    # Repeat the engine's coordinates: the unit box when the run solved there.
-    scaled = bool(result.provenance.get("scaled", False))
-    offset = box[:, 0] if scaled else np.zeros(len(box))
-    width = (box[:, 1] - box[:, 0]) if scaled else np.ones(len(box))
-    points = [np.array(run.x0, dtype=float)]
+    evaluated: list[tuple[np.ndarray, float]] = []
 
-    def record(first: Any, *rest: Any) -> None:
-        z = first.x if isinstance(first, OptimizeResult) else first
-        points.append(offset + width * np.array(z, dtype=float).ravel())
+    def record(x: np.ndarray, value: float) -> None:
+        evaluated.append((np.array(x, dtype=float), value))
 
-    def objective(z: np.ndarray, *a: Any) -> Any:
-        raw = fun(offset + width * z, *a)
-        if jac is True:
-            return sign * float(raw[0]), sign * width * np.asarray(raw[1], dtype=float)
-        return sign * float(raw)
+    again = solve_one(_problem(result, fun, box, args, jac), np.asarray(run.x0, dtype=float),
+                      run.index, _run_options(result), callback=record)
+    return _descent_path(np.asarray(run.x0, dtype=float), evaluated, again.x,
+                         box[:, 1] - box[:, 0])
 
-    options = dict(result.provenance.get("options") or {})
-    if "initial_simplex" in options or method == "Nelder-Mead":
-        # As the engine did: the user's simplex shape (or one sized by the bounds) at x0.
-        moved = (simplex_at(options["initial_simplex"], run.x0, box[:, 0], box[:, 1])
-                 if "initial_simplex" in options else box_simplex(run.x0, box[:, 0], box[:, 1]))
-        options["initial_simplex"] = (moved - offset) / width
-    kwargs: dict[str, Any] = {"method": method, "args": tuple(args), "callback": record,
-                              "tol": result.provenance.get("tol"), "options": options}
-    if jac is True:
-        kwargs["jac"] = True
-    elif callable(jac):
-        kwargs["jac"] = lambda z, *a: sign * width * np.asarray(jac(offset + width * z, *a),
-                                                                dtype=float)
-    if info is None or info.bounds:
-        kwargs["bounds"] = Bounds((box[:, 0] - offset) / width, (box[:, 1] - offset) / width)
-    import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        end = minimize(objective, (np.array(run.x0, dtype=float) - offset) / width, **kwargs)
-    final = offset + width * np.asarray(end.x, dtype=float).ravel()
-    if not np.allclose(final, points[-1], rtol=0.0, atol=1e-12 * float(np.max(width))):
-        points.append(final)
-    return np.array(points)
+def _run_options(result: MultistartResult) -> LocalOptions:
+    """The local options the run was solved with, as far as its provenance records them."""
+    provenance = result.provenance
+    return LocalOptions(method=str(provenance.get("method", "L-BFGS-B")),
+                        options=dict(provenance.get("options") or {}),
+                        tol=provenance.get("tol"),
+                        restarts=int(provenance.get("restarts", LocalOptions.restarts)),
+                        scale=bool(provenance.get("scaled", False)))
+
+
+def _descent_path(x0: np.ndarray, evaluated: Sequence[tuple[np.ndarray, float]],
+                  end: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """``x0``, each evaluated point lower than all before it, and ``end``.
+
+    Values are compared as the solver saw them (minimized sign), so a maximization's path
+    climbs. A new best point within :data:`TRACE_MIN_STEP` of the box of the last point on
+    the path is not added (the best value still moves to it).
+    """
+    path = [x0]
+    best = math.inf
+    for x, value in evaluated:
+        if value < best:
+            best = value
+            if np.max(np.abs(x - path[-1]) / width) > TRACE_MIN_STEP:
+                path.append(x)
+    end = np.asarray(end, dtype=float)
+    if not np.allclose(end, path[-1], rtol=0.0, atol=1e-12 * float(np.max(width))):
+        path.append(end)
+    return np.array(path)
 
 
 def _run_by_index(result: MultistartResult, index: int) -> Any:
@@ -756,16 +760,17 @@ def plot_traces(
     method = result.provenance.get("method", "L-BFGS-B")
     fig = _figure((7.5, 6.0))
     ax = fig.add_subplot()
+    problem = _problem(result, fun, box, args, jac)
     if len(box) == 1:
         grid = np.linspace(box[0, 0], box[0, 1], 1000)
-        ax.plot(grid, [_value(fun, np.array([g]), args) for g in grid], color="black", lw=1.0)
-        xs = [(p[:, 0], np.array([_value(fun, q, args) for q in p])) for _, p in traces]
+        ax.plot(grid, problem.evaluate_many(grid[:, None]), color="black", lw=1.0)
+        xs = [(p[:, 0], problem.evaluate_many(p)) for _, p in traces]
         ax.set_xlabel("x")
         ax.set_ylabel("f(x)")
         ax.set_xlim(box[0, 0], box[0, 1])
     else:
         i, j = _check_dims(dims, len(box))
-        gx, gy, z = _section(fun, box, (i, j), _fixed_point(result, box), args, resolution)
+        gx, gy, z = _section(problem, (i, j), _fixed_point(result, box), resolution)
         _contour(ax, fig, gx, gy, z)
         xs = [(p[:, i], p[:, j]) for _, p in traces]
         ax.set_xlabel(f"x{i}")
@@ -787,7 +792,7 @@ def plot_traces(
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
                ncols=min(3, len(traces)), fontsize=8, frameon=False,
                title="square: start, star: end", title_fontsize=8)
-    ax.set_title(f"Solver paths ({method}, iterates from the callback)\n"
+    ax.set_title(f"Solver paths ({method}, each point a new best of its solve)\n"
                  f"{_counts_line(result)}", fontsize=10)
     return _save(fig, path)
 
@@ -851,10 +856,10 @@ def plot_all(
         box = _bounds(result, bounds)
         if len(box) == 1:
             written["landscape"] = plot_landscape_1d(result, fun, out / "landscape", args=args,
-                                                     bounds=box)
+                                                     jac=jac, bounds=box)
         else:
             written["landscape"] = plot_landscape_2d(result, fun, out / "landscape", dims,
-                                                     args=args, bounds=box,
+                                                     args=args, jac=jac, bounds=box,
                                                      resolution=resolution)
     if result.minima:
         written["basins"] = plot_basins(result, out / "basins")

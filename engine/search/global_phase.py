@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from engine.exceptions import ConfigError
 from engine.problem import Problem
 
 
@@ -21,7 +22,10 @@ class _BudgetSpent(Exception):
 
 
 class _CountedObjective:
-    """Counts evaluations, remembers the best point, and ends the phase at its budget."""
+    """Counts evaluations, remembers the best point, and ends the phase at its budget.
+
+    Values are :meth:`Problem.minimized`'s; a point where there is none counts as ``+inf``.
+    """
 
     def __init__(self, problem: Problem, budget: int) -> None:
         self.problem = problem
@@ -34,19 +38,13 @@ class _CountedObjective:
         if self.nfev >= self.budget:
             raise _BudgetSpent
         self.nfev += 1
+        x = np.array(x, dtype=float)  # the optimizer's own array, which it may change later
         try:
-            raw = self.problem.fun(np.array(x, dtype=float), *self.problem.args)
-            if self.problem.jac is True and isinstance(raw, (tuple, list)):
-                raw = raw[0]
-            if isinstance(raw, (str, bytes)):
-                return math.inf
-            value = self.problem.sign * float(np.asarray(raw, dtype=float).reshape(()))
+            value = self.problem.minimized(x)
         except (Exception, SystemExit):  # a failing point is a bad point, not the end of the phase
             return math.inf
-        if not math.isfinite(value):
-            return math.inf
         if value < self.best_f:
-            self.best_f, self.best_x = value, np.array(x, dtype=float)
+            self.best_f, self.best_x = value, x
         return value
 
 
@@ -82,8 +80,6 @@ def run_global_phase(name: str, problem: Problem, budget: int,
                                       iters=1, minimizer_kwargs={"options": {"maxiter": 5}}),
     }
     if name not in runners:
-        from engine.exceptions import ConfigError
-
         raise ConfigError(f"global_phase={name!r} is unknown; allowed: {', '.join(runners)}")
     with contextlib.suppress(_BudgetSpent):
         runners[name]()

@@ -39,6 +39,8 @@ def __getattr__(name: str) -> tuple[str, ...]:
 def evaluate_points(problem: Problem, points: np.ndarray, vectorized: bool = False) -> np.ndarray:
     """The objective at each row of ``points`` (user coordinates), in the minimized sign.
 
+    :meth:`Problem.minimized_many` under the name the driver and executors call.
+
     Parameters
     ----------
     problem : Problem
@@ -53,7 +55,7 @@ def evaluate_points(problem: Problem, points: np.ndarray, vectorized: bool = Fal
     Returns
     -------
     numpy.ndarray
-        ``n`` values; ``+inf`` where the objective raised or gave a non-finite value.
+        ``n`` values; ``+inf`` where the objective raised or gave no usable value.
 
     Examples
     --------
@@ -61,37 +63,7 @@ def evaluate_points(problem: Problem, points: np.ndarray, vectorized: bool = Fal
     >>> evaluate_points(p, np.array([[0.5], [-1.0]])).tolist()
     [0.25, 1.0]
     """
-    points = np.asarray(points, dtype=float)
-    values = None
-    if vectorized and len(points):
-        values = _vectorized_values(problem, points)
-    if values is None:
-        values = np.array([_one_value(problem, x) for x in points], dtype=float)
-    values = problem.sign * values
-    values[~np.isfinite(values)] = np.inf
-    return values
-
-
-def _vectorized_values(problem: Problem, points: np.ndarray) -> np.ndarray | None:
-    try:
-        raw = np.asarray(problem.fun(points.T.copy(), *problem.args), dtype=float)
-    except (Exception, SystemExit):  # a vectorized call that fails falls back to one call per point
-        return None
-    if raw.shape != (len(points),):
-        return None
-    return raw.copy()
-
-
-def _one_value(problem: Problem, x: np.ndarray) -> float:
-    try:
-        raw = problem.fun(np.array(x), *problem.args)
-        if problem.jac is True and isinstance(raw, (tuple, list)):
-            raw = raw[0]
-        if isinstance(raw, (str, bytes)):
-            return math.inf
-        return float(np.asarray(raw, dtype=float).reshape(()))
-    except (Exception, SystemExit):  # the objective failed: this point is unusable, no more
-        return math.inf
+    return problem.minimized_many(points, vectorized)
 
 
 def critical_distance(n_points: int, dim: int, sigma: float = 4.0) -> float:

@@ -1,0 +1,119 @@
+"""The problem as one local solve calls it: :class:`SolverObjective`.
+
+It maps the solver's coordinates to the user's, evaluates through the problem (which checks
+every value and applies the sign), counts evaluations, enforces the time and evaluation
+limits of one start, remembers the best point, and reports each evaluated point to a callback.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.local.setup import SolveSetup
+from engine.problem import Problem
+
+#: ``callback(x, value)``: each point evaluated by a solve, in the user's coordinates, and
+#: the value the solver minimizes there (``f``, or ``-f`` when maximizing).
+EvaluationCallback = Callable[[np.ndarray, float], None]
+
+
+class StopSolve(Exception):
+    """Raised inside the objective to end a solve: its message is the reason."""
+
+
+class SolverObjective:
+    """``fun``, ``fun_and_grad``, ``jac`` and ``hess`` of one solve, in solver coordinates.
+
+    Parameters
+    ----------
+    problem : Problem
+        Evaluated through :meth:`Problem.minimized` and its siblings.
+    setup : SolveSetup
+        The coordinates the solver works in.
+    start_timeout : float, optional
+        Wall seconds from now after which the next evaluation ends the solve.
+    max_nfev : int, optional
+        Evaluations after which the next one ends the solve.
+    callback : callable, optional
+        Called as ``callback(x, value)`` after each evaluation that gave a value.
+
+    Attributes
+    ----------
+    nfev : int
+        Evaluations started (a failed call counts).
+    best_f, best_x
+        The lowest value seen (minimized sign) and where, in the user's coordinates.
+
+    Examples
+    --------
+    >>> from engine.options import LocalOptions
+    >>> p = Problem.create(lambda x: float(x[0]), [(-1, 1)], maximize=True)
+    >>> objective = SolverObjective(p, SolveSetup.of(p, LocalOptions()))
+    >>> objective.fun(np.array([0.5])), objective.nfev, objective.best_x.tolist()
+    (-0.5, 1, [0.5])
+    """
+
+    def __init__(self, problem: Problem, setup: SolveSetup, start_timeout: float | None = None,
+                 max_nfev: int | None = None,
+                 callback: EvaluationCallback | None = None) -> None:
+        self.problem = problem
+        self.setup = setup
+        self.nfev = 0
+        self.max_nfev = max_nfev
+        self.deadline = None if start_timeout is None else time.monotonic() + start_timeout
+        # One test on the hot path instead of two when neither limit is set.
+        self._limited = max_nfev is not None or start_timeout is not None
+        self.callback = callback
+        self.best_f = math.inf
+        self.best_x: np.ndarray | None = None
+        self.to_user = setup.to_user
+        # d/dz = width * d/dx in unit-box coordinates; None when the solver works in x.
+        self._width = setup.width if setup.scaled else None
+
+    def _check_limits(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise StopSolve("TimeoutError: start_timeout reached")
+        if self.max_nfev is not None and self.nfev >= self.max_nfev:
+            raise StopSolve(f"BudgetExhausted: max_evals reached after {self.nfev} evaluations")
+
+    def _seen(self, x: np.ndarray, value: float) -> None:
+        if value < self.best_f:
+            self.best_f = value
+            self.best_x = np.array(x, dtype=float)
+        if self.callback is not None:
+            self.callback(x, value)
+
+    def fun(self, z: np.ndarray) -> float:
+        """The minimized value at ``z`` (solver coordinates)."""
+        if self._limited:
+            self._check_limits()
+        self.nfev += 1
+        x = self.to_user(z)
+        value = self.problem.minimized(x)
+        self._seen(x, value)
+        return value
+
+    def fun_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        """The minimized value and its gradient with respect to ``z``, from one call of
+        ``fun`` (``jac=True``)."""
+        if self._limited:
+            self._check_limits()
+        self.nfev += 1
+        x = self.to_user(z)
+        value, grad = self.problem.minimized_and_gradient(x)
+        self._seen(x, value)
+        return value, grad if self._width is None else grad * self._width
+
+    def jac(self, z: np.ndarray) -> np.ndarray:
+        """The gradient with respect to ``z`` (not counted as an evaluation, as in scipy)."""
+        grad = self.problem.minimized_gradient(self.to_user(z))
+        return grad if self._width is None else grad * self._width
+
+    def hess(self, z: np.ndarray) -> np.ndarray:
+        """The Hessian with respect to ``z``."""
+        hessian = self.problem.minimized_hessian(self.to_user(z))
+        return hessian if self._width is None else hessian * np.outer(self._width, self._width)
