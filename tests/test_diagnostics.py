@@ -12,7 +12,8 @@ from functions import get
 import engine
 from engine.analysis.compare import compare_methods
 from engine.analysis.diagnostics import Diagnosis, diagnose
-from engine.results.types import LocalRun, MultistartResult
+from engine.options import LocalOptions
+from engine.results.types import LocalRun, MultistartResult, RunSpec
 
 HIMMELBLAU = get("himmelblau")
 CAMEL = get("six_hump_camel")
@@ -154,8 +155,9 @@ def test_every_failure_message_lands_in_its_group():
     )
     res = MultistartResult(x=None, fun=np.nan, minima=(), runs=runs, n_starts=10, nfev=70,
                            n_failed=10, wall_time=1.0, stop_reason="n_starts", success=False,
-                           message="", provenance={"method": "SLSQP",
-                                                   "bounds": [[0, 1], [0, 1]]})
+                           message="",
+                           spec=RunSpec(lower=np.zeros(2), upper=np.ones(2),
+                                        local=LocalOptions(method="SLSQP")))
     counts = {(f.kind, f.data.get("type")): f.data["count"] for f in diagnose(res).findings}
     assert counts == {
         ("line_search", None): 2, ("max_evaluations", None): 1, ("max_iterations", None): 1,
@@ -174,14 +176,14 @@ def test_bounds_a_thousand_fold_apart_are_badly_scaled(himmelblau_result):
     res = engine.minimize(lambda x: float((x[0] - 5e-4) ** 2 * 1e6 + (x[1] - 3) ** 2),
                           [(0, 1e-3), (0, 10)], n_starts=8, seed=0, client="serial")
     # Solved in the user's units: a warning with the fix.
-    raw = dataclasses.replace(res, provenance={**res.provenance, "scaled": False})
+    raw = dataclasses.replace(res, spec=dataclasses.replace(res.spec, scaled=False))
     found = only(diagnose(raw), "badly_scaled")
     assert found.severity == "warning"
     assert found.data["ratio"] == pytest.approx(1e4)
     assert "x0 spans 0.001, x1 spans 10" in found.message
-    assert "scale=True" in found.fix
+    assert "local={'scale': True}" in found.fix
     # Solved in the unit box: noted, nothing to do.
-    unit = dataclasses.replace(res, provenance={**res.provenance, "scaled": True})
+    unit = dataclasses.replace(res, spec=dataclasses.replace(res.spec, scaled=True))
     note = only(diagnose(unit), "badly_scaled")
     assert note.severity == "info" and note.fix == ""
     assert diagnose(himmelblau_result).find("badly_scaled") == []

@@ -221,7 +221,7 @@ def test_missing_matplotlib_names_the_extra_to_install(himmelblau_result, tmp_pa
 def test_missing_bounds_are_asked_for(himmelblau_result, tmp_path):
     import dataclasses
 
-    bare = dataclasses.replace(himmelblau_result, provenance={})
+    bare = dataclasses.replace(himmelblau_result, spec=None)
     with pytest.raises(engine.EngineError, match="pass bounds="):
         plots.plot_landscape_2d(bare, HIMMELBLAU.fun, tmp_path / "x", resolution=10)
     paths = plots.plot_landscape_2d(bare, HIMMELBLAU.fun, tmp_path / "x", resolution=30,

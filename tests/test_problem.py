@@ -109,7 +109,7 @@ def test_bad_scalar_options_name_the_argument(kwargs, needle):
 
 def test_several_bad_options_are_reported_together():
     with pytest.raises(ConfigError) as info:
-        engine.minimize(quad, [(-1, 1)], xtol=2, max_evals=0, client="serial")
+        engine.minimize(quad, [(-1, 1)], max_evals=0, client="serial", dedup={"xtol": 2})
     assert len(info.value.problems) == 2
 
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import approx_fprime, check_grad
 
+from engine.analysis.settings import RunSettings
 from engine.local.setup import SolveSetup, uses_scaling
 from engine.local.solve import solve_one
 from engine.options import LocalOptions
@@ -174,7 +175,7 @@ class _Box:
     """The run's bounds and the unit-box scaling used to compare points."""
 
     def __init__(self, result: MultistartResult) -> None:
-        bounds = result.provenance.get("bounds")
+        bounds = RunSettings.of(result).bounds
         dim = len(result.runs[0].x0) if result.runs else (
             len(result.x) if result.x is not None else 0)
         if bounds is not None:
@@ -233,7 +234,7 @@ def _failure_findings(result: MultistartResult, method: str) -> list[Finding]:
         if not run.success:
             groups.setdefault(_failure_cause(run), []).append(run)
     n = len(result.runs)
-    options = dict(result.provenance.get("options") or {})
+    options = RunSettings.of(result).options
     findings = []
     for (kind, group), runs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         count = len(runs)
@@ -298,8 +299,8 @@ def _failure_findings(result: MultistartResult, method: str) -> list[Finding]:
 
 def _nelder_mead_settings(result: MultistartResult, dim: int) -> dict[str, Any]:
     """The stopping settings the runs used, as ``scipy.optimize.minimize`` resolves them."""
-    options = dict(result.provenance.get("options") or {})
-    tol = result.provenance.get("tol")
+    run = RunSettings.of(result)
+    options, tol = run.options, run.tol
     settings: dict[str, Any] = {}
     for key in ("xatol", "fatol"):
         # minimize(method='Nelder-Mead', tol=t) sets both absolute tolerances to t.
@@ -312,7 +313,7 @@ def _nelder_mead_settings(result: MultistartResult, dim: int) -> dict[str, Any]:
     settings["maxiter"] = given_iter
     settings["maxfev"] = given_fev
     settings["initial_simplex"] = "initial_simplex" in options
-    settings["scaled"] = result.provenance.get("scaled")
+    settings["scaled"] = run.scaled
     return settings
 
 
@@ -383,7 +384,7 @@ def _warnflag_finding(result: MultistartResult, box: _Box) -> Finding | None:
 
 def _scaling_finding(box: _Box, scaled: Any) -> Finding | None:
     """Bound widths far apart. Harmless when the solves ran in unit-box coordinates
-    (``scaled`` True in the provenance), a warning when they ran in the user's units."""
+    (``scaled`` True in the result's spec), a warning when they ran in the user's units."""
     if not box.known or box.width.size < 2:
         return None
     widths = box.upper - box.lower
@@ -396,14 +397,15 @@ def _scaling_finding(box: _Box, scaled: Any) -> Finding | None:
     data = {"widths": widths.tolist(), "ratio": ratio, "scaled": scaled}
     if scaled:
         return Finding("badly_scaled", "info",
-                       message + "; the local solves ran in unit-box coordinates (scale=True),"
+                       message + "; the local solves ran in unit-box coordinates (local scale on),"
                        " so steps, finite differences and tolerances were scaled already", "",
                        data)
-    where = ("the local solves ran in your units (scale=False, or constraints, which are "
+    where = ("the local solves ran in your units (local scale off, or constraints, which are "
              "solved in the coordinates they are written in)" if scaled is False else
              "the local solver's steps, finite-difference gradients and tolerances act in "
              "your units")
-    fix = ("pass scale=True so the solver works in the unit box, or rescale yourself: "
+    fix = ("pass local={'scale': True} (YAML local.scale: true) so the solver works in the "
+           "unit box, or rescale yourself: "
            "optimize u in [0, 1] with x = low + u * (high - low) inside your "
            "function (and in any constraints), so every variable has a width near 1")
     return Finding("badly_scaled", "warning", f"{message}; {where}", fix, data)
@@ -433,11 +435,11 @@ def _resolve(result: MultistartResult, problem: Problem, x: np.ndarray,
     The problem's gradient is used when ``use_jac``; otherwise the solver estimates it by
     finite differences. The run's ``x`` lies in the box and its ``fun`` is the value there.
     """
-    method = str(result.provenance.get("method", "L-BFGS-B"))
-    options = {k: v for k, v in dict(result.provenance.get("options") or {}).items()
-               if k not in _TOL_OPTIONS}
+    run = RunSettings.of(result)
+    method = run.method or "L-BFGS-B"
+    options = {k: v for k, v in run.options.items() if k not in _TOL_OPTIONS}
     opts = LocalOptions(method=method, options=options, tol=TIGHT_TOL, restarts=0,
-                        scale=bool(result.provenance.get("scaled", False)))
+                        scale=run.scaled)
     if method == "Powell" and "direc" not in options and np.isfinite(problem.width).all():
         # Powell's first line searches span the whole box and can leave the minimum's
         # basin; short first directions (in the solver's coordinates) keep it where it starts.
@@ -465,7 +467,7 @@ def _probe(
 ) -> str:
     """How ``f`` behaves a little way from ``x`` along each coordinate: ``'slope'`` (lower
     somewhere by more than ftol), ``'flat'`` (equal to ftol everywhere) or ``'rise'``."""
-    ftol = float(result.provenance.get("ftol", 1e-6))
+    ftol = RunSettings.of(result).ftol
     f0 = problem.minimized(x)
     tau = ftol * max(1.0, abs(f0))
     changes = []
@@ -486,8 +488,8 @@ def _probe(
 
 def _flat_findings(result: MultistartResult, problem: Problem | None,
                    box: _Box) -> list[Finding]:
-    xtol = float(result.provenance.get("xtol", 1e-4))
-    ftol = float(result.provenance.get("ftol", 1e-6))
+    xtol = RunSettings.of(result).xtol
+    ftol = RunSettings.of(result).ftol
     findings = _equal_minima_findings(result, problem, box, xtol, ftol)
     plateau_found = any(f.severity == "warning" for f in findings)
     n_ok = sum(r.success for r in result.runs)
@@ -666,8 +668,8 @@ def _tolerance_finding(result: MultistartResult, problem: Problem, box: _Box,
                        gradient_ok: bool) -> Finding | None:
     if not result.minima:
         return None
-    xtol = float(result.provenance.get("xtol", 1e-4))
-    ftol = float(result.provenance.get("ftol", 1e-6))
+    xtol = RunSettings.of(result).xtol
+    ftol = RunSettings.of(result).ftol
     rows = []
     for rank, m in enumerate(result.minima[:3], start=1):
         try:
@@ -708,8 +710,9 @@ def _tolerance_finding(result: MultistartResult, problem: Problem, box: _Box,
         f"{seen}: more than the dedup tolerances (xtol={xtol:g}, ftol={ftol:g}) for minima "
         f"{', '.join(map(str, moved))}, so the solver stopped before it converged that far "
         "and one minimum may be counted as several",
-        "tighten the solve: tol=1e-10 (or gtol/ftol options), restarts=2, or an analytic jac;"
-        " or loosen the dedup xtol/ftol to the accuracy the solver reaches", data)
+        "tighten the solve: tol=1e-10 (or gtol/ftol options), local={'restarts': 2}, or an "
+        "analytic jac; or loosen dedup={'xtol': ..., 'ftol': ...} to the accuracy the solver "
+        "reaches", data)
 
 
 # Step tolerances of the solvers that stop on the size of a step (scipy's defaults).
@@ -724,18 +727,18 @@ def _solver_x_tolerance(result: MultistartResult, box: _Box) -> tuple[str, float
     The value is in the solver's coordinates: the unit box when the run was scaled, the
     user's units otherwise (then taken relative to the narrowest bound).
     """
-    method = str(result.provenance.get("method", ""))
+    run = RunSettings.of(result)
+    method = run.method
     if method not in _X_TOLERANCES or not box.known:
         return None
     name, default = _X_TOLERANCES[method]
-    options = dict(result.provenance.get("options") or {})
-    tol = result.provenance.get("tol")
+    options, tol = run.options, run.tol
     value = options.get(name, default if tol is None else tol)
     try:
         value = float(value)
     except (TypeError, ValueError):
         return None
-    if not result.provenance.get("scaled", False):  # in the user's units
+    if not run.scaled:  # in the user's units
         value = value / float(np.min(box.width))
     return name, value
 
@@ -768,7 +771,7 @@ def diagnose(
     Parameters
     ----------
     result : MultistartResult
-        A finished (or loaded) run; its provenance gives the bounds, method, options and the
+        A finished (or loaded) run; its ``spec`` gives the bounds, method, options and the
         dedup tolerances.
     fun : callable, optional
         The objective ``fun(x, *args)``. Enables the checks that evaluate it: the value
@@ -799,7 +802,7 @@ def diagnose(
     >>> print(str(d).splitlines()[0])
     Diagnosis of 16 runs (Nelder-Mead, 16 failed): 2 warnings, 0 notes
     """
-    method = str(result.provenance.get("method", ""))
+    method = RunSettings.of(result).method
     box = _Box(result)
     problem = None
     if fun is not None and box.lower.size:
@@ -807,7 +810,7 @@ def diagnose(
     findings: list[Finding] = _failure_findings(result, method)
     if method == "Nelder-Mead" and (wf := _warnflag_finding(result, box)) is not None:
         findings.append(wf)
-    if (scaled := _scaling_finding(box, result.provenance.get("scaled"))) is not None:
+    if (scaled := _scaling_finding(box, RunSettings.of(result).scaled)) is not None:
         findings.append(scaled)
     gradient_ok = True
     if problem is not None and (problem.jac is True or callable(problem.jac)):

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.analysis.settings import RunSettings
 from engine.exceptions import ConfigError
 from engine.local.solve import solve_one
-from engine.options import LocalOptions
 from engine.problem import Problem
 from engine.results.types import MultistartResult
 
@@ -76,11 +76,11 @@ def _save(fig: Any, path: PathLike) -> list[Path]:
 
 def _bounds(result: MultistartResult, bounds: BoundsLike) -> np.ndarray:
     if bounds is None:
-        bounds = result.provenance.get("bounds")
+        bounds = RunSettings.of(result).bounds
     if bounds is None:
         raise ConfigError(
-            "no bounds: the result's provenance has no 'bounds'; pass bounds=[(low, high), ...]"
-        )
+            "no bounds: the result has no spec to read them from; pass "
+            "bounds=[(low, high), ...]")
     arr = np.asarray(bounds, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ConfigError(f"bounds must be (low, high) pairs, got an array of shape {arr.shape};"
@@ -93,7 +93,8 @@ def _dim(result: MultistartResult, bounds: np.ndarray | None = None) -> int:
         return len(bounds)
     if result.runs:
         return int(np.asarray(result.runs[0].x0).size)
-    return len(result.provenance.get("bounds", []))
+    known = RunSettings.of(result).bounds
+    return 0 if known is None else len(known)
 
 
 def _kind(result: MultistartResult) -> str:
@@ -200,7 +201,7 @@ def _value_limits(ax: Any, values: np.ndarray, result: MultistartResult) -> None
     if finite.size == 0:
         return
     lo, hi = float(finite.min()), float(finite.max())
-    ftol = float(result.provenance.get("ftol", 1e-6))
+    ftol = RunSettings.of(result).ftol
     least = 20 * ftol * max(1.0, abs(lo), abs(hi))
     if hi - lo < least:
         mid = 0.5 * (lo + hi)
@@ -240,7 +241,7 @@ def plot_landscape_1d(
     jac : optional
         ``True`` when ``fun`` returns ``(f, gradient)`` (the value is drawn).
     bounds : sequence of (low, high), optional
-        Plot range; default ``result.provenance["bounds"]``.
+        Plot range; default ``result.spec.bounds``.
     resolution : int
         Points on the curve.
     max_labels : int
@@ -329,7 +330,7 @@ def plot_landscape_2d(
     jac : optional
         ``True`` when ``fun`` returns ``(f, gradient)`` (the value is drawn).
     bounds : sequence of (low, high), optional
-        Default ``result.provenance["bounds"]``.
+        Default ``result.spec.bounds``.
     resolution : int
         Grid points per axis (``fun`` is called ``resolution**2`` times).
     max_labels : int
@@ -553,7 +554,7 @@ def plot_convergence(result: MultistartResult, path: PathLike) -> list[Path]:
     fig = _figure((9.0, 4.8))
     axes = fig.subplots(1, 2, sharey=True)
     best, finals = curves["best"], curves["fun"]
-    ftol = float(result.provenance.get("ftol", 1e-6))
+    ftol = RunSettings.of(result).ftol
     improved = _new_minimum_found(best, ftol)
     reached = None
     if result.minima:
@@ -619,7 +620,7 @@ def trace_run(
     """The path of one local solve, re-run from ``result.runs[start].x0``.
 
     The start is solved again by the engine's own :func:`~engine.local.solve.solve_one` with
-    the run's method, ``options``, ``tol`` and coordinates (from the provenance), so it ends
+    the run's method, ``options``, ``tol`` and coordinates (from the result's spec), so it ends
     where the run ended. The path is the start, then every evaluated point that was lower
     than all before it (the solver's progress; moves under :data:`TRACE_MIN_STEP` of the box
     are left out), then the end point.
@@ -627,7 +628,7 @@ def trace_run(
     Parameters
     ----------
     result : MultistartResult
-        The run; its provenance gives method, options, ``tol`` and bounds.
+        The run; its spec gives method, options, ``tol`` and bounds.
     fun : callable
         The objective ``fun(x, *args)`` (``(f, gradient)`` with ``jac=True``).
     start : int
@@ -637,7 +638,7 @@ def trace_run(
     jac : callable or True, optional
         The gradient, as given to :func:`engine.minimize`.
     bounds : sequence of (low, high), optional
-        Default ``result.provenance["bounds"]``.
+        Default ``result.spec.bounds``.
 
     Returns
     -------
@@ -661,19 +662,9 @@ def trace_run(
         evaluated.append((np.array(x, dtype=float), value))
 
     again = solve_one(_problem(result, fun, box, args, jac), np.asarray(run.x0, dtype=float),
-                      run.index, _run_options(result), callback=record)
+                      run.index, RunSettings.of(result).local_options(), callback=record)
     return _descent_path(np.asarray(run.x0, dtype=float), evaluated, again.x,
                          box[:, 1] - box[:, 0])
-
-
-def _run_options(result: MultistartResult) -> LocalOptions:
-    """The local options the run was solved with, as far as its provenance records them."""
-    provenance = result.provenance
-    return LocalOptions(method=str(provenance.get("method", "L-BFGS-B")),
-                        options=dict(provenance.get("options") or {}),
-                        tol=provenance.get("tol"),
-                        restarts=int(provenance.get("restarts", LocalOptions.restarts)),
-                        scale=bool(provenance.get("scaled", False)))
 
 
 def _descent_path(x0: np.ndarray, evaluated: Sequence[tuple[np.ndarray, float]],
@@ -757,7 +748,7 @@ def plot_traces(
     if not chosen:
         raise ConfigError("no start to trace: pass starts=[...] (no run succeeded)")
     traces = [(s, trace_run(result, fun, s, args=args, jac=jac, bounds=box)) for s in chosen]
-    method = result.provenance.get("method", "L-BFGS-B")
+    method = RunSettings.of(result).method or "L-BFGS-B"
     fig = _figure((7.5, 6.0))
     ax = fig.add_subplot()
     problem = _problem(result, fun, box, args, jac)

@@ -9,13 +9,13 @@ maximization is not here: the problem's ``minimized*`` methods apply it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import Bounds
 
-from engine.local.methods import METHODS, MethodInfo
+from engine.local.methods import METHODS, MethodInfo, choose_method
 from engine.options import LocalOptions
 from engine.problem import Problem
 
@@ -164,6 +164,8 @@ class SolveSetup:
             ``False`` makes it estimate one by finite differences, for a gradient that is
             under suspicion.
         """
+        if opts.method == "auto":  # resolved here only for a solve made outside a run
+            opts = replace(opts, method=choose_method(problem, opts.noisy)[0])
         info = METHODS.get(opts.method, _UNLISTED)
         finite = bool(np.isfinite(problem.width).all())  # inf where a bound is not finite
         scaled = finite and uses_scaling(problem, opts)

@@ -38,7 +38,7 @@ class Descents:
     >>> import engine
     >>> def himmelblau(x):
     ...     return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
-    >>> res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], strategy="descents",
+    >>> res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], search={"strategy": "descents"},
     ...                       max_evals=1500, seed=0, client="serial")
     >>> len(res.minima), res.stop_reason, res.nfev <= 1500
     (4, 'max_evals', True)
