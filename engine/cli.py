@@ -7,19 +7,27 @@ without computing; ``plot RESULT_DIR`` draws the pictures of a finished run and 
 RESULT_DIR`` explains its failures. ``plot`` and ``diagnose`` re-import the objective named in
 the run's config (or ``--objective``) for the checks and pictures that evaluate it.
 
-Exit status: 0 on success, 2 for an invalid config or bad input, 1 when the run itself failed
-(cluster unreachable, no writable output, ...), 130 when stopped by Ctrl-C (SIGINT): the
-finished starts are then in the journal and a partial ``result.json`` (``stop_reason:
-interrupted``) is written.
+Exit status: 0 on success, 2 for an invalid config or bad input (also: a journal with
+finished starts in the output directory and neither ``--resume`` nor ``--force``), 1 when the
+run itself failed (cluster unreachable, no writable output, ...), 3 when no start succeeded,
+130 when stopped by Ctrl-C (SIGINT) and 143 when stopped by SIGTERM (``scancel``, a batch
+system's time limit, ``kill``): the finished starts are then in the journal and a partial
+``result.json`` (``stop_reason`` ``interrupted`` or ``terminated``) is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib.util
 import json
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +40,13 @@ from engine.parallel.base import Executor
 from engine.parallel.clusters import cluster_kind, open_executor, prepare_process
 from engine.problem import load_callable
 from engine.progress import make_progress
-from engine.results.outputs import check_writable
+from engine.results.journal import JournalNotEmptyError, refuse_to_overwrite
+from engine.results.outputs import check_writable, write_result_dir
 from engine.results.types import MultistartResult
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING_SOLVED = 0, 1, 2, 3
+# 128 + the signal number: what a shell and a batch system report for a process it ended.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue from the journal in the output directory")
     run.add_argument("--force", action="store_true",
-                     help="with --resume: accept a journal written for a different config")
+                     help="without --resume: start over, moving the journal of the previous "
+                          "run aside (journal.<UTC time>.jsonl); with --resume: accept a "
+                          "journal written for a different config")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
                      help="seconds between progress lines when the output is not a terminal "
@@ -103,6 +116,110 @@ def _cluster_line(executor: Executor, kind: str) -> str | None:
     return f"multistart: Dask dashboard {link}{hint} ({kind}, {workers})"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM as an exception (``scancel``, a batch system's time limit, ``kill``).
+
+    A KeyboardInterrupt, so that the driver stops on it as it does on Ctrl-C: it keeps the
+    finished starts and returns the partial result.
+    """
+
+
+class _StopSignals:
+    """While a run goes on, SIGTERM and SIGINT stop it as Ctrl-C does.
+
+    The first signal raises :class:`Terminated` (SIGTERM) or KeyboardInterrupt (SIGINT) in the
+    main thread and is kept in ``received``; ``progress``'s last line then names it instead
+    of "done". A second SIGTERM is ignored while the run winds down (journal, partial result,
+    cluster); a second SIGINT stops at once, as an impatient user means it to. A signal the
+    caller ignores (``nohup``, a background job's SIGINT) stays ignored, and the handlers
+    found are put back on exit.
+    """
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def label(self) -> str:
+        return "terminated" if self.received == signal.SIGTERM else "interrupted"
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        self.received = signum
+        if hasattr(self.progress, "ending"):
+            self.progress.ending = self.label
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c(active: bool) -> Iterator[None]:
+    """Start the worker processes of a local cluster with SIGINT ignored (they inherit it).
+
+    Ctrl-C in a terminal signals the whole process group: workers that got it too would each
+    die with two tracebacks while the driver winds down. This way the driver alone stops,
+    then closes them. (A Ctrl-C while the cluster starts, a second or two, is not seen.)
+    """
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _ClusterLogs:
+    """Dask's loggers, silenced on :meth:`silence` until the end of the ``with`` block."""
+
+    def __enter__(self) -> _ClusterLogs:
+        self._levels: dict[str, int] = {}
+        return self
+
+    def silence(self) -> None:
+        """After a stop by signal the cluster closes with tasks in flight: its messages about
+        cancelled tasks and lost workers tell the user nothing the one line about the
+        interruption does not."""
+        for name in list(logging.root.manager.loggerDict):
+            if name.partition(".")[0] in ("distributed", "tornado"):
+                logger = logging.getLogger(name)
+                self._levels.setdefault(name, logger.level)
+                logger.setLevel(logging.CRITICAL)
+
+    def __exit__(self, *exc: object) -> None:
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _why_nothing_solved(result: MultistartResult, out_dir: Path) -> str:
+    """One line on a run where no start succeeded: how many failed and the commonest reason."""
+    failures = result.failures()
+    if not failures:
+        return f"no start was solved (stop: {result.stop_reason})"
+    reason, count = next(iter(failures.items()))
+    # The reason is the error's type; show the whole message of its first run.
+    example = next((run.error or run.message for run in result.runs if not run.success
+                    and (run.error.split(":", 1)[0] if run.error else run.message) == reason),
+                   reason)
+    return (f"{result.n_failed} of {result.n_starts} failed, {count} with {example}; "
+            f"'multistart diagnose {out_dir}' explains more")
+
+
 def _run(args: argparse.Namespace) -> int:
     overrides = {"output": {"dir": str(args.out)}} if args.out else None
     config = load_config(args.config, overrides)
@@ -119,19 +236,41 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         progress = (make_progress(True) if args.progress_every is None
                     else make_progress(True, interval=args.progress_every))
-    with open_executor(config.cluster) as executor:
-        line = _cluster_line(executor, config.cluster.get("kind", "local"))
+    if not args.resume and not args.force:  # before a cluster starts, as for a bad config
+        refuse_to_overwrite(out_dir / "journal.jsonl")
+    kind = config.cluster.get("kind", "local")
+    with _StopSignals(progress) as signals, _ClusterLogs() as cluster_logs, \
+            contextlib.ExitStack() as cluster:
+        with _workers_ignore_ctrl_c(kind == "local"):
+            executor = cluster.enter_context(open_executor(config.cluster))
+        line = _cluster_line(executor, kind)
         if line:
             print(line, file=sys.stderr, flush=True)
-        result = run_config(config, resume=args.resume, force=args.force, progress=progress,
-                            client=executor)
+        try:
+            result = run_config(config, resume=args.resume, force=args.force,
+                                progress=progress, client=executor)
+        finally:
+            if signals.received is not None:
+                cluster_logs.silence()  # the cluster closes next
+        if result.stop_reason == "interrupted" and signals.label == "terminated":
+            # The driver calls any stop by signal "interrupted": say which one it was (before
+            # the cluster closes: a batch system kills for good a few seconds after SIGTERM).
+            result = dataclasses.replace(
+                result, stop_reason="terminated",
+                message=result.message.replace("stopped by interrupted", "stopped by terminated"))
+            write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
-    if result.stop_reason == "interrupted":
-        print("multistart: interrupted; finished starts are kept: continue with --resume",
+    if signals.received is not None or result.stop_reason == "interrupted":
+        planned = result.provenance.get("n_starts_planned", "?")
+        print(f"multistart: {signals.label}: {result.n_starts}/{planned} starts, partial "
+              f"result in {out_dir}; continue with --resume", file=sys.stderr)
+        return EXIT_TERMINATED if signals.received == signal.SIGTERM else EXIT_INTERRUPTED
+    if not result.success:
+        print(f"multistart: no start succeeded: {_why_nothing_solved(result, out_dir)}",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_OK if result.success else EXIT_FAILED
+        return EXIT_NOTHING_SOLVED
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -232,17 +371,32 @@ def _diagnose(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _run, "check": _check, "plot": _plot, "diagnose": _diagnose}
 
 
+def _warn_in_one_line(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, file: Any = None, line: str | None = None) -> None:
+    """A warning as the command's other messages: one line, without a line of source code."""
+    print(f"multistart: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``multistart`` command."""
     args = _parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _warn_in_one_line
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
-    except ConfigError as exc:
+    except (ConfigError, JournalNotEmptyError) as exc:
         print(f"multistart: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:
         print(f"multistart: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:  # before the run started or after it returned: nothing to save
+        print("multistart: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("multistart: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -119,6 +119,9 @@ class LinePrinter:
     def __init__(self, stream: IO[str] | None = None, interval: float = LINE_INTERVAL) -> None:
         self.stream = stream
         self.interval = interval
+        #: The last word of the final line; the command line sets it to "interrupted" or
+        #: "terminated" when a signal stops the run (then it is not "done").
+        self.ending = "done"
         self._last: float | None = None
         self._rate = _Rate()
 
@@ -128,7 +131,7 @@ class LinePrinter:
         if not final and self._last is not None and now - self._last < self.interval:
             return
         self._last = now
-        tail = "done" if final else f"eta {_clock(eta)}"
+        tail = self.ending if final else f"eta {_clock(eta)}"
         print(
             f"[multistart] {state.n_done}/{state.n_total} starts, best {_best(state.best_fun)}, "
             f"{state.n_minima} minima, {state.n_failed} failed, {state.nfev} evals, "
@@ -163,7 +166,7 @@ class RichProgress:
     >>> from engine.results.types import LocalRun
     >>> run = LocalRun(0, np.zeros(1), np.zeros(1), 0.5, 10, 3, True, "ok")
     >>> out = io.StringIO()
-    >>> bar = RichProgress(Console(file=out, width=120, force_terminal=True))
+    >>> bar = RichProgress(Console(file=out, width=130, force_terminal=True))
     >>> bar(RunState(run, 4, 4, 0, 40, 1, 0.5, 2.0), final=True)
     >>> "4/4 starts" in out.getvalue()
     True
@@ -174,6 +177,9 @@ class RichProgress:
 
         self.console = console or Console(stderr=True)
         self.refresh_per_second = refresh_per_second
+        #: The word shown at the end instead of the time left (see :class:`LinePrinter`).
+        self.ending = "done"
+        self._ended = False
         self._progress: Any = None
         self._task: Any = None
         self._rate = _Rate()
@@ -184,8 +190,8 @@ class RichProgress:
         """Counts, best value and times; short labels when the terminal is narrow."""
         state = self._state
         elapsed = 0.0 if state is None else state.elapsed
-        if task.finished:
-            left = "done"
+        if task.finished or self._ended:
+            left = self.ending
         else:
             elapsed += time.monotonic() - self._stamp
             eta = task.fields.get("eta")
@@ -244,10 +250,12 @@ class RichProgress:
         total = state.n_total if state.n_total >= state.n_done > 0 else None
         if final:
             total = state.n_done if total is None else total
+            self._ended = True
         self._progress.update(self._task, completed=state.n_done, total=total, eta=eta,
                               **self._fields(state))
         if final:
-            self._progress.update(self._task, total=state.n_done)  # the bar ends full
+            if self.ending == "done":  # an interrupted run's bar shows how far it got
+                self._progress.update(self._task, total=state.n_done)  # the bar ends full
             self.close()
 
     def close(self) -> None:

@@ -4,7 +4,9 @@ Two campaigns, each over several runs of a slowed-down Himmelblau problem (four 
 
 ``driver``  the real ``multistart run`` command is SIGKILLed (with its process group, so a
             local cluster's workers die too) at random points, then continued with
-            ``--resume``; several kills per run, then a final resume to the end.
+            ``--resume``; several kills per run, then a final resume to the end. Every
+            other kill is a SIGTERM to the group instead (``scancel``, a walltime), which
+            must end the run cleanly: exit 143 and a partial result ``terminated``.
 ``worker``  ``engine.minimize`` on a ``LocalCluster`` of 2 workers while a thread SIGKILLs a
             random worker process at random moments (the nanny restarts it).
 
@@ -99,12 +101,14 @@ def driver_run(work: Path, run: int, kills: int, n_starts: int, seed: int,
     started = time.perf_counter()
     injected = 0
     snapshots = []  # the journal's finished starts after each kill
+    terms: list[bool] = []  # each SIGTERM: ended with exit 143 and a "terminated" result
     for _ in range(kills):
         done = len(set(journal_indices(journal)))
         if done >= n_starts - 5:
             break
         cut_at = rng.randint(done + 1, min(n_starts - 5, done + n_starts // kills))
         command = [MULTISTART, "run", str(cfg), "--quiet"] + (["--resume"] if done else [])
+        (work / name / "result.json").unlink(missing_ok=True)  # each stop writes its own
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         deadline = time.monotonic() + 300
@@ -113,8 +117,17 @@ def driver_run(work: Path, run: int, kills: int, n_starts: int, seed: int,
                 break
             time.sleep(rng.uniform(0.0, 0.02))
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            sigterm = injected % 2 == 1
+            os.killpg(proc.pid, signal.SIGTERM if sigterm else signal.SIGKILL)
             injected += 1
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # SIGTERM ignored: what a batch system does next
+                os.killpg(proc.pid, signal.SIGKILL)
+            if sigterm:
+                partial = work / name / "result.json"
+                terms.append(proc.returncode == 143 and partial.exists() and json.loads(
+                    partial.read_text())["stop_reason"] == "terminated")
         proc.wait()
         snapshots.append(journal_indices(journal))
     final = subprocess.run([MULTISTART, "run", str(cfg), "--resume", "--quiet"],
@@ -132,6 +145,7 @@ def driver_run(work: Path, run: int, kills: int, n_starts: int, seed: int,
         "finished_then_resolved": sum(after[: len(s)] != s for s in snapshots),
         "n_failed": result.get("n_failed"),
         "minima_match": completed and minima_key(result["minima"]) == reference,
+        "sigterms": len(terms), "sigterms_unclean": terms.count(False),
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -187,6 +201,7 @@ def worker_run(work: Path, run: int, kills: int, n_starts: int, seed: int,
         "finished_then_resolved": 0,
         "n_failed": res.n_failed,
         "minima_match": minima_key(minima) == reference,
+        "sigterms": 0, "sigterms_unclean": 0,
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -251,6 +266,8 @@ def main() -> int:
         "starts_solved_twice": sum(r["solved_twice"] + r["finished_then_resolved"]
                                    for r in rows),
         "minima_match": sum(bool(r["minima_match"]) for r in rows),
+        "sigterms": sum(r["sigterms"] for r in rows),
+        "sigterms_unclean": sum(r["sigterms_unclean"] for r in rows),
     }
     (args.out / "faults.json").write_text(json.dumps({
         "summary": summary, "runs": rows, "arguments": {k: str(v) for k, v in vars(args).items()},
@@ -259,10 +276,12 @@ def main() -> int:
     }, indent=1) + "\n")
     print()
     print(table(rows))
+    print(f"SIGTERM: {summary['sigterms']} sent, {summary['sigterms_unclean']} without "
+          "exit 143 and a partial result 'terminated'")
     print(f"\nwrote {args.out / 'faults.csv'} and {args.out / 'faults.json'} "
           f"({time.perf_counter() - began:.0f} s)")
     ok = summary["starts_lost"] == 0 and summary["starts_solved_twice"] == 0 and \
-        summary["runs_completed"] == summary["runs"]
+        summary["runs_completed"] == summary["runs"] and summary["sigterms_unclean"] == 0
     return 0 if ok else 1
 
 

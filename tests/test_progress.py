@@ -194,3 +194,18 @@ def test_live_bar_fits_on_one_line_with_every_count_readable(width):
     for text in ("1234/100000", "-1.0316284", "123 min", "17 fail", "9876543 ev", "1:02:05",
                  "eta "):
         assert text in last, (text, last)
+
+
+def test_a_run_stopped_by_a_signal_does_not_end_with_done():
+    out = io.StringIO()
+    printer = LinePrinter(out)
+    printer.ending = "interrupted"  # what the command line sets when Ctrl-C stops the run
+    printer(state(4, n_total=10), final=True)
+    assert out.getvalue().rstrip().endswith("4/10 starts, best 0.25, 3 minima, 1 failed, "
+                                            "123 evals, elapsed 0:00:01, interrupted")
+    bar, out = live()
+    bar.ending = "terminated"
+    bar(state(3, n_total=8, elapsed=2.0))
+    bar(state(4, n_total=8, elapsed=3.0), final=True)
+    last = plain(out.getvalue()).strip().splitlines()[-1]
+    assert "4/8 starts" in last and last.endswith("terminated") and "done" not in last

@@ -10,6 +10,7 @@ skipped with a warning naming it.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -31,6 +32,10 @@ FORMAT = "multistart-journal/1"
 FSYNC_INTERVAL = 0.5
 
 
+class JournalNotEmptyError(JournalError):
+    """A fresh run would overwrite a journal that holds finished starts."""
+
+
 class Journal:
     """A run journal at ``path`` for the run identified by ``fingerprint``.
 
@@ -42,9 +47,13 @@ class Journal:
         Identifies the problem and options; a journal written for another fingerprint is
         refused unless ``force=True``.
     resume : bool
-        Keep the runs already in the file (True) or start the file afresh (False).
+        Keep the runs already in the file (True) or start the file afresh (False). Starting
+        afresh over a journal that holds finished starts is refused
+        (:class:`JournalNotEmptyError`) unless ``force=True``.
     force : bool
-        Accept a journal whose fingerprint differs (its runs are then re-used as they are).
+        With ``resume``: accept a journal whose fingerprint differs (its runs are then re-used
+        as they are). Without: move a journal holding finished starts aside to
+        ``NAME.<UTC time>.jsonl`` (it is never deleted) and start afresh.
 
     Examples
     --------
@@ -80,6 +89,8 @@ class Journal:
             self._runs = self._read(force)
             self._open("a")
         else:
+            if existing:
+                self._keep_finished_starts(force)
             self._open("w")
             header = {"format": FORMAT, "fingerprint": fingerprint, **(meta or {})}
             self._write_line(header)
@@ -94,6 +105,31 @@ class Journal:
                 f"journal {str(self.path)!r} cannot be opened for writing ({exc.strerror}); "
                 "choose a writable location"
             ) from None
+
+    def _keep_finished_starts(self, force: bool) -> None:
+        """Before a fresh start over an existing file: refuse, or move it aside (``force``),
+        when it holds finished starts (see :func:`refuse_to_overwrite`)."""
+        if not force:
+            refuse_to_overwrite(self.path)
+            return
+        n_done = finished_starts(self.path)
+        if n_done == 0:
+            return  # a header only: nothing to lose
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.stem}.{stamp}{self.path.suffix}")
+        number = 1
+        while aside.exists():  # forced twice within a second: keep both old journals
+            aside = self.path.with_name(f"{self.path.stem}.{stamp}-{number}{self.path.suffix}")
+            number += 1
+        try:
+            self.path.rename(aside)
+        except OSError as exc:
+            raise JournalError(
+                f"journal {str(self.path)!r} cannot be moved aside to {str(aside)!r} "
+                f"({exc.strerror or exc}); move it yourself, or choose another output directory"
+            ) from None
+        warnings.warn(f"moved the journal of the previous run ({n_done} finished starts) to "
+                      f"{aside}", RuntimeWarning, stacklevel=3)
 
     def _read(self, force: bool) -> RunStore:
         try:
@@ -193,6 +229,44 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def finished_starts(path: str | Path) -> int:
+    """How many distinct starts the journal at ``path`` records (0 when there is none).
+
+    Examples
+    --------
+    >>> finished_starts("no-such-journal.jsonl")
+    0
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    indices = set()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            next(handle, None)  # the header
+            for line in handle:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    indices.add(json.loads(line)["index"])
+    except OSError as exc:
+        raise JournalError(
+            f"journal {str(path)!r} cannot be read ({exc.strerror or exc}); check its "
+            "permissions, or choose another output directory"
+        ) from None
+    return len(indices)
+
+
+def refuse_to_overwrite(path: str | Path) -> None:
+    """Raise :class:`JournalNotEmptyError` when the journal at ``path`` holds finished starts.
+
+    A fresh run would truncate it; a requeued batch job runs the same command again, and the
+    work of its first attempt would be lost.
+    """
+    n_done = finished_starts(path)
+    if n_done:
+        raise JournalNotEmptyError(f"{n_done} finished starts in {path}: add --resume to "
+                                   "continue or --force to start over")
 
 
 def _parse_run(line: str) -> LocalRun:
