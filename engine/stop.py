@@ -41,7 +41,8 @@ StopReason = Literal[
     "bayes",              # the Bayesian estimate says no minimum is left to find
     "callback",           # the user's callback returned True
     "explored",           # the exploration sample reached its share and nothing is left to start
-    "interrupted",        # KeyboardInterrupt
+    "interrupted",        # KeyboardInterrupt (Ctrl-C)
+    "terminated",         # SIGTERM (scancel, a walltime, kill): set by `multistart run`
     "max_evals_without_improvement",  # that many evaluations without a better value
 ]
 
