@@ -231,7 +231,8 @@ def _start_problems(starts: StartOptions, dim: int) -> list[str]:
             problems.append(f"{key} has shape {np.shape(value)} but the problem has {dim} "
                             f"variables; give one point of length {dim}, or an array of shape "
                             f"(n, {dim})")
-    if (starts.sampler in EAGER_SAMPLERS and starts.n_starts is not None
+    if (isinstance(starts.sampler, str) and starts.sampler in EAGER_SAMPLERS
+            and starts.n_starts is not None
             and starts.n_starts > EAGER_LIMIT):
         problems.append(
             f"n_starts={starts.n_starts} with sampler={starts.sampler!r}: that sampler builds "

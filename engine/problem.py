@@ -534,7 +534,13 @@ def _real_value(raw: Any, x: Any) -> float:
     except (TypeError, ValueError):
         raise ObjectiveError(f"objective returned {_described(raw)}, not a scalar") from None
     if not math.isfinite(value):
-        raise ObjectiveError(f"objective returned {value} at x={np.asarray(x).tolist()}")
+        point = np.asarray(x, dtype=float)
+        if not np.isfinite(point).all():
+            # The value is not the objective's fault: the solver broke down (an indefinite
+            # Hessian in a trust-region method, say) and asked for it at a non-finite point.
+            raise ObjectiveError(f"the solver asked for a value at a non-finite point "
+                                 f"x={point.tolist()} (its own numerical breakdown)")
+        raise ObjectiveError(f"objective returned {value} at x={point.tolist()}")
     return value
 
 

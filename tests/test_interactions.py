@@ -128,8 +128,14 @@ def test_feature_pairs_find_the_known_minimum(row, request):
     for m in res.minima:
         assert m.fun * (-1 if maximize else 1) >= -1e-9  # no value beyond the optimum
     # Failures the user caused are allowed: an unbounded method leaving the box, a budget
-    # that ran out in the middle of a descent. Anything else is the engine's fault.
+    # that ran out in the middle of a descent, a method that needs a positive definite
+    # Hessian (dogleg, scipy's documented limit) or breaks down on an indefinite one
+    # (trust-krylov) used on a function that has saddles. Anything else is the engine's fault.
     allowed = ("BudgetExhausted", "converged outside the bounds")
+    if method == "dogleg":
+        allowed += ("non-psd Hessian",)
+    if method == "trust-krylov":
+        allowed += ("non-finite point",)
     for reason, count in res.failures().items():
         assert any(a in reason for a in allowed) or (not METHODS[method].bounds and (
             "outside" in reason)), (reason, count, res.summary())

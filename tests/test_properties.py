@@ -634,7 +634,7 @@ def test_method_names_case_insensitive_or_refused_naming_method(method, dim, see
     res = call(fun, bounds, **kwargs)
     check_result(res, *bounds_arrays(bounds), n_sampled=3, maximize=maximize,
                  bounded_method=METHODS[canonical].bounds)
-    assert res.provenance["method"] == canonical
+    assert res.spec.method == canonical
     if METHODS[canonical].bounds and (canonical in ("L-BFGS-B", "SLSQP") or dim <= 2):
         # (unbounded methods may legitimately leave the box, which fails their runs; TNC and
         # the derivative-free methods may spend more than MAX_EVALS on one descent in 3-4-D)

@@ -126,7 +126,7 @@ def _shared_client(client: Any) -> Iterator[Any]:
         yield client
         return
     with open_executor(None) as executor:
-        yield executor.client
+        yield executor
 
 
 def compare_methods(

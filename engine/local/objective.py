@@ -47,6 +47,11 @@ class SolverObjective:
         Evaluations started (a failed call counts).
     best_f, best_x
         The lowest value seen (minimized sign) and where, in the user's coordinates.
+    shift : float
+        The solver sees ``value - shift``, ``shift`` being the first value of the solve (at
+        its start). A constant changes no minimizer, gradient or Hessian, but solvers stop on
+        the change of ``f`` relative to ``|f|``: with ``f`` near 1e6 L-BFGS-B would stop
+        where the value still changes by 1e-3. Values given back to the user add it again.
 
     Examples
     --------
@@ -54,7 +59,9 @@ class SolverObjective:
     >>> p = Problem.create(lambda x: float(x[0]), [(-1, 1)], maximize=True)
     >>> objective = SolverObjective(p, SolveSetup.of(p, LocalOptions()))
     >>> objective.fun(np.array([0.5])), objective.nfev, objective.best_x.tolist()
-    (-0.5, 1, [0.5])
+    (0.0, 1, [0.5])
+    >>> objective.fun(np.array([0.75])), objective.shift, objective.best_f
+    (-0.25, -0.5, -0.75)
     """
 
     def __init__(self, problem: Problem, setup: SolveSetup, start_timeout: float | None = None,
@@ -73,6 +80,8 @@ class SolverObjective:
         self.to_user = setup.to_user
         # d/dz = width * d/dx in unit-box coordinates; None when the solver works in x.
         self._width = setup.width if setup.scaled else None
+        self.shift = 0.0
+        self._unshifted = True
 
     def _check_limits(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -80,12 +89,16 @@ class SolverObjective:
         if self.max_nfev is not None and self.nfev >= self.max_nfev:
             raise StopSolve(f"BudgetExhausted: max_evals reached after {self.nfev} evaluations")
 
-    def _seen(self, x: np.ndarray, value: float) -> None:
+    def _seen(self, x: np.ndarray, value: float) -> float:
+        """Record ``value`` at ``x``; the value the solver sees (shifted)."""
         if value < self.best_f:
             self.best_f = value
             self.best_x = np.array(x, dtype=float)
         if self.callback is not None:
             self.callback(x, value)
+        if self._unshifted:
+            self.shift, self._unshifted = value, False
+        return value - self.shift
 
     def fun(self, z: np.ndarray) -> float:
         """The minimized value at ``z`` (solver coordinates)."""
@@ -93,9 +106,7 @@ class SolverObjective:
             self._check_limits()
         self.nfev += 1
         x = self.to_user(z)
-        value = self.problem.minimized(x)
-        self._seen(x, value)
-        return value
+        return self._seen(x, self.problem.minimized(x))
 
     def fun_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         """The minimized value and its gradient with respect to ``z``, from one call of
@@ -105,8 +116,7 @@ class SolverObjective:
         self.nfev += 1
         x = self.to_user(z)
         value, grad = self.problem.minimized_and_gradient(x)
-        self._seen(x, value)
-        return value, grad if self._width is None else grad * self._width
+        return self._seen(x, value), grad if self._width is None else grad * self._width
 
     def jac(self, z: np.ndarray) -> np.ndarray:
         """The gradient with respect to ``z`` (not counted as an evaluation, as in scipy)."""

@@ -32,12 +32,20 @@ _UNLISTED = MethodInfo(bounds=True)
 _FLOAT = np.dtype(float)
 
 
+#: Boxes wider than this are solved in unit-box coordinates (see :func:`uses_scaling`).
+WIDE_BOX = 20.0
+
+
 def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
     """Whether the solve runs in unit-box coordinates.
 
     Not with constraints (the user wrote them in their own coordinates), nor with a Hessian
     given as a ``HessianUpdateStrategy``. ``opts.scale=None`` scales when the widest bound is
-    more than :data:`BADLY_SCALED_RATIO` times the narrowest.
+    more than :data:`BADLY_SCALED_RATIO` times the narrowest, or wider than
+    :data:`WIDE_BOX`: a solver's absolute gradient tolerance (L-BFGS-B's 1e-5) stops a descent
+    ``~1e-5 width^2 / f_range`` from the minimum in the user's units, which passes the merge
+    tolerance (1e-4 of the width) for boxes wider than about 20 when ``f`` varies by about 1
+    over the box; in the unit box the stop is ``~1e-5 / f_range`` of the width, whatever it is.
 
     Examples
     --------
@@ -49,7 +57,8 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
             problem.hess is None or callable(problem.hess) or isinstance(problem.hess, str)):
         return False
     if opts.scale is None:
-        return bool(problem.width.max() > BADLY_SCALED_RATIO * problem.width.min())
+        widest = problem.width.max()
+        return bool(widest > BADLY_SCALED_RATIO * problem.width.min() or widest > WIDE_BOX)
     return bool(opts.scale)
 
 

@@ -117,21 +117,29 @@ class _Descent:
 
 def _descend(problem: Problem, x0: np.ndarray, opts: LocalOptions, setup: SolveSetup,
              objective: SolverObjective, descent: _Descent) -> OptimizeResult:
-    """Solve from ``x0``, then restart from the end point while that lowers the value."""
+    """Solve from ``x0``, then restart from the end point while that lowers the value.
+
+    A restart only checks a converged point: when the evaluation budget or the time limit
+    ends it, the converged point stands.
+    """
     best = _accept_precision_stop(problem, objective, descent.run(setup.arguments(objective,
                                                                                    x0)))
-    for _ in range(max(0, opts.restarts)):
+    try:
+        for _ in range(max(0, opts.restarts)):
+            if not best.success:
+                break
+            from_z = np.asarray(best.x, dtype=float)
+            if not problem.constraints:
+                from_z = _lower_neighbour(objective, from_z, float(best.fun))
+            again = _accept_precision_stop(problem, objective, descent.run(
+                setup.arguments(objective, setup.to_user(from_z), from_z)))
+            lowered = float(again.fun) < float(best.fun) - 1e-12 * (1.0 + abs(best.fun))
+            if not (again.success and lowered):
+                break
+            best = again
+    except StopSolve:
         if not best.success:
-            break
-        from_z = np.asarray(best.x, dtype=float)
-        if not problem.constraints:
-            from_z = _lower_neighbour(objective, from_z, float(best.fun))
-        again = _accept_precision_stop(problem, objective, descent.run(
-            setup.arguments(objective, setup.to_user(from_z), from_z)))
-        lowered = float(again.fun) < float(best.fun) - 1e-12 * (1.0 + abs(best.fun))
-        if not (again.success and lowered):
-            break
-        best = again
+            raise
     return best
 
 
@@ -202,7 +210,7 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
                   objective: SolverObjective, nit: int, best: OptimizeResult,
                   started: float) -> LocalRun:
     x = setup.to_user(np.asarray(best.x, dtype=float).reshape(x0.shape))
-    fun = problem.sign * float(best.fun)  # back to the user's sign
+    fun = problem.sign * (float(best.fun) + objective.shift)  # the user's value and sign
     in_bounds = problem.contains(x)
     success = bool(best.success) and math.isfinite(fun) and in_bounds
     message = str(best.message)

@@ -9,9 +9,12 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from engine.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from engine.results.types import MultistartResult
@@ -96,10 +99,6 @@ def check_writable(directory: Path, needed_bytes: int = 0) -> None:
     >>> import tempfile, pathlib
     >>> check_writable(pathlib.Path(tempfile.mkdtemp()) / "out")
     """
-    import shutil
-
-    from engine.exceptions import ConfigError
-
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
