@@ -1,6 +1,7 @@
 """Fault campaign: kill drivers and workers at random points and count what is lost.
 
-Two campaigns, each over several runs of a slowed-down Himmelblau problem (four known minima):
+Three campaigns, each over several runs of a slowed-down Himmelblau problem (four known
+minima):
 
 ``driver``  the real ``multistart run`` command is SIGKILLed (with its process group, so a
             local cluster's workers die too) at random points, then continued with
@@ -9,16 +10,24 @@ Two campaigns, each over several runs of a slowed-down Himmelblau problem (four 
             must end the run cleanly: exit 143 and a partial result ``terminated``.
 ``worker``  ``engine.minimize`` on a ``LocalCluster`` of 2 workers while a thread SIGKILLs a
             random worker process at random moments (the nanny restarts it).
+``hang``    starts whose objective call blocks in C (``time.sleep(600)``, which
+            ``start_timeout`` cannot interrupt) at random places among the starts: on a
+            ``LocalCluster`` of 2 workers with ``start_timeout=1`` each must be recorded as
+            timed out, its worker restarted, the others solved; one more run in this process
+            (``client="serial"``) must end at its ``max_time`` although a call never returns.
 
 For each run the journal (driver campaign) or the callback's record (worker campaign) shows
 which starts finished and how often: ``starts lost`` = planned starts never finished, ``solved
 twice`` = starts finished more than once; both must be 0. ``minima match`` compares the final
-minima (points, values, hits, start lists) with an uninterrupted serial run of the same config.
+minima (points, values, hits, start lists) with an uninterrupted serial run of the same config
+(for ``hang`` runs, whose extra starts shift the others, points and values only). In a
+``hang`` run on the cluster, ``failed`` must equal the faults injected: only the stuck starts
+fail; the serial ``hang`` run is cut by its ``max_time`` and only has to end in time.
 
 Results: ``bench-results/faults.{csv,json}`` and a table on stdout.
 
 Usage: scripts/bench-faults [--driver-kills 20] [--worker-kills 20] [--kills-per-run 4]
-                            [--n-starts 150] [--seed 0]
+                            [--hangs 4] [--n-starts 150] [--seed 0]
 """
 
 from __future__ import annotations
@@ -46,12 +55,24 @@ MULTISTART = str(Path(sys.executable).with_name("multistart"))
 OBJECTIVE = '''
 import time
 
+TRAP = (0.1, 0.1)
+
 
 def slow_himmelblau(x):
     """Himmelblau with a 0.5 ms pause per evaluation (about 20 ms per local solve)."""
     time.sleep(0.0005)
     return float((x[0] ** 2 + x[1] - 11.0) ** 2 + (x[0] + x[1] ** 2 - 7.0) ** 2)
+
+
+def hanging_himmelblau(x):
+    """slow_himmelblau, except at TRAP, where the call blocks in C for 600 s."""
+    if abs(x[0] - TRAP[0]) < 1e-3 and abs(x[1] - TRAP[1]) < 1e-3:
+        time.sleep(600)
+    return slow_himmelblau(x)
 '''
+TRAP = [0.1, 0.1]
+HANG_START_TIMEOUT = 1.0
+SERIAL_MAX_TIME = 3.0
 
 
 def write_config(work: Path, name: str, n_starts: int, kind: str, seed: int) -> Path:
@@ -206,11 +227,82 @@ def worker_run(work: Path, run: int, kills: int, n_starts: int, seed: int,
     }
 
 
+def hang_starts(n_starts: int, traps: int, rng: random.Random) -> tuple[list, list[int]]:
+    """User start points: ``n_starts`` random ones with ``TRAP`` at ``traps`` random places."""
+    points = [[rng.uniform(-4.5, 4.5), rng.uniform(-4.5, 4.5)] for _ in range(n_starts)]
+    where = sorted(rng.sample(range(n_starts), traps))
+    for position in where:
+        points[position] = list(TRAP)
+    return points, where
+
+
+def hang_row(run: int, cluster: str, res, where: list[int], planned: int, completed: bool,
+             reference: list[tuple], started: float) -> dict:
+    indices = [r.index for r in res.runs]
+    done = set(indices) & set(range(planned))
+    # The same points and values (the extra starts shift the others: not the same hits).
+    match = len(res.minima) == len(reference) and all(
+        any(np.allclose(m.x, x, atol=1e-5) and abs(m.fun - f) < 1e-8 for m in res.minima)
+        for x, f, _, _ in reference)
+    return {
+        "campaign": "hang", "run": run, "cluster": cluster, "faults_injected": len(where),
+        "completed": completed, "starts_planned": planned,
+        "starts_lost": planned - len(done), "solved_twice": len(indices) - len(set(indices)),
+        "finished_then_resolved": 0, "n_failed": res.n_failed,
+        "minima_match": match,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def hang_run(work: Path, run: int, traps: int, n_starts: int, seed: int,
+             rng: random.Random, reference: list[tuple]) -> dict:
+    """Starts stuck in a C call on a 2-worker cluster: each timed out, the rest solved."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    import engine
+    from engine.problem import load_callable
+
+    fun = load_callable(f"{work / 'objective.py'}:hanging_himmelblau")
+    x0, where = hang_starts(max(traps, n_starts // 5), traps, rng)
+    started = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        res = engine.minimize(fun, [(-5, 5), (-5, 5)], x0=x0, n_starts=n_starts, seed=seed,
+                              client=client, start_timeout=HANG_START_TIMEOUT)
+    timed_out = all(not res.runs[i].success and (res.runs[i].error or "").startswith(
+        "TimeoutError") for i in where)
+    completed = res.stop_reason == "n_starts" and timed_out
+    return hang_row(run, "local", res, where, len(x0) + n_starts, completed, reference,
+                    started)
+
+
+def hang_serial_run(work: Path, run: int, n_starts: int, seed: int,
+                    rng: random.Random, reference: list[tuple]) -> dict:
+    """A start stuck in a C call in this process: max_time still ends the run in time."""
+    import engine
+    from engine.problem import load_callable
+
+    fun = load_callable(f"{work / 'objective.py'}:hanging_himmelblau")
+    x0, where = hang_starts(max(2, n_starts // 5), 1, rng)
+    started = time.perf_counter()
+    res = engine.minimize(fun, [(-5, 5), (-5, 5)], x0=x0, n_starts=n_starts, seed=seed,
+                          client="serial", max_time=SERIAL_MAX_TIME)
+    took = time.perf_counter() - started
+    completed = res.stop_reason == "max_time" and took < SERIAL_MAX_TIME + 1.5
+    # Only the starts before the stuck one can finish (they come first, in order).
+    row = hang_row(run, "serial", res, where, where[0], completed, reference, started)
+    row["minima_match"] = None  # a run cut by max_time finds what it finds
+    return row
+
+
 def table(rows: list[dict]) -> str:
     head = (f"{'campaign':<9} {'runs':>5} {'faults injected':>16} {'runs completed':>15} "
             f"{'starts lost':>12} {'solved twice':>13} {'minima match':>13} {'failed':>7}")
     lines = [head, "-" * len(head)]
-    for campaign in ("driver", "worker", "total"):
+    for campaign in ("driver", "worker", "hang", "total"):
         part = rows if campaign == "total" else [r for r in rows if r["campaign"] == campaign]
         if not part:
             continue
@@ -219,9 +311,25 @@ def table(rows: list[dict]) -> str:
             f"{sum(bool(r['completed']) for r in part):>15} "
             f"{sum(r['starts_lost'] for r in part):>12} "
             f"{sum(r['solved_twice'] + r['finished_then_resolved'] for r in part):>13} "
-            f"{sum(bool(r['minima_match']) for r in part):>13} "
+            f"{sum(r['minima_match'] is not False for r in part):>13} "
             f"{sum(r['n_failed'] or 0 for r in part):>7}")
     return "\n".join(lines)
+
+
+def hang_campaign(work: Path, args: argparse.Namespace, rng: random.Random,
+                  reference: list[tuple]) -> list[dict]:
+    """The ``hang`` runs: two stuck starts per cluster run, then one serial run."""
+    rows = []
+    left, run = args.hangs, 0
+    while left > 0:
+        traps = min(2, left)
+        rows.append(hang_run(work, run, traps, args.n_starts, args.seed, rng, reference))
+        print(json.dumps(rows[-1]), flush=True)
+        left, run = left - traps, run + 1
+    if args.hangs > 0:
+        rows.append(hang_serial_run(work, run, args.n_starts, args.seed, rng, reference))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def main() -> int:
@@ -229,6 +337,8 @@ def main() -> int:
     parser.add_argument("--driver-kills", type=int, default=20)
     parser.add_argument("--worker-kills", type=int, default=20)
     parser.add_argument("--kills-per-run", type=int, default=4)
+    parser.add_argument("--hangs", type=int, default=4,
+                        help="starts stuck in a C call, two per cluster run (0: no hang runs)")
     parser.add_argument("--n-starts", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
@@ -253,6 +363,7 @@ def main() -> int:
                 run += 1
                 if run >= 4 * max(1, total):  # runs that finish before any kill: give up
                     break
+        rows += hang_campaign(work, args, rng, reference)
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "faults.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -265,9 +376,13 @@ def main() -> int:
         "starts_lost": sum(r["starts_lost"] for r in rows),
         "starts_solved_twice": sum(r["solved_twice"] + r["finished_then_resolved"]
                                    for r in rows),
-        "minima_match": sum(bool(r["minima_match"]) for r in rows),
-        "sigterms": sum(r["sigterms"] for r in rows),
-        "sigterms_unclean": sum(r["sigterms_unclean"] for r in rows),
+        "minima_match": sum(r["minima_match"] is not False for r in rows),
+        "sigterms": sum(r.get("sigterms", 0) for r in rows),
+        "sigterms_unclean": sum(r.get("sigterms_unclean", 0) for r in rows),
+        # On a cluster, each stuck start is recorded as failed, and no other start fails (in
+        # this process the stuck start is abandoned unfinished, so not recorded).
+        "hangs_recorded": all(r["n_failed"] == r["faults_injected"] for r in rows
+                              if r["campaign"] == "hang" and r["cluster"] != "serial"),
     }
     (args.out / "faults.json").write_text(json.dumps({
         "summary": summary, "runs": rows, "arguments": {k: str(v) for k, v in vars(args).items()},
@@ -281,7 +396,8 @@ def main() -> int:
     print(f"\nwrote {args.out / 'faults.csv'} and {args.out / 'faults.json'} "
           f"({time.perf_counter() - began:.0f} s)")
     ok = summary["starts_lost"] == 0 and summary["starts_solved_twice"] == 0 and \
-        summary["runs_completed"] == summary["runs"] and summary["sigterms_unclean"] == 0
+        summary["runs_completed"] == summary["runs"] and summary["sigterms_unclean"] == 0 and \
+        summary["hangs_recorded"]
     return 0 if ok else 1
 
 

@@ -12,6 +12,9 @@ serial, dask_executor, futures
 window, chunking, tasks
     What the pool executors share: the window of tasks in flight and its quarantine of
     starts lost with their workers, chunk sizing, and the tasks that run on workers.
+hangs
+    On Dask: starts stuck inside one objective call past ``start_timeout``, ended by
+    restarting their workers.
 cluster_kind, local, address, jobqueue, mpi
     The cluster kinds a config's ``cluster:`` block can name.
 clusters

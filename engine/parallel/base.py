@@ -50,7 +50,10 @@ class Executor(Protocol):
         abandoned. The caller may stop consuming at any time; closing the generator cancels
         what is still queued. A start whose objective raises fails alone (its run says why);
         a start whose worker died is re-run, or recorded as a failed run once it has killed
-        every worker it was tried on.
+        every worker it was tried on. A start stuck inside one objective call that
+        ``opts.start_timeout`` cannot interrupt (blocked in C code) must not hold the run: the
+        Dask executor restarts its worker and records it as timed out; the serial executor
+        stops waiting for it at ``timeout``.
         """
         ...
 

@@ -3,7 +3,10 @@
 The executor keeps a window of tasks in flight (:class:`~engine.parallel.window.ChunkWindow`
 over ``as_completed``), ships the problem to every worker once (one pickle, cached per worker
 and scattered when large), and groups several starts per task, sized from measured solve
-times, so cheap objectives are not swamped by the scheduler's per-task cost.
+times, so cheap objectives are not swamped by the scheduler's per-task cost. With a
+``start_timeout``, a start stuck inside one objective call (blocked in C code, where the
+solve's own time limit cannot reach) gets its worker restarted and is recorded as timed out
+(:mod:`engine.parallel.hangs`).
 
 ``distributed`` is imported where it is used: it takes about a second to import, and serial
 and ``concurrent.futures`` runs never need it.
@@ -11,6 +14,7 @@ and ``concurrent.futures`` runs never need it.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import time
@@ -24,6 +28,7 @@ from engine.exceptions import ClusterError
 from engine.options import LocalOptions
 from engine.parallel.base import Start
 from engine.parallel.chunking import MIN_TASK_SECONDS, ChunkSizer
+from engine.parallel.hangs import HangWatch
 from engine.parallel.tasks import (
     evaluate_chunk_task,
     payload_token,
@@ -31,7 +36,7 @@ from engine.parallel.tasks import (
     run_chunk_task,
     unpacked,
 )
-from engine.parallel.window import ChunkWindow, Lost, chunk_arrays
+from engine.parallel.window import ChunkWindow, Hung, Lost, chunk_arrays
 from engine.problem import Problem
 from engine.results.types import LocalRun
 from engine.search.selection import evaluate_points
@@ -67,7 +72,8 @@ class DaskExecutor:
     >>> from engine.problem import Problem
     >>> with Client(n_workers=1, processes=False, dashboard_address=None) as client:
     ...     p = Problem.create(lambda x: float(x[0] ** 2), [(-1, 1)])
-    ...     batches = DaskExecutor(client).run(p, LocalOptions(), iter([(0, np.array([0.5]))]))
+    ...     opts = LocalOptions(method="L-BFGS-B")
+    ...     batches = DaskExecutor(client).run(p, opts, iter([(0, np.array([0.5]))]))
     ...     [round(float(r.x[0]), 6) for batch in batches for r in batch]
     [0.0]
     """
@@ -172,6 +178,10 @@ class DaskExecutor:
         return token, payload
 
 
+# A start_timeout this long (or longer) is no limit worth watching for.
+_LONGEST_WATCH = 1e7
+
+
 class _DaskTasks:
     """One run's chunks as Dask tasks (the :class:`~engine.parallel.window.ChunkTasks` of
     :class:`DaskExecutor`)."""
@@ -194,6 +204,16 @@ class _DaskTasks:
         if len(self.payload) > scatter_above:
             self.payload_future = client.scatter(self.payload, broadcast=True, hash=False)
         self.completed = as_completed(timeout=None if timeout is None else max(timeout, 0.01))
+        self.deadline = None if timeout is None else time.monotonic() + max(timeout, 0.01)
+        # With a start_timeout, a start stuck inside one call costs its worker a restart
+        # instead of holding it until the call returns (see engine.parallel.hangs).
+        self.watch = None
+        if opts.start_timeout is not None and opts.start_timeout < _LONGEST_WATCH:
+            self.watch = HangWatch(client, opts.start_timeout)
+        # future -> (when it was submitted, its number of starts), while watched
+        self.sent: dict[Any, tuple[float, int]] = {}
+        self.verdicts: dict[Any, Hung | Lost] = {}  # futures given up on by the watch
+        self.given_up: collections.deque[Any] = collections.deque()  # not yet settled
 
     def slots(self) -> int:
         return int(sum(self.client.nthreads().values()))
@@ -207,21 +227,54 @@ class _DaskTasks:
 
     def submit(self, chunk: list[Start]) -> Any:
         indices, points = chunk_arrays(chunk)
+        key = f"{self.key_prefix}-{next(self.serial)}"
         future = self.client.submit(
-            run_chunk_task, self.token, self._current_payload(), indices, points, pure=False,
-            key=f"{self.key_prefix}-{next(self.serial)}",
+            run_chunk_task, self.token, self._current_payload(), indices, points,
+            None if self.watch is None else key, pure=False, key=key,
         )
         self.completed.add(future)
+        if self.watch is not None:
+            self.sent[future] = (time.monotonic(), len(chunk))
         return future
 
     def next_done(self) -> Any | None:
-        try:
-            return next(self.completed)
-        except (StopIteration, TimeoutError):
-            return None
+        if self.watch is None:
+            try:
+                return next(self.completed)
+            except (StopIteration, TimeoutError):
+                return None
+        return self._next_watched()
 
-    def outcome(self, future: Any) -> list[LocalRun] | Lost:
-        """The task's runs, or :class:`Lost` when it died with its workers.
+    def _next_watched(self) -> Any | None:
+        """:meth:`next_done` while watching for stuck starts. A task given up on by the watch
+        comes back at once, its outcome the verdict; its cancellation, later, is skipped."""
+        while True:
+            if self.given_up:
+                return self.given_up.popleft()
+            if self.completed.has_ready():
+                future = next(self.completed)
+                if self.sent.pop(future, None) is None:
+                    continue  # given up on by the watch: settled already
+                return future
+            if self.completed.is_empty():
+                return None
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return None
+            verdicts = self.watch.check(self.sent)
+            if verdicts:
+                # Cancelled before their workers restart: Dask would otherwise run these
+                # tasks again elsewhere, and hang there too.
+                self.client.cancel([future for future, _ in verdicts], force=True)
+                for future, verdict in verdicts:
+                    del self.sent[future]
+                    self.verdicts[future] = verdict
+                    self.given_up.append(future)
+                continue
+            _wait_for_one(self.completed, 0.2)
+
+    def outcome(self, future: Any) -> list[LocalRun] | Lost | Hung:
+        """The task's runs; :class:`Lost` when it died with its workers, :class:`Hung` when
+        one of its starts was stuck inside a call (its worker is being restarted).
 
         Raises
         ------
@@ -232,6 +285,8 @@ class _DaskTasks:
         """
         from distributed import KilledWorker
 
+        if future in self.verdicts:
+            return self.verdicts.pop(future)
         if future.status == "finished":
             try:
                 return unpacked(future.result())
@@ -258,6 +313,21 @@ class _DaskTasks:
         """Drop the scattered problem, if any."""
         if self.payload_future is not None:
             self.client.cancel([self.payload_future], force=True)
+
+
+def _wait_for_one(completed: Any, seconds: float) -> None:
+    """Wait up to ``seconds`` for ``completed`` (an ``as_completed``) to have a future ready.
+
+    ``as_completed`` wakes its own ``__next__`` through this condition; a version without it
+    gets a short sleep instead.
+    """
+    condition = getattr(completed, "thread_condition", None)
+    if condition is None:
+        time.sleep(min(seconds, 0.01))
+        return
+    with condition:
+        if not completed.has_ready():
+            condition.wait(timeout=seconds)
 
 
 def _death_reason(future: Any) -> str:

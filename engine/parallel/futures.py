@@ -119,7 +119,8 @@ class FuturesExecutor:
     >>> with cf.ThreadPoolExecutor(2) as pool:
     ...     ex = FuturesExecutor(pool)
     ...     starts = iter([(i, np.array([x])) for i, x in enumerate([-0.5, 0.5, 0.9])])
-    ...     runs = [r for batch in ex.run(p, LocalOptions(), starts) for r in batch]
+    ...     opts = LocalOptions(method="L-BFGS-B")
+    ...     runs = [r for batch in ex.run(p, opts, starts) for r in batch]
     >>> sorted((r.index, round(float(r.x[0]), 4)) for r in runs)
     [(0, 0.25), (1, 0.25), (2, 0.25)]
     """

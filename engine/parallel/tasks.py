@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from collections.abc import Iterable, Iterator
 
 import cloudpickle
 import numpy as np
 
 from engine.exceptions import ClusterError
-from engine.local.solve import one_blas_thread, solve_chunk
+from engine.local.solve import one_blas_thread, solve_chunk, solve_each
 from engine.options import LocalOptions
 from engine.problem import Problem
 from engine.results.types import LocalRun, RunBatch
@@ -24,6 +26,11 @@ _CACHE_LOCK = threading.Lock()
 # A worker serving many runs (a long-lived cluster, several minimize calls) keeps only the
 # most recent problems.
 _CACHE_SIZE = 4
+
+# The start each watched chunk task is solving now: task key -> (position in the chunk, start
+# index, time.monotonic() when it began). Read by :func:`running_starts` from the worker's
+# event loop, which answers while the task's thread is blocked inside a call.
+_RUNNING: dict[str, tuple[int, int, float]] = {}
 
 
 def pickled(problem: Problem, opts: LocalOptions | None) -> bytes:
@@ -63,26 +70,55 @@ def load_payload(token: str, payload: bytes) -> tuple[Problem, LocalOptions | No
     return cached
 
 
-def run_chunk_task(token: str, payload: bytes, indices: np.ndarray,
-                   points: np.ndarray) -> RunBatch | list[LocalRun]:
+def run_chunk_task(token: str, payload: bytes, indices: np.ndarray, points: np.ndarray,
+                   watch_key: str | None = None) -> RunBatch | list[LocalRun]:
     """Solve a chunk of starts on a worker; the runs go back in columns.
 
     The starts come as two arrays, not a list of ``(index, x0)`` pairs: Dask inspects every
-    element of a list argument and sends every array in it as a frame of its own.
+    element of a list argument and sends every array in it as a frame of its own. With
+    ``watch_key`` (the task's key), the start being solved and since when is kept where
+    :func:`running_starts` reads it, so a start stuck inside one call can be found.
 
     Examples
     --------
     >>> p = Problem.create(lambda x: float(x[0] ** 2), [(-1, 1)])
-    >>> payload = pickled(p, LocalOptions())
+    >>> payload = pickled(p, LocalOptions(method="L-BFGS-B"))
     >>> batch = run_chunk_task(payload_token(payload), payload, np.array([7]),
-    ...                        np.array([[0.5]]))
-    >>> [(r.index, round(float(r.x[0]), 6)) for r in batch.unpack()]
-    [(7, 0.0)]
+    ...                        np.array([[0.5]]), watch_key="task-1")
+    >>> [(r.index, round(float(r.x[0]), 6)) for r in batch.unpack()], running_starts()
+    ([(7, 0.0)], {})
     """
     problem, opts = load_payload(token, payload)
     assert opts is not None, "a run's payload carries its local options"
     starts = list(zip(indices.tolist(), points, strict=True))
-    return RunBatch.pack(solve_chunk(problem, starts, opts))
+    if watch_key is None:
+        return RunBatch.pack(solve_chunk(problem, starts, opts))
+    try:
+        return RunBatch.pack(list(solve_each(problem, _tracked(watch_key, starts), opts)))
+    finally:
+        _RUNNING.pop(watch_key, None)
+
+
+def _tracked(key: str, starts: Iterable[tuple[int, np.ndarray]]
+             ) -> Iterator[tuple[int, np.ndarray]]:
+    """``starts``, noting each one's position and start time as the solver takes it."""
+    for position, (index, x0) in enumerate(starts):
+        _RUNNING[key] = (position, index, time.monotonic())
+        yield index, x0
+
+
+def running_starts() -> dict[str, tuple[int, int, float]]:
+    """The watched tasks running in this process: key -> (position, start index, seconds
+    the start has run). Times are measured here, so clocks of other hosts do not matter.
+
+    Examples
+    --------
+    >>> running_starts()
+    {}
+    """
+    now = time.monotonic()
+    return {key: (position, index, now - began)
+            for key, (position, index, began) in list(_RUNNING.items())}
 
 
 def evaluate_chunk_task(token: str, payload: bytes, points: np.ndarray,

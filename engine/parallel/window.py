@@ -5,7 +5,9 @@ worker never waits for the driver), sizes each task from measured solve times
 (:class:`~engine.parallel.chunking.ChunkSizer`), yields the runs of each task as it
 finishes, and handles tasks lost with their workers: their starts are tried again one at a
 time (:class:`Quarantine`), and a start that kills every worker it is tried on becomes a
-failed run. What differs between Dask and ``concurrent.futures`` (how a task is sent, how
+failed run. A task reported :class:`Hung` (a start stuck inside one objective call, see
+:mod:`engine.parallel.hangs`) has that start recorded as timed out and its other starts sent
+again. What differs between Dask and ``concurrent.futures`` (how a task is sent, how
 its end is awaited, how a loss shows) is behind :class:`ChunkTasks`.
 """
 
@@ -37,6 +39,18 @@ class Lost:
     reason: str
 
 
+@dataclass(frozen=True)
+class Hung:
+    """A task given up on because one of its starts was stuck inside one objective call.
+
+    ``position`` is that start's place in the task's chunk; it is recorded as timed out with
+    ``reason`` and never tried again; the other starts of the chunk are solved again.
+    """
+
+    position: int
+    reason: str
+
+
 class ChunkTasks(Protocol):
     """How one run's chunks of starts reach the workers and come back."""
 
@@ -52,8 +66,8 @@ class ChunkTasks(Protocol):
         """The next finished future; None once the run's timeout has passed."""
         ...
 
-    def outcome(self, future: Any) -> list[LocalRun] | Lost:
-        """The runs of a finished future, or :class:`Lost`; raises
+    def outcome(self, future: Any) -> list[LocalRun] | Lost | Hung:
+        """The runs of a finished future, :class:`Lost` or :class:`Hung`; raises
         :class:`~engine.exceptions.ClusterError` when the workers cannot run tasks at all."""
         ...
 
@@ -113,6 +127,22 @@ class Quarantine:
         return self.waiting.popleft()
 
 
+def timed_out_run(problem: Problem, start: Start, error: str) -> LocalRun:
+    """The failed run of a start given up on while stuck inside one objective call.
+
+    Examples
+    --------
+    >>> p = Problem.create(lambda x: float(x[0] ** 2), [(-1, 1)])
+    >>> run = timed_out_run(p, (5, np.array([0.5])), "TimeoutError: stuck")
+    >>> run.success, run.message
+    (False, 'timed out: TimeoutError: stuck')
+    """
+    index, x0 = start
+    return LocalRun(index=index, x0=x0, x=x0, fun=float("nan"), nfev=0, nit=0, success=False,
+                    message=f"timed out: {error}", error=error,
+                    in_bounds=problem.contains(x0))
+
+
 def lost_run(problem: Problem, start: Start, error: str) -> LocalRun:
     """The failed run of a start that killed every worker it was tried on.
 
@@ -159,9 +189,10 @@ class ChunkWindow:
     >>> from concurrent.futures import ThreadPoolExecutor
     >>> from engine.options import LocalOptions
     >>> p = Problem.create(lambda x: float(x[0] ** 2), [(-1, 1)])
+    >>> opts = LocalOptions(method="L-BFGS-B")
     >>> with ThreadPoolExecutor(2) as pool:
     ...     runs = [r for batch in FuturesExecutor(pool).run(
-    ...         p, LocalOptions(), iter([(0, np.array([0.5])), (1, np.array([-0.5]))]))
+    ...         p, opts, iter([(0, np.array([0.5])), (1, np.array([-0.5]))]))
     ...         for r in batch]
     >>> sorted(r.index for r in runs)
     [0, 1]
@@ -209,6 +240,13 @@ class ChunkWindow:
         if isinstance(outcome, Lost):
             gave_up = self.quarantine.add(chunk, outcome.reason, alone)
             return [lost_run(self.problem, start, reason) for start, reason in gave_up]
+        if isinstance(outcome, Hung):
+            # The stuck start is not tried again (it would hang the next worker too); the
+            # others of its chunk, finished or not, were lost with the task.
+            rest = chunk[:outcome.position] + chunk[outcome.position + 1:]
+            if rest:
+                self._submit(rest)
+            return [timed_out_run(self.problem, chunk[outcome.position], outcome.reason)]
         self.sizer.observe(len(outcome), sum(r.time for r in outcome))
         return outcome
 

@@ -92,3 +92,11 @@ def faulty(kind: str):
                          2 * (x[0] ** 2 + x[1] - 11) + 4 * x[1] * (x[0] + x[1] ** 2 - 7)])
 
     return fun, jac
+
+
+def gil_holding_himmelblau(x: np.ndarray) -> float:
+    """Himmelblau, except at ``TRAP``, where one call runs in C without ever releasing the
+    interpreter lock (its worker's event loop cannot answer either)."""
+    if at_trap(x):
+        return float(sum(range(10**13)))
+    return himmelblau(x)
