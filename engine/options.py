@@ -359,7 +359,8 @@ class LocalOptions(OptionGroup):
         None, number(0.0, optional=True), "passed as tol= to scipy", flat=True)
     start_timeout: float | None = option(
         None, number(0.0, optional=True), "wall seconds one start may take before it is "
-        "recorded as failed", fingerprint=False, flat=True)
+        "recorded as failed; on a Dask cluster a call still blocked after start_timeout + "
+        "max(2 s, start_timeout) gets its worker restarted", fingerprint=False, flat=True)
     restarts: int = option(
         1, integer(0), "restarts of a converged solve from its end point while that still "
         "lowers f (a quasi-Newton method can stop short of a stationary point)")
