@@ -41,7 +41,7 @@ class NoisyHimmelblau:
 def main() -> None:
     table = compare_methods(NoisyHimmelblau(), BOUNDS,
                             methods=("L-BFGS-B", "Nelder-Mead", "Powell"), n_starts=32,
-                            seed=0, tol=10 * NOISE, xtol=0.01, ftol=10 * NOISE)
+                            seed=0, tol=10 * NOISE, dedup={"xtol": 0.01, "ftol": 10 * NOISE})
     print(table)
     print()
     print("Powell's minima:")

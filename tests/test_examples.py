@@ -65,6 +65,7 @@ def test_plateau_is_diagnosed_and_both_cures_leave_one_minimum():
     (n_minima,) = grab(r"(\d+) distinct minima from 64 starts", out)
     assert int(n_minima) > 10  # the plateau breaks one minimum into many
     assert "[warning] flat_region:" in out and "stopped on a slope" in out
+    assert "L-BFGS-B in the unit box (the default here): 1 distinct minimum" in out
     assert "Nelder-Mead: 1 distinct minimum" in out
     assert "reshaped objective: 1 distinct minimum at x = [0.0, 0.0] (64 of 64 starts)" in out
 
@@ -72,7 +73,7 @@ def test_plateau_is_diagnosed_and_both_cures_leave_one_minimum():
 def test_badly_scaled_fit_is_flagged_and_unit_box_solves_save_evaluations():
     out = run_example("badly_scaled_fit")
     assert "[warning] badly_scaled: bound widths differ by a factor 1.2e+03" in out
-    assert "ran in unit-box coordinates (scale=True)" in out
+    assert "ran in unit-box coordinates (local scale on)" in out
     fits = {}
     for label in ("raw units", "unit box"):
         failed, nfev, a, k = grab(rf"{label}: (\d+) of 32 runs failed, (\d+) evaluations, "

@@ -53,9 +53,9 @@ def test_x0_outside_bounds_is_refused():
 
 
 def test_unknown_method_lists_the_allowed_ones():
-    with pytest.raises(ProblemError) as info:
+    with pytest.raises(ConfigError) as info:
         engine.minimize(quad, [(-1, 1)], method="LBFGS", client="serial")
-    assert "'LBFGS' is not a scipy.optimize.minimize method" in str(info.value)
+    assert "method='LBFGS' is unknown" in str(info.value)
     assert "L-BFGS-B" in str(info.value) and "trust-krylov" in str(info.value)
 
 
@@ -93,8 +93,8 @@ def test_constraints_with_a_method_that_cannot_take_them():
     ("kwargs", "needle"),
     [
         ({"n_starts": -1}, "n_starts=-1"),
-        ({"xtol": 0}, "xtol=0"),
-        ({"ftol": -1}, "ftol=-1"),
+        ({"dedup": {"xtol": 0}}, "dedup.xtol=0"),
+        ({"dedup": {"ftol": -1}}, "dedup.ftol=-1"),
         ({"max_evals": 0}, "max_evals=0"),
         ({"max_time": -2}, "max_time=-2"),
         ({"seed": -3}, "seed=-3"),

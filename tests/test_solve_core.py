@@ -87,7 +87,10 @@ def test_callback_sees_every_evaluation_in_user_coordinates_and_the_minimized_si
     assert problem.inside(points).all() and np.abs(points[:, 1]).max() > 1.0
     for x, value in seen:
         assert value == pytest.approx(himmelblau(x))  # -f of a maximization
-    assert min(value for _, value in seen) == pytest.approx(-run.fun)
+    # The run ends at a point the callback saw (the solver may have probed a point within
+    # rounding of it lower, which it did not move to).
+    assert any(abs(value + run.fun) <= 1e-11 for _, value in seen)
+    assert min(value for _, value in seen) <= -run.fun
 
 
 def test_a_failed_evaluation_reaches_no_callback_and_ends_the_run_with_the_reason():

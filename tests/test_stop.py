@@ -50,7 +50,8 @@ def test_stop_reason_lists_every_reason_the_engine_gives():
     reasons = set(typing.get_args(StopReason))
     assert {cls.reason for cls in RULES} <= reasons
     assert reasons == {"n_starts", "max_evals", "max_time", "target", "max_discoveries", "bayes",
-                       "callback", "explored", "interrupted", "max_evals_without_improvement"}
+                       "callback", "explored", "interrupted", "terminated",
+                       "max_evals_without_improvement"}
 
 
 def test_rules_are_built_from_the_options_in_the_order_they_are_asked():

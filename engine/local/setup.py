@@ -41,8 +41,8 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
 
     Not with constraints (the user wrote them in their own coordinates), nor with a Hessian
     given as a ``HessianUpdateStrategy``. ``opts.scale=None`` scales when the widest bound is
-    more than :data:`BADLY_SCALED_RATIO` times the narrowest, or wider than
-    :data:`WIDE_BOX`: a solver's absolute gradient tolerance (L-BFGS-B's 1e-5) stops a descent
+    more than :data:`BADLY_SCALED_RATIO` times the narrowest, or, for a method that uses a
+    gradient, wider than :data:`WIDE_BOX`: a solver's absolute gradient tolerance (L-BFGS-B's 1e-5) stops a descent
     ``~1e-5 width^2 / f_range`` from the minimum in the user's units, which passes the merge
     tolerance (1e-4 of the width) for boxes wider than about 20 when ``f`` varies by about 1
     over the box; in the unit box the stop is ``~1e-5 / f_range`` of the width, whatever it is.
@@ -58,7 +58,12 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
         return False
     if opts.scale is None:
         widest = problem.width.max()
-        return bool(widest > BADLY_SCALED_RATIO * problem.width.min() or widest > WIDE_BOX)
+        # Derivative-free methods stop on absolute step and value tolerances, which in the
+        # user's units are finer than the merge needs; only gradient tolerances misjudge a
+        # wide box.
+        uses_gradient = METHODS.get(opts.method, _UNLISTED).uses_jac
+        return bool(widest > BADLY_SCALED_RATIO * problem.width.min()
+                    or (uses_gradient and widest > WIDE_BOX))
     return bool(opts.scale)
 
 

@@ -210,7 +210,11 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
                   objective: SolverObjective, nit: int, best: OptimizeResult,
                   started: float) -> LocalRun:
     x = setup.to_user(np.asarray(best.x, dtype=float).reshape(x0.shape))
-    fun = problem.sign * (float(best.fun) + objective.shift)  # the user's value and sign
+    # The value as evaluated where it can be had (adding the shift back rounds): scipy's x is
+    # almost always the best point the objective saw.
+    exact = objective.best_x is not None and np.array_equal(x, objective.best_x)
+    minimized = objective.best_f if exact else float(best.fun) + objective.shift
+    fun = problem.sign * minimized  # the user's value and sign
     in_bounds = problem.contains(x)
     success = bool(best.success) and math.isfinite(fun) and in_bounds
     message = str(best.message)
