@@ -20,6 +20,7 @@ from engine.config import RunConfig, describe, load_config
 from engine.driver import StartPlan, run_multistart
 from engine.exceptions import ConfigError, EngineError
 from engine.local.methods import canonical_method, check_method_requirements, choose_method
+from engine.local.scipy_options import option_problems
 from engine.local.solve import uses_scaling
 from engine.options import (
     DedupOptions,
@@ -273,7 +274,8 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     Raises
     ------
     ConfigError
-        Start points of the wrong shape or outside the bounds, a bad ``initial_simplex``.
+        Start points of the wrong shape or outside the bounds, a bad ``initial_simplex``,
+        solver options the method does not take or of the wrong type.
     ProblemError
         A method without what it needs (a gradient, a Hessian, constraint support).
     """
@@ -288,6 +290,12 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
         options["initial_simplex"], message = _checked_simplex(options["initial_simplex"],
                                                                problem.dim)
         problems += [message] if message else []
+    method, reason = canonical_method(local.method), "chosen by the user"
+    if method == "auto":
+        method, reason = choose_method(problem, local.noisy)
+    # Checked against the method that runs (auto's pick too): scipy would only warn about
+    # an unknown option, or fail every start on a wrongly typed one.
+    problems += option_problems(method, options)
     if problems:
         raise ConfigError(problems)
     points = starts.points
@@ -300,9 +308,6 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
         # With only an evaluation budget, keep starting until the budget is spent.
         n_starts = max(DEFAULT_N_STARTS, stop.max_evals) if stop.max_evals else (
             DEFAULT_N_STARTS)
-    method, reason = canonical_method(local.method), "chosen by the user"
-    if method == "auto":
-        method, reason = choose_method(problem, local.noisy)
     check_method_requirements(method, problem)
     run_local = dataclasses.replace(local, method=method, options=options)
     # A fresh seed is drawn here, once: the spec records the entropy the starts come from.

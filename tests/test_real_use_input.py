@@ -1,0 +1,91 @@
+"""Input a user gets wrong is refused before any work, with the key, the value and the fix.
+
+Each case used to fail every start (or end with "0 minima from 0 starts" and no error); now
+it is one error raised before a single start is solved (issue 15, "Refused up front").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine
+from engine.exceptions import EngineError
+
+
+class Counted:
+    """A 2-D quadratic that counts its calls: a refused run may cost at most one probe."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, x: np.ndarray, *args: object) -> float:
+        self.calls += 1
+        return float((x[0] - 1) ** 2 + (x[1] + 1) ** 2)
+
+
+def refused(needles: list[str], fun: Counted | None = None, **kwargs: object) -> str:
+    """Run ``minimize`` expecting an EngineError that holds every needle, before any solve."""
+    fun = fun or Counted()
+    kwargs.setdefault("bounds", [(-5, 5), (-5, 5)])
+    with pytest.raises(EngineError) as info:
+        engine.minimize(fun, client="serial", n_starts=4, seed=0, **kwargs)
+    message = str(info.value)
+    for needle in needles:
+        assert needle in message
+    assert fun.calls <= 1  # at most the one evaluation that checks the bounds' dimension
+    return message
+
+
+# -- 1. solver options
+
+
+def test_unknown_solver_option_names_it_and_the_allowed_ones():
+    message = refused(["options['maxiterr']", "method='L-BFGS-B'", "did you mean 'maxiter'",
+                       "gtol"], options={"maxiterr": 5})
+    assert "it takes" in message
+
+
+def test_unknown_option_is_checked_against_the_method_auto_picks():
+    refused(["options['xatol']", "method='L-BFGS-B'"], options={"xatol": 1e-6})
+    # the same option is fine for Nelder-Mead, which auto picks for a noisy 2-D objective
+    res = engine.minimize(Counted(), [(-5, 5)] * 2, client="serial", n_starts=2, seed=0,
+                          options={"xatol": 1e-6}, local={"noisy": True})
+    assert res.method == "Nelder-Mead" and res.minima
+
+
+@pytest.mark.parametrize(("options", "needles"), [
+    ({"maxiter": "100"}, ["options['maxiter']='100'", "not an integer", "{'maxiter': 100}"]),
+    ({"maxiter": 1.5}, ["options['maxiter']=1.5", "not an integer"]),
+    ({"gtol": "1e-8"}, ["options['gtol']='1e-8'", "not a number", "{'gtol': 1e-08}"]),
+    ({"maxls": True}, ["options['maxls']=True", "not an integer"]),
+])
+def test_wrongly_typed_solver_option_is_refused(options, needles):
+    refused(needles, options=options)
+
+
+def test_options_every_method_accepts_and_engine_owned_ones_still_work():
+    res = engine.minimize(Counted(), [(-5, 5)] * 2, client="serial", n_starts=2, seed=0,
+                          options={"disp": False, "maxiter": np.int64(200), "gtol": 1e-9})
+    assert res.minima
+    simplex = [[0, 0], [1, 0], [0, 1]]
+    res = engine.minimize(Counted(), [(-5, 5)] * 2, client="serial", n_starts=2, seed=0,
+                          method="Nelder-Mead",
+                          options={"initial_simplex": simplex, "xatol": 1e-8, "fatol": 1e-10})
+    assert res.minima and np.allclose(res.x, [1, -1], atol=1e-3)
+
+
+def test_option_of_another_method_is_refused_for_trust_constr():
+    refused(["options['return_all']", "method='trust-constr'"], method="trust-constr",
+            options={"return_all": True})
+
+
+# -- 2. args
+
+
+def test_scalar_args_are_wrapped_like_scipy():
+    def shifted(x, a):
+        return float((x[0] - a) ** 2)
+
+    res = engine.minimize(shifted, [(-5, 5)], args=1.0, client="serial", n_starts=2, seed=0)
+    assert np.allclose(res.x, [1.0], atol=1e-5)
