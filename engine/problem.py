@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import Bounds, HessianUpdateStrategy
+from scipy.optimize import (
+    Bounds,
+    HessianUpdateStrategy,
+    LinearConstraint,
+    NonlinearConstraint,
+)
 
 from engine.exceptions import ProblemError
 
@@ -163,6 +168,24 @@ def _check_callable(value: Any, name: str, extra: tuple[Any, ...] = ()) -> None:
     raise ProblemError(f"{name}={value!r} is not allowed; use {allowed}")
 
 
+def _check_constraint(constraint: Any, name: str) -> None:
+    """Refuse a constraint scipy would refuse in every solve (an unknown type, no ``fun``)."""
+    if isinstance(constraint, (LinearConstraint, NonlinearConstraint)):
+        return
+    fix = ("give {'type': 'eq' or 'ineq', 'fun': callable} or a LinearConstraint or "
+           "NonlinearConstraint")
+    if not isinstance(constraint, dict):
+        raise ProblemError(f"{name}={constraint!r} is not a constraint; {fix}")
+    kind = constraint.get("type")
+    if kind not in ("eq", "ineq"):
+        raise ProblemError(f"{name} has type {kind!r}; allowed types: 'eq', 'ineq' ({fix})")
+    if not callable(constraint.get("fun")):
+        raise ProblemError(f"{name} has fun={constraint.get('fun')!r}, not a callable; {fix}")
+    unknown = sorted(set(constraint) - {"type", "fun", "jac", "args"})
+    if unknown:
+        raise ProblemError(f"{name} has unknown keys {unknown}; allowed: type, fun, jac, args")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A bounded minimization (or maximization) problem.
@@ -243,6 +266,8 @@ class Problem:
             )
         if isinstance(constraints, dict) or not isinstance(constraints, (list, tuple)):
             constraints = (constraints,) if constraints else ()
+        for i, constraint in enumerate(constraints):
+            _check_constraint(constraint, f"constraints[{i}]")
         if not isinstance(maximize, (bool, np.bool_)):
             raise ProblemError(
                 f"maximize={maximize!r} is not allowed; use True (find maxima) or False "

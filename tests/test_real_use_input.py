@@ -89,3 +89,28 @@ def test_scalar_args_are_wrapped_like_scipy():
 
     res = engine.minimize(shifted, [(-5, 5)], args=1.0, client="serial", n_starts=2, seed=0)
     assert np.allclose(res.x, [1.0], atol=1e-5)
+
+
+# -- 3. constraints
+
+
+@pytest.mark.parametrize(("constraints", "needles"), [
+    ({"type": "ineqq", "fun": lambda x: x[0]},
+     ["constraints[0]", "'ineqq'", "'eq', 'ineq'", "LinearConstraint"]),
+    ([{"type": "eq", "fun": lambda x: x[0]}, {"type": "ineq"}],
+     ["constraints[1]", "fun=None", "not a callable", "NonlinearConstraint"]),
+    ([{"type": "ineq", "fun": lambda x: x[0], "jacobian": None}],
+     ["constraints[0]", "unknown keys ['jacobian']", "jac"]),
+    ([lambda x: x[0]], ["constraints[0]", "is not a constraint"]),
+])
+def test_malformed_constraint_is_refused_before_any_work(constraints, needles):
+    refused(needles, constraints=constraints)
+
+
+def test_constraint_objects_and_dicts_are_accepted():
+    from scipy.optimize import LinearConstraint
+
+    res = engine.minimize(Counted(), [(-5, 5)] * 2, client="serial", n_starts=2, seed=0,
+                          constraints=[{"type": "ineq", "fun": lambda x: x[0] - 2},
+                                       LinearConstraint([[0, 1]], -np.inf, -2)])
+    assert np.allclose(res.x, [2, -2], atol=1e-4)
