@@ -249,6 +249,16 @@ class Problem:
                 f"fun={fun!r} is not callable; pass a function f(x, *args) -> float"
             )
         lower, upper = normalize_bounds(bounds)
+        # One bare pair, (-5, 5), or Bounds(-3, 3) (scipy stores scalars as 1-element arrays)
+        # makes a 1-D problem: often meant as "this range for every variable". An objective
+        # that reads x[1] would then fail every start.
+        if isinstance(bounds, Bounds):
+            one_range = (f"bounds=Bounds({lower[0]:g}, {upper[0]:g}) gives 1 variable",
+                         f"write Bounds([{lower[0]:g}] * n, [{upper[0]:g}] * n) or a list of "
+                         "(low, high) pairs, one per variable")
+        elif np.ndim(bounds) == 1:
+            one_range = ("bounds has 1 pair",
+                         "give one (low, high) pair per variable, e.g. bounds=[(-5, 5)] * n")
         if not isinstance(args, tuple):
             args = tuple(args) if isinstance(args, list) else (args,)
         _check_callable(jac, "jac", (True, False, "2-point", "3-point", "cs"))
@@ -273,7 +283,7 @@ class Problem:
                 f"maximize={maximize!r} is not allowed; use True (find maxima) or False "
                 "(find minima)"
             )
-        return cls(
+        problem = cls(
             fun=fun,
             lower=lower,
             upper=upper,
@@ -284,6 +294,44 @@ class Problem:
             maximize=bool(maximize),
             name=getattr(fun, "__qualname__", type(fun).__name__),
         )
+        if lower.size == 1 and (isinstance(bounds, Bounds) or np.ndim(bounds) == 1):
+            problem.check_dimension(*one_range)
+        return problem
+
+    def check_dimension(self, given: str, fix: str) -> None:
+        """Call the objective once at the box centre; refuse bounds of too few variables.
+
+        The one evaluation is not counted in any run's ``nfev``: it happens before the run.
+        Only an ``IndexError`` or a gradient of another length is judged here; any other
+        failure is the objective's own and is recorded per start as usual.
+
+        Parameters
+        ----------
+        given, fix : str
+            How the bounds were written, and how to write them, for the message.
+
+        Raises
+        ------
+        ProblemError
+            When ``fun`` indexes past the variables the bounds give, or its gradient has
+            another length.
+        """
+        centre = (self.lower + self.upper) / 2
+        try:
+            grad = self.value_and_gradient(centre)[1] if self.jac is True or callable(
+                self.jac) else None
+            if grad is None:
+                self.fun(centre, *self.args)
+        except IndexError as exc:
+            found = re.search(r"index (\d+)", str(exc))
+            where = f"x[{found.group(1)}]" if found else f"past x[{self.dim - 1}]"
+            raise ProblemError(f"{given} but the objective indexes {where} ({exc}); "
+                               f"{fix}") from None
+        except ObjectiveError as exc:
+            if str(exc).startswith("gradient has shape"):
+                raise ProblemError(f"{given} but the {exc}; {fix}") from None
+        except Exception:  # the objective's own failure: each start records it
+            return
 
     @property
     def dim(self) -> int:

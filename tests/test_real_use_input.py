@@ -114,3 +114,34 @@ def test_constraint_objects_and_dicts_are_accepted():
                           constraints=[{"type": "ineq", "fun": lambda x: x[0] - 2},
                                        LinearConstraint([[0, 1]], -np.inf, -2)])
     assert np.allclose(res.x, [2, -2], atol=1e-4)
+
+
+# -- 4. bounds of the wrong dimension
+
+
+def test_one_bare_pair_for_a_2d_objective_is_refused_before_any_work():
+    fun = Counted()
+    message = refused(["bounds has 1 pair", "indexes x[1]", "one (low, high) pair per variable"],
+                      fun=fun, bounds=(-5, 5))
+    assert fun.calls == 1 and "IndexError" not in message.split(";")[-1]
+
+
+def test_one_bare_pair_with_a_gradient_of_another_length_is_refused():
+    def fun(x):
+        return float(np.sum(x**2))
+
+    with pytest.raises(EngineError, match=r"bounds has 1 pair but the gradient has shape \(2,\)"):
+        engine.minimize(fun, (-5, 5), jac=lambda x: np.zeros(2), client="serial", n_starts=2)
+
+
+def test_one_bare_pair_for_a_1d_objective_still_runs():
+    res = engine.minimize(lambda x: float((x[0] - 1) ** 2), (-5, 5), client="serial",
+                          n_starts=2, seed=0)
+    assert np.allclose(res.x, [1.0], atol=1e-5)
+
+
+def test_scalar_scipy_bounds_are_refused_naming_the_fix():
+    from scipy.optimize import Bounds
+
+    refused(["bounds=Bounds(-3, 3) gives 1 variable", "indexes x[1]",
+             "Bounds([-3] * n, [3] * n)", "(low, high) pairs"], bounds=Bounds(-3, 3))
