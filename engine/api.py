@@ -296,6 +296,8 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     # Checked against the method that runs (auto's pick too): scipy would only warn about
     # an unknown option, or fail every start on a wrongly typed one.
     problems += option_problems(method, options)
+    if search.vectorized and (message := problem.vectorized_problem()) is not None:
+        problems.append(message)
     if problems:
         raise ConfigError(problems)
     points = starts.points

@@ -543,6 +543,28 @@ class Problem:
         hessian = self.hessian(x)
         return -hessian if self.maximize else hessian
 
+    def vectorized_problem(self) -> str | None:
+        """Why ``fun`` does not give ``n`` values for ``n`` points, or None when it does.
+
+        One vectorized call on two copies of the box centre, before the run (not counted in
+        any ``nfev``). A call that raises is not judged: :meth:`evaluate_many` then falls back
+        to one call per point. An array of the wrong shape (``(n, 1)``) is refused, since it
+        silently turns every sample into one call per point.
+        """
+        centre = (self.lower + self.upper) / 2
+        try:
+            raw = self.fun(np.column_stack([centre, centre]), *self.args)
+            if self.jac is True and isinstance(raw, (tuple, list)) and len(raw) == 2:
+                raw = raw[0]
+            shape = np.shape(raw)
+        except (Exception, SystemExit):  # falls back to one call per point, as documented
+            return None
+        if shape == (2,) or np.size(raw) != 2:
+            return None
+        return (f"search.vectorized=True but the objective returned shape {shape} for 2 points "
+                "(a (d, 2) array); expected (2,): return one value per column, e.g. "
+                "np.sum(x**2, axis=0), or flatten the result with .ravel()")
+
     def _vectorized(self, points: np.ndarray) -> np.ndarray | None:
         """All values from one call of ``fun`` on the ``(d, n)`` array, or None when that
         call fails or does not give ``n`` real numbers (then each point is tried alone)."""

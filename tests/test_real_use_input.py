@@ -145,3 +145,25 @@ def test_scalar_scipy_bounds_are_refused_naming_the_fix():
 
     refused(["bounds=Bounds(-3, 3) gives 1 variable", "indexes x[1]",
              "Bounds([-3] * n, [3] * n)", "(low, high) pairs"], bounds=Bounds(-3, 3))
+
+
+# -- 5. vectorized output of the wrong shape
+
+
+def test_vectorized_output_of_shape_n_by_1_is_refused():
+    calls = []
+
+    def column(x):
+        calls.append(np.shape(x))
+        return np.sum(x**2, axis=0, keepdims=True).T if np.ndim(x) == 2 else float(x @ x)
+
+    with pytest.raises(EngineError, match=r"returned shape \(2, 1\).*expected \(2,\)"):
+        engine.minimize(column, [(-5, 5)] * 2, client="serial", n_starts=2, max_evals=200,
+                        search={"vectorized": True})
+    assert calls == [(2, 2)]
+
+
+def test_vectorized_output_of_shape_n_runs():
+    res = engine.minimize(lambda x: np.sum((x - 1) ** 2, axis=0), [(-5, 5)] * 2,
+                          client="serial", max_evals=400, seed=0, search={"vectorized": True})
+    assert np.allclose(res.x, [1, 1], atol=1e-4)
