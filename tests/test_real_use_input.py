@@ -167,3 +167,17 @@ def test_vectorized_output_of_shape_n_runs():
     res = engine.minimize(lambda x: np.sum((x - 1) ** 2, axis=0), [(-5, 5)] * 2,
                           client="serial", max_evals=400, seed=0, search={"vectorized": True})
     assert np.allclose(res.x, [1, 1], atol=1e-4)
+
+
+# -- 7. a budget too small for one solve
+
+
+def test_max_evals_below_one_solve_says_so_before_work():
+    fun = Counted()
+    with pytest.raises(EngineError) as info:
+        engine.minimize(lambda x: fun(x[:2]) + float(x[2:] @ x[2:]), [(-5, 5)] * 5,
+                        client="serial", max_evals=2)
+    assert "max_evals=2 cannot pay for one local solve of a 5-variable problem" in str(
+        info.value)
+    assert "at least 6 evaluations" in str(info.value) and "raise it" in str(info.value)
+    assert fun.calls == 0
