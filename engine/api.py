@@ -19,7 +19,13 @@ import numpy as np
 from engine.config import RunConfig, describe, load_config
 from engine.driver import StartPlan, run_multistart
 from engine.exceptions import ConfigError, EngineError
-from engine.local.methods import canonical_method, check_method_requirements, choose_method
+from engine.local.methods import (
+    METHODS,
+    canonical_method,
+    check_method_requirements,
+    choose_method,
+)
+from engine.local.scipy_options import option_problems
 from engine.local.solve import uses_scaling
 from engine.options import (
     DedupOptions,
@@ -255,6 +261,19 @@ def _checked_simplex(value: Any, dim: int) -> tuple[list[list[float]] | None, st
     return simplex.tolist(), None
 
 
+def _budget_problems(max_evals: int | None, method: str, problem: Problem) -> list[str]:
+    """A ``max_evals`` too small for one local solve (else the run ends at once, no error)."""
+    has_jac = callable(problem.jac) or problem.jac is True
+    # A simplex (or a first finite-difference gradient) costs d + 1 values; with a gradient
+    # a solve needs at least its first point and one step.
+    need = 2 if has_jac and METHODS[method].uses_jac else problem.dim + 1
+    if max_evals is None or max_evals >= need:
+        return []
+    return [f"max_evals={max_evals} cannot pay for one local solve of a {problem.dim}-variable "
+            f"problem with method={method!r} (at least {need} evaluations); raise it to a few "
+            f"hundred per variable, e.g. max_evals={200 * problem.dim}"]
+
+
 def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = None,
                  identity: Mapping[str, Any] | None = None) -> RunSpec:
     """Resolve every ``"auto"`` value once, check what needs the problem, and fingerprint.
@@ -273,7 +292,8 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     Raises
     ------
     ConfigError
-        Start points of the wrong shape or outside the bounds, a bad ``initial_simplex``.
+        Start points of the wrong shape or outside the bounds, a bad ``initial_simplex``,
+        solver options the method does not take or of the wrong type.
     ProblemError
         A method without what it needs (a gradient, a Hessian, constraint support).
     """
@@ -288,6 +308,15 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
         options["initial_simplex"], message = _checked_simplex(options["initial_simplex"],
                                                                problem.dim)
         problems += [message] if message else []
+    method, reason = canonical_method(local.method), "chosen by the user"
+    if method == "auto":
+        method, reason = choose_method(problem, local.noisy)
+    # Checked against the method that runs (auto's pick too): scipy would only warn about
+    # an unknown option, or fail every start on a wrongly typed one.
+    problems += option_problems(method, options)
+    if search.vectorized and (message := problem.vectorized_problem()) is not None:
+        problems.append(message)
+    problems += _budget_problems(stop.max_evals, method, problem)
     if problems:
         raise ConfigError(problems)
     points = starts.points
@@ -300,9 +329,6 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
         # With only an evaluation budget, keep starting until the budget is spent.
         n_starts = max(DEFAULT_N_STARTS, stop.max_evals) if stop.max_evals else (
             DEFAULT_N_STARTS)
-    method, reason = canonical_method(local.method), "chosen by the user"
-    if method == "auto":
-        method, reason = choose_method(problem, local.noisy)
     check_method_requirements(method, problem)
     run_local = dataclasses.replace(local, method=method, options=options)
     # A fresh seed is drawn here, once: the spec records the entropy the starts come from.

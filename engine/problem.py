@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import Bounds, HessianUpdateStrategy
+from scipy.optimize import (
+    Bounds,
+    HessianUpdateStrategy,
+    LinearConstraint,
+    NonlinearConstraint,
+)
 
 from engine.exceptions import ProblemError
 
@@ -163,6 +168,24 @@ def _check_callable(value: Any, name: str, extra: tuple[Any, ...] = ()) -> None:
     raise ProblemError(f"{name}={value!r} is not allowed; use {allowed}")
 
 
+def _check_constraint(constraint: Any, name: str) -> None:
+    """Refuse a constraint scipy would refuse in every solve (an unknown type, no ``fun``)."""
+    if isinstance(constraint, (LinearConstraint, NonlinearConstraint)):
+        return
+    fix = ("give {'type': 'eq' or 'ineq', 'fun': callable} or a LinearConstraint or "
+           "NonlinearConstraint")
+    if not isinstance(constraint, dict):
+        raise ProblemError(f"{name}={constraint!r} is not a constraint; {fix}")
+    kind = constraint.get("type")
+    if kind not in ("eq", "ineq"):
+        raise ProblemError(f"{name} has type {kind!r}; allowed types: 'eq', 'ineq' ({fix})")
+    if not callable(constraint.get("fun")):
+        raise ProblemError(f"{name} has fun={constraint.get('fun')!r}, not a callable; {fix}")
+    unknown = sorted(set(constraint) - {"type", "fun", "jac", "args"})
+    if unknown:
+        raise ProblemError(f"{name} has unknown keys {unknown}; allowed: type, fun, jac, args")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A bounded minimization (or maximization) problem.
@@ -226,6 +249,16 @@ class Problem:
                 f"fun={fun!r} is not callable; pass a function f(x, *args) -> float"
             )
         lower, upper = normalize_bounds(bounds)
+        # One bare pair, (-5, 5), or Bounds(-3, 3) (scipy stores scalars as 1-element arrays)
+        # makes a 1-D problem: often meant as "this range for every variable". An objective
+        # that reads x[1] would then fail every start.
+        if isinstance(bounds, Bounds):
+            one_range = (f"bounds=Bounds({lower[0]:g}, {upper[0]:g}) gives 1 variable",
+                         f"write Bounds([{lower[0]:g}] * n, [{upper[0]:g}] * n) or a list of "
+                         "(low, high) pairs, one per variable")
+        elif np.ndim(bounds) == 1:
+            one_range = ("bounds has 1 pair",
+                         "give one (low, high) pair per variable, e.g. bounds=[(-5, 5)] * n")
         if not isinstance(args, tuple):
             args = tuple(args) if isinstance(args, list) else (args,)
         _check_callable(jac, "jac", (True, False, "2-point", "3-point", "cs"))
@@ -243,12 +276,14 @@ class Problem:
             )
         if isinstance(constraints, dict) or not isinstance(constraints, (list, tuple)):
             constraints = (constraints,) if constraints else ()
+        for i, constraint in enumerate(constraints):
+            _check_constraint(constraint, f"constraints[{i}]")
         if not isinstance(maximize, (bool, np.bool_)):
             raise ProblemError(
                 f"maximize={maximize!r} is not allowed; use True (find maxima) or False "
                 "(find minima)"
             )
-        return cls(
+        problem = cls(
             fun=fun,
             lower=lower,
             upper=upper,
@@ -259,6 +294,44 @@ class Problem:
             maximize=bool(maximize),
             name=getattr(fun, "__qualname__", type(fun).__name__),
         )
+        if lower.size == 1 and (isinstance(bounds, Bounds) or np.ndim(bounds) == 1):
+            problem.check_dimension(*one_range)
+        return problem
+
+    def check_dimension(self, given: str, fix: str) -> None:
+        """Call the objective once at the box centre; refuse bounds of too few variables.
+
+        The one evaluation is not counted in any run's ``nfev``: it happens before the run.
+        Only an ``IndexError`` or a gradient of another length is judged here; any other
+        failure is the objective's own and is recorded per start as usual.
+
+        Parameters
+        ----------
+        given, fix : str
+            How the bounds were written, and how to write them, for the message.
+
+        Raises
+        ------
+        ProblemError
+            When ``fun`` indexes past the variables the bounds give, or its gradient has
+            another length.
+        """
+        centre = (self.lower + self.upper) / 2
+        try:
+            grad = self.value_and_gradient(centre)[1] if self.jac is True or callable(
+                self.jac) else None
+            if grad is None:
+                self.fun(centre, *self.args)
+        except IndexError as exc:
+            found = re.search(r"index (\d+)", str(exc))
+            where = f"x[{found.group(1)}]" if found else f"past x[{self.dim - 1}]"
+            raise ProblemError(f"{given} but the objective indexes {where} ({exc}); "
+                               f"{fix}") from None
+        except ObjectiveError as exc:
+            if str(exc).startswith("gradient has shape"):
+                raise ProblemError(f"{given} but the {exc}; {fix}") from None
+        except Exception:  # the objective's own failure: each start records it
+            return
 
     @property
     def dim(self) -> int:
@@ -469,6 +542,28 @@ class Problem:
         """:meth:`hessian` in the minimized sign."""
         hessian = self.hessian(x)
         return -hessian if self.maximize else hessian
+
+    def vectorized_problem(self) -> str | None:
+        """Why ``fun`` does not give ``n`` values for ``n`` points, or None when it does.
+
+        One vectorized call on two copies of the box centre, before the run (not counted in
+        any ``nfev``). A call that raises is not judged: :meth:`evaluate_many` then falls back
+        to one call per point. An array of the wrong shape (``(n, 1)``) is refused, since it
+        silently turns every sample into one call per point.
+        """
+        centre = (self.lower + self.upper) / 2
+        try:
+            raw = self.fun(np.column_stack([centre, centre]), *self.args)
+            if self.jac is True and isinstance(raw, (tuple, list)) and len(raw) == 2:
+                raw = raw[0]
+            shape = np.shape(raw)
+        except (Exception, SystemExit):  # falls back to one call per point, as documented
+            return None
+        if shape == (2,) or np.size(raw) != 2:
+            return None
+        return (f"search.vectorized=True but the objective returned shape {shape} for 2 points "
+                "(a (d, 2) array); expected (2,): return one value per column, e.g. "
+                "np.sum(x**2, axis=0), or flatten the result with .ravel()")
 
     def _vectorized(self, points: np.ndarray) -> np.ndarray | None:
         """All values from one call of ``fun`` on the ``(d, n)`` array, or None when that
