@@ -478,6 +478,9 @@ class MultistartResult:
     def to_frame(self, what: str = "minima") -> Any:
         """A pandas DataFrame of the ``"minima"`` (default) or of the ``"runs"``.
 
+        Solutions are columns ``x_0, x_1, ...`` and, for runs, starts ``x0_0, x0_1, ...``
+        (``x0`` is the start, as in scipy), like ``minima.csv`` and ``runs.csv``.
+
         Needs the optional ``pandas`` extra (``pip install multistart-engine[pandas]``).
         """
         try:
@@ -489,13 +492,13 @@ class MultistartResult:
         if what == "minima":
             rows = [
                 {"rank": i + 1, "fun": m.fun, "n_hits": m.n_hits,
-                 **{f"x{j}": v for j, v in enumerate(m.x)}}
+                 **{f"x_{j}": v for j, v in enumerate(m.x)}}
                 for i, m in enumerate(self.minima)
             ]
         elif what == "runs":
             rows = [
                 {**{k: v for k, v in r.to_dict().items() if k not in ("x", "x0")},
-                 **{f"x{j}": v for j, v in enumerate(r.x)},
+                 **{f"x_{j}": v for j, v in enumerate(r.x)},
                  **{f"x0_{j}": v for j, v in enumerate(r.x0)}}
                 for r in self.runs
             ]
