@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+from scipy.optimize import OptimizeResult
 
 import engine
 from engine.results.outputs import write_result_dir
@@ -37,3 +38,28 @@ def test_solutions_are_x_j_and_starts_x0_j_in_csv_and_frames(result, tmp_path):
     assert "x0" not in runs.columns and "x1" not in runs.columns
     minima = result.to_frame("minima")
     assert minima.loc[0, "x_0"] == result.minima[0].x[0]
+
+
+def test_result_reads_like_scipy_optimize_result(result):
+    assert result["x"] is result.x and result["fun"] == result.fun
+    assert result.status == 0 and result.success is True and isinstance(result.message, str)
+    assert set(result.keys()) >= {"x", "fun", "success", "status", "message", "nfev", "nit"}
+    assert dict(result)["nfev"] == result.nfev and "x" in result
+    with pytest.raises(KeyError):
+        result["minimum"]
+    best = result.lowest_optimization_result
+    assert isinstance(best, OptimizeResult)
+    assert best.fun == min(r.fun for r in result.runs if r.success) and best.success
+    assert {"x", "fun", "nfev", "nit", "success", "message"} <= set(best)
+    assert best.fun == result.minima[0].fun
+
+
+def test_status_says_why_no_minimum_was_found():
+    def broken(x: np.ndarray) -> float:
+        raise ValueError("no model")
+
+    failed = engine.minimize(broken, BOUNDS, n_starts=3, seed=0)
+    assert not failed.success and failed.status == 2
+    assert failed.lowest_optimization_result is None
+    cut = engine.minimize(himmelblau, BOUNDS, n_starts=8, seed=0, max_evals=3)
+    assert not cut.minima and cut.status == 1 and cut.stop_reason == "max_evals"

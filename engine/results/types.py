@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 
 from engine.options import (
     DedupOptions,
@@ -304,6 +305,37 @@ class Minimum:
         }
 
 
+#: The keys of :meth:`MultistartResult.keys`: scipy's ``OptimizeResult`` fields.
+SCIPY_KEYS: tuple[str, ...] = (
+    "x", "fun", "success", "status", "message", "nfev", "nit", "lowest_optimization_result")
+
+#: :attr:`MultistartResult.status` codes, as scipy documents its own.
+STATUS: dict[int, str] = {
+    0: "at least one local minimum was found",
+    1: "no minimum: a limit (max_evals, max_time, ...), the callback or an interrupt stopped "
+       "the run first",
+    2: "no minimum: every start that was run failed",
+}
+
+# Stop reasons that mean no start was cut short by the user or a limit.
+_EVERY_START_RAN = frozenset({"n_starts", "explored"})
+
+
+def _best_run(runs: Sequence[LocalRun], sign: float) -> LocalRun | None:
+    """The lowest successful run (``sign`` * fun), else the lowest finite one, or None."""
+    if hasattr(runs, "successful"):  # a RunStore: read its columns, build one run
+        values = sign * np.asarray(runs.fun, dtype=float)
+        indices, ok = runs.indices, np.asarray(runs.success, dtype=bool)
+        for mask in (ok & np.isfinite(values), np.isfinite(values)):
+            if mask.any():
+                row = np.flatnonzero(mask)[np.argmin(values[mask])]
+                return runs.get(int(indices[row]))
+        return None
+    finite = [r for r in runs if math.isfinite(r.fun)]
+    pool = [r for r in finite if r.success] or finite
+    return min(pool, key=lambda r: sign * r.fun, default=None)
+
+
 @dataclass(frozen=True, eq=False)
 class MultistartResult:
     """What a multistart run found.
@@ -329,6 +361,10 @@ class MultistartResult:
         ``"target"``, ``"callback"`` or ``"interrupted"``.
     success : bool
         At least one local run succeeded.
+    status : int
+        scipy's exit code (see :data:`STATUS`): 0 at least one minimum was found; 1 none,
+        and a limit, the callback or an interrupt stopped the run; 2 none, and every start
+        that was run failed.
     message : str
         One-line human summary.
     maximize : bool
@@ -348,6 +384,12 @@ class MultistartResult:
         Estimated fraction of the box lying in the basins of the minima found.
     method, strategy : str
         The local method used (what ``method="auto"`` chose) and the search strategy.
+
+    Notes
+    -----
+    The result also reads like scipy's :class:`~scipy.optimize.OptimizeResult`: ``res["x"]``,
+    ``res["fun"]``, ``res.keys()`` (:data:`SCIPY_KEYS`), ``dict(res)``, and
+    ``res.lowest_optimization_result`` as :func:`scipy.optimize.basinhopping` has it.
     """
 
     x: np.ndarray | None
@@ -370,6 +412,44 @@ class MultistartResult:
     method: str = ""
     strategy: str = "all"
     spec: RunSpec | None = None
+
+    # -- scipy's OptimizeResult view (a frozen dataclass, not a dict subclass)
+    def keys(self) -> tuple[str, ...]:
+        """The scipy ``OptimizeResult`` fields this result answers by item access."""
+        return SCIPY_KEYS
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in SCIPY_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in SCIPY_KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        # As iterating a scipy OptimizeResult (a dict) gives its keys.
+        return iter(SCIPY_KEYS)
+
+    @property
+    def status(self) -> int:
+        """scipy's exit code: 0 a minimum was found, else 1 or 2 (see :data:`STATUS`)."""
+        if self.success:
+            return 0
+        return 2 if self.stop_reason in _EVERY_START_RAN else 1
+
+    @property
+    def lowest_optimization_result(self) -> OptimizeResult | None:
+        """The best local run as scipy's ``OptimizeResult`` (as basinhopping reports it).
+
+        The lowest successful run (highest when maximizing), else the lowest run with a
+        finite value; None when no run has one. Fields: ``x``, ``fun``, ``nfev``, ``nit``,
+        ``success``, ``message`` and ``x0``, the start.
+        """
+        best = _best_run(self.runs, -1.0 if self.maximize else 1.0)
+        if best is None:
+            return None
+        return OptimizeResult(x=best.x, fun=best.fun, nfev=best.nfev, nit=best.nit,
+                              success=best.success, message=best.message, x0=best.x0)
 
     @property
     def nit(self) -> int:
