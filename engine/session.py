@@ -22,7 +22,7 @@ from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum
+from engine.results.types import LocalRun, Minimum, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
 from engine.search.selection import evaluate_points
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
@@ -82,12 +82,18 @@ class StartPlan:
                     offset += 1
 
 
-def as_minima(basins: list[Basin], sign: float) -> tuple[Minimum, ...]:
-    """Basins (internal, minimized sign) as result minima with the user's sign."""
-    return tuple(
+def as_minima(basins: list[Basin], sign: float,
+              runs: RunStore | None = None) -> tuple[Minimum, ...]:
+    """Basins (internal, minimized sign) as result minima with the user's sign.
+
+    With ``runs``, each minimum also gets the start point of its best run and its runs'
+    evaluations (a :class:`MultistartResult` fills them from its own runs otherwise).
+    """
+    minima = tuple(
         Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members), starts=tuple(b.members))
         for b in basins
     )
+    return minima if runs is None else with_runs(minima, runs, sign)
 
 
 class Session:
@@ -217,7 +223,7 @@ class Session:
             best_fun=sign * self.best if math.isfinite(self.best) else math.nan,
             elapsed=self.elapsed(),
             # Merging the minima costs per run: only a callback can read them.
-            minima_source=((lambda: as_minima(self.online.basins(), sign))
+            minima_source=((lambda: as_minima(self.online.basins(), sign, self.runs))
                            if self._rules_at["report"] else None),
         )
         return self._last_state

@@ -63,3 +63,36 @@ def test_status_says_why_no_minimum_was_found():
     assert failed.lowest_optimization_result is None
     cut = engine.minimize(himmelblau, BOUNDS, n_starts=8, seed=0, max_evals=3)
     assert not cut.minima and cut.status == 1 and cut.stop_reason == "max_evals"
+
+
+def test_each_minimum_carries_its_start_nfev_and_exitflag(result, tmp_path):
+    runs = {r.index: r for r in result.runs}
+    for m in result.minima:
+        members = [runs[i] for i in m.starts]
+        best = min(members, key=lambda r: r.fun)
+        assert np.array_equal(m.x0, best.x0) and m.fun == best.fun
+        assert m.nfev == sum(r.nfev for r in members) and m.exitflag == 1
+    back = engine.MultistartResult.load(result.save(tmp_path))
+    assert [(m.x0.tolist(), m.nfev, m.exitflag) for m in back.minima] == [
+        (m.x0.tolist(), m.nfev, m.exitflag) for m in result.minima]
+    old = result.to_dict(include_runs=False)  # as written before minima carried them
+    for m in old["minima"]:
+        del m["x0"], m["nfev"], m["exitflag"]
+    loaded = engine.MultistartResult.from_dict(old)
+    assert loaded.minima[0].x0 is None and loaded.minima[0].nfev is None
+    assert loaded.minima[0].exitflag == 1 and loaded.minima[0].n_hits == result.minima[0].n_hits
+
+
+def test_maximized_minimum_starts_from_its_highest_run():
+    res = engine.minimize(lambda x: -himmelblau(x), BOUNDS, n_starts=12, seed=2,
+                          maximize=True)
+    runs = {r.index: r for r in res.runs}
+    for m in res.minima:
+        assert np.array_equal(m.x0, max((runs[i] for i in m.starts), key=lambda r: r.fun).x0)
+
+
+def test_callback_minima_carry_their_starts():
+    seen = []
+    engine.minimize(himmelblau, BOUNDS, n_starts=6, seed=0,
+                    callback=lambda state: seen.append(state.minima))
+    assert seen[-1] and all(m.x0 is not None and m.nfev > 0 for m in seen[-1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -278,6 +278,9 @@ class RunSpec:
 class Minimum:
     """A distinct local minimum: the best point of a basin and how often starts reached it.
 
+    Like an entry of MATLAB's ``GlobalOptimSolution`` list, it carries its start point, its
+    evaluations and an exit flag.
+
     Attributes
     ----------
     x : numpy.ndarray
@@ -287,13 +290,24 @@ class Minimum:
     n_hits : int
         Number of successful runs that converged here.
     starts : tuple of int
-        Indices of those runs, ascending.
+        Indices of those runs, ascending (``res.runs`` holds each one's ``x0``).
+    x0 : numpy.ndarray or None
+        Start point of the best of those runs (the one that reached ``x``); None when not
+        recorded (a ``result.json`` written before it was).
+    nfev : int or None
+        Objective evaluations of those runs, summed; None when not recorded.
+    exitflag : int
+        As MATLAB's ``Exitflag`` (see :data:`EXITFLAGS`): 1, the local solver converged.
+        Runs that did not converge never make a minimum, so no other value occurs today.
     """
 
     x: np.ndarray
     fun: float
     n_hits: int
     starts: tuple[int, ...]
+    x0: np.ndarray | None = None
+    nfev: int | None = None
+    exitflag: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -302,7 +316,57 @@ class Minimum:
             "fun": _float_or_none(self.fun),
             "n_hits": self.n_hits,
             "starts": list(self.starts),
+            "x0": None if self.x0 is None else _floats(self.x0),
+            "nfev": self.nfev,
+            "exitflag": self.exitflag,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Minimum:
+        """Inverse of :meth:`to_dict`; a dict without ``x0``/``nfev``/``exitflag`` (an older
+        ``result.json``) gives None, None and 1."""
+
+        def arr(values: list[float | None]) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+        return cls(x=arr(data["x"]), fun=_nan_if_none(data["fun"]),
+                   n_hits=int(data["n_hits"]), starts=tuple(int(i) for i in data["starts"]),
+                   x0=None if data.get("x0") is None else arr(data["x0"]),
+                   nfev=None if data.get("nfev") is None else int(data["nfev"]),
+                   exitflag=int(data.get("exitflag", 1)))
+
+
+#: :attr:`Minimum.exitflag` values, as MATLAB documents its own.
+EXITFLAGS: dict[int, str] = {1: "the local solver converged"}
+
+
+def with_runs(minima: Sequence[Minimum], runs: Sequence[LocalRun],
+              sign: float) -> tuple[Minimum, ...]:
+    """``minima`` with the start point of each one's best run and its runs' evaluations.
+
+    ``sign`` is -1 when maximizing (the best run is then the highest). Minima whose runs are
+    not all in ``runs`` are returned as they are.
+    """
+    by_index = getattr(runs, "best_and_nfev", None)
+    table = None if by_index is not None else {r.index: r for r in runs}
+    out = []
+    for m in minima:
+        if by_index is not None:  # a RunStore: its columns, no run objects
+            found = by_index(m.starts, sign)
+            if found is None:
+                out.append(m)
+                continue
+            best, nfev = found
+            x0 = runs.get(best).x0
+        else:
+            members = [table[i] for i in m.starts if i in table]
+            if len(members) != len(m.starts) or not members:
+                out.append(m)
+                continue
+            x0 = min(members, key=lambda r: sign * r.fun).x0
+            nfev = sum(r.nfev for r in members)
+        out.append(replace(m, x0=np.array(x0, dtype=float), nfev=int(nfev)))
+    return tuple(out)
 
 
 #: The keys of :meth:`MultistartResult.keys`: scipy's ``OptimizeResult`` fields.
@@ -413,6 +477,13 @@ class MultistartResult:
     strategy: str = "all"
     spec: RunSpec | None = None
 
+    def __post_init__(self) -> None:
+        # Minima built from basins alone (engine.driver) learn their start point and
+        # evaluations from the runs this result holds.
+        if self.runs and any(m.x0 is None for m in self.minima):
+            object.__setattr__(self, "minima", with_runs(
+                self.minima, self.runs, -1.0 if self.maximize else 1.0))
+
     # -- scipy's OptimizeResult view (a frozen dataclass, not a dict subclass)
     def keys(self) -> tuple[str, ...]:
         """The scipy ``OptimizeResult`` fields this result answers by item access."""
@@ -519,11 +590,7 @@ class MultistartResult:
                 return None
             return np.array([np.nan if v is None else v for v in values], dtype=float)
 
-        minima = tuple(
-            Minimum(x=arr(m["x"]), fun=np.nan if m["fun"] is None else float(m["fun"]),
-                    n_hits=int(m["n_hits"]), starts=tuple(m["starts"]))
-            for m in data.get("minima", [])
-        )
+        minima = tuple(Minimum.from_dict(m) for m in data.get("minima", []))
         return cls(
             x=arr(data.get("x")),
             fun=np.nan if data.get("fun") is None else float(data["fun"]),
