@@ -153,6 +153,9 @@ class Session:
         # Asked for every run of a batch, not only after its first (see check_runs).
         self._each_run = tuple(rule for rule in self._rules_at["run"] if rule.each_run)
         self._last_state: RunState | None = None
+        # While a batch is reported: each run's counts as they were once it was recorded
+        # (n_done, nfev, n_failed, best), so a callback sees them count up run by run.
+        self._running: dict[int, tuple[int, int, int, float]] = {}
         self.runs = RunStore()  # columnar: a million runs do not cost a million objects
         self.online = BasinSet(problem.lower, problem.upper, dedup.xtol, dedup.ftol)
         self.nfev = 0          # every evaluation: local solves, exploration, global phase
@@ -217,16 +220,35 @@ class Session:
         if self._last_state is not None and self._last_state.run is run:
             return self._last_state
         sign = self.problem.sign
+        n_done, nfev, n_failed, best = self._running.get(
+            run.index, (len(self.runs), self.nfev, self.n_failed, self.best))
         self._last_state = RunState(
-            run=run, n_done=len(self.runs), n_total=max(self.n_planned, len(self.runs)),
-            n_failed=self.n_failed, nfev=self.nfev, n_minima=len(self.online),
-            best_fun=sign * self.best if math.isfinite(self.best) else math.nan,
+            run=run, n_done=n_done, n_total=max(self.n_planned, len(self.runs)),
+            n_failed=n_failed, nfev=nfev, n_minima=len(self.online),
+            best_fun=sign * best if math.isfinite(best) else math.nan,
             elapsed=self.elapsed(),
             # Merging the minima costs per run: only a callback can read them.
             minima_source=((lambda: as_minima(self.online.basins(), sign, self.runs))
                            if self._rules_at["report"] else None),
         )
         return self._last_state
+
+    def _count_up(self, runs: list[LocalRun],
+                  before: tuple[int, int, int, float]) -> dict[int, tuple[int, int, int, float]]:
+        """The counts after each of ``runs`` (a batch recorded at once), from ``before`` it."""
+        n_done, nfev, n_failed, best = before
+        sign = self.problem.sign
+        out: dict[int, tuple[int, int, int, float]] = {}
+        for run in runs:
+            if run.index in out:  # a start repeated within the batch was stored once
+                continue
+            n_done, nfev = n_done + 1, nfev + run.nfev
+            if not run.success:
+                n_failed += 1
+            elif math.isfinite(run.fun):
+                best = min(best, sign * run.fun)
+            out[run.index] = (n_done, nfev, n_failed, best)
+        return out
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -338,18 +360,21 @@ class Session:
             for batch in batches:
                 # A task re-run after a lost worker may repeat starts: keep the first result.
                 fresh = [run for run in batch if run.index not in self.runs]
+                before = (len(self.runs), self.nfev, self.n_failed, self.best)
                 self.record_many(fresh)
                 if self.journal is not None:
                     self.journal.extend(fresh)  # the whole task's runs, one fsync
                 if not one_by_one:
                     self.check_runs(fresh)
                     continue
+                self._running = self._count_up(fresh, before)
                 for run in fresh:
                     self.report(run)
                     self.check_run(run)
                     if per_run:
                         self.check_round()
         finally:
+            self._running = {}
             batches.close()
         if self.time_left() == 0.0:
             raise StopRun("max_time")  # the executor stopped waiting for tasks in flight

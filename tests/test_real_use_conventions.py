@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
@@ -96,3 +97,24 @@ def test_callback_minima_carry_their_starts():
     engine.minimize(himmelblau, BOUNDS, n_starts=6, seed=0,
                     callback=lambda state: seen.append(state.minima))
     assert seen[-1] and all(m.x0 is not None and m.nfev > 0 for m in seen[-1])
+
+
+def _counts_callback(seen: list[tuple[int, int, int, float]]):
+    def callback(state) -> None:
+        seen.append((state.n_done, state.nfev, state.n_failed, state.best_fun))
+
+    return callback
+
+
+def test_cluster_callback_sees_each_run_with_its_own_counts(dask_client):
+    seen: list[tuple[int, int, int, float]] = []
+    res = engine.minimize(himmelblau, BOUNDS, n_starts=48, seed=4, client=dask_client,
+                          callback=_counts_callback(seen))
+    done = [s[0] for s in seen]
+    assert done == list(range(done[0], done[0] + len(done))) and done[0] == 1
+    assert done[-1] == res.n_starts == len(seen)
+    nfevs = [s[1] for s in seen]
+    assert all(a < b for a, b in itertools.pairwise(nfevs))
+    assert nfevs[-1] == res.nfev
+    best = [s[3] for s in seen if not np.isnan(s[3])]  # NaN before the first success
+    assert all(b <= a for a, b in itertools.pairwise(best)) and best[-1] == res.fun
