@@ -22,7 +22,7 @@ from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum, with_runs
+from engine.results.types import LocalRun, Minimum, StopNote, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
 from engine.search.selection import evaluate_points
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
@@ -114,7 +114,8 @@ class Session:
     display : callable, optional
         ``display(state)`` after each run of this session.
     callback : callable, optional
-        ``callback(state)``; returning True ends the run ("callback").
+        ``callback(state)``; returning True or raising ends the run ("callback"), the runs so
+        far kept.
     n_planned : int
         Starts planned (for the display's total).
     track_best : bool
@@ -315,10 +316,20 @@ class Session:
         self._check("round")
 
     def report(self, run: LocalRun) -> None:
-        """Show ``run`` on the display and ask the rules that see each run (the callback)."""
+        """Show ``run`` on the display and ask the rules that see each run (the callback).
+
+        A callback that raises ends the run like one that returns True, with the error's
+        text kept for the result's message: the runs so far are the user's, not lost to it.
+        """
         if self.display is not None:
             self.display(self.state(run))
-        self._check("report", run)
+        try:
+            self._check("report", run)
+        except StopRun:
+            raise
+        except Exception as error:
+            raise StopRun(StopNote("callback", f"the callback raised {type(error).__name__}: "
+                                               f"{error}")) from error
 
     # -- work
     def evaluate(self, units: np.ndarray, vectorized: bool) -> np.ndarray:

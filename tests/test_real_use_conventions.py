@@ -118,3 +118,30 @@ def test_cluster_callback_sees_each_run_with_its_own_counts(dask_client):
     assert nfevs[-1] == res.nfev
     best = [s[3] for s in seen if not np.isnan(s[3])]  # NaN before the first success
     assert all(b <= a for a, b in itertools.pairwise(best)) and best[-1] == res.fun
+
+
+class Enough(RuntimeError):
+    pass
+
+
+def _raises_after(n: int):
+    calls = []
+
+    def callback(state) -> None:
+        calls.append(state.n_done)
+        if len(calls) == n:
+            raise Enough(f"stop after {n} runs")
+
+    return callback
+
+
+@pytest.mark.parametrize("on_cluster", [False, True], ids=["serial", "cluster"])
+def test_a_callback_that_raises_ends_the_run_with_the_results_so_far(on_cluster, request):
+    client = request.getfixturevalue("dask_client") if on_cluster else None
+    res = engine.minimize(himmelblau, BOUNDS, n_starts=40, seed=5, client=client,
+                          callback=_raises_after(5))
+    assert res.stop_reason == "callback" and type(res.stop_reason) is str
+    assert "Enough: stop after 5 runs" in res.message
+    assert 5 <= res.n_starts < 40 and res.minima and res.success and res.status == 0
+    back = engine.MultistartResult.from_dict(res.to_dict())
+    assert back.message == res.message and back.stop_reason == "callback"

@@ -369,6 +369,27 @@ def with_runs(minima: Sequence[Minimum], runs: Sequence[LocalRun],
     return tuple(out)
 
 
+class StopNote(str):
+    """A stop reason (``"callback"``, ...) that also says what ended the run in words.
+
+    It travels as the reason itself from the session to the result, which keeps the plain
+    reason as ``stop_reason`` and adds ``note`` to its ``message``.
+
+    Examples
+    --------
+    >>> why = StopNote("callback", "the callback raised ValueError: bad")
+    >>> why == "callback", why.note
+    (True, 'the callback raised ValueError: bad')
+    """
+
+    note: str
+
+    def __new__(cls, reason: str, note: str) -> StopNote:
+        self = super().__new__(cls, reason)
+        self.note = note
+        return self
+
+
 #: The keys of :meth:`MultistartResult.keys`: scipy's ``OptimizeResult`` fields.
 SCIPY_KEYS: tuple[str, ...] = (
     "x", "fun", "success", "status", "message", "nfev", "nit", "lowest_optimization_result")
@@ -422,7 +443,8 @@ class MultistartResult:
         Seconds from start to end of the run.
     stop_reason : str
         Why the run ended: ``"n_starts"`` (all starts solved), ``"max_evals"``, ``"max_time"``,
-        ``"target"``, ``"callback"`` or ``"interrupted"``.
+        ``"target"``, ``"callback"`` (it returned True, or raised: ``message`` then ends with
+        its error) or ``"interrupted"``.
     success : bool
         At least one local run succeeded.
     status : int
@@ -478,6 +500,10 @@ class MultistartResult:
     spec: RunSpec | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.stop_reason, StopNote):  # what ended the run, said in the message
+            note = self.stop_reason.note
+            object.__setattr__(self, "stop_reason", str.__str__(self.stop_reason))
+            object.__setattr__(self, "message", f"{self.message}; {note}")
         # Minima built from basins alone (engine.driver) learn their start point and
         # evaluations from the runs this result holds.
         if self.runs and any(m.x0 is None for m in self.minima):
