@@ -34,12 +34,17 @@ class RunState:
     run : LocalRun
         The run that just finished.
     n_done, n_total : int
-        Starts finished so far (this session and resumed) and starts planned.
-    n_failed, nfev, n_minima : int
-        Failed runs, evaluations and distinct minima so far (the count is provisional: the
+        Starts finished up to and including ``run`` (this session and resumed) and starts
+        planned. The runs of one cluster task arrive together; each is shown in turn with
+        its own counts, so ``n_done`` goes up by one per call.
+    n_failed, nfev : int
+        Failed runs and evaluations up to and including ``run``.
+    n_minima : int
+        Distinct minima so far, counted once the task of ``run`` was merged (provisional: the
         final merge, done in value order, can only be equal or smaller).
     best_fun : float
-        Best value so far with the user's sign (NaN before the first success).
+        Best value up to and including ``run``, with the user's sign (NaN before the first
+        success).
     elapsed : float
         Seconds since the run started.
     minima : tuple of Minimum

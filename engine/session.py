@@ -22,7 +22,7 @@ from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum
+from engine.results.types import LocalRun, Minimum, StopNote, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
 from engine.search.selection import evaluate_points
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
@@ -82,12 +82,18 @@ class StartPlan:
                     offset += 1
 
 
-def as_minima(basins: list[Basin], sign: float) -> tuple[Minimum, ...]:
-    """Basins (internal, minimized sign) as result minima with the user's sign."""
-    return tuple(
+def as_minima(basins: list[Basin], sign: float,
+              runs: RunStore | None = None) -> tuple[Minimum, ...]:
+    """Basins (internal, minimized sign) as result minima with the user's sign.
+
+    With ``runs``, each minimum also gets the start point of its best run and its runs'
+    evaluations (a :class:`MultistartResult` fills them from its own runs otherwise).
+    """
+    minima = tuple(
         Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members), starts=tuple(b.members))
         for b in basins
     )
+    return minima if runs is None else with_runs(minima, runs, sign)
 
 
 class Session:
@@ -108,7 +114,8 @@ class Session:
     display : callable, optional
         ``display(state)`` after each run of this session.
     callback : callable, optional
-        ``callback(state)``; returning True ends the run ("callback").
+        ``callback(state)``; returning True or raising ends the run ("callback"), the runs so
+        far kept.
     n_planned : int
         Starts planned (for the display's total).
     track_best : bool
@@ -147,6 +154,9 @@ class Session:
         # Asked for every run of a batch, not only after its first (see check_runs).
         self._each_run = tuple(rule for rule in self._rules_at["run"] if rule.each_run)
         self._last_state: RunState | None = None
+        # While a batch is reported: each run's counts as they were once it was recorded
+        # (n_done, nfev, n_failed, best), so a callback sees them count up run by run.
+        self._running: dict[int, tuple[int, int, int, float]] = {}
         self.runs = RunStore()  # columnar: a million runs do not cost a million objects
         self.online = BasinSet(problem.lower, problem.upper, dedup.xtol, dedup.ftol)
         self.nfev = 0          # every evaluation: local solves, exploration, global phase
@@ -211,16 +221,35 @@ class Session:
         if self._last_state is not None and self._last_state.run is run:
             return self._last_state
         sign = self.problem.sign
+        n_done, nfev, n_failed, best = self._running.get(
+            run.index, (len(self.runs), self.nfev, self.n_failed, self.best))
         self._last_state = RunState(
-            run=run, n_done=len(self.runs), n_total=max(self.n_planned, len(self.runs)),
-            n_failed=self.n_failed, nfev=self.nfev, n_minima=len(self.online),
-            best_fun=sign * self.best if math.isfinite(self.best) else math.nan,
+            run=run, n_done=n_done, n_total=max(self.n_planned, len(self.runs)),
+            n_failed=n_failed, nfev=nfev, n_minima=len(self.online),
+            best_fun=sign * best if math.isfinite(best) else math.nan,
             elapsed=self.elapsed(),
             # Merging the minima costs per run: only a callback can read them.
-            minima_source=((lambda: as_minima(self.online.basins(), sign))
+            minima_source=((lambda: as_minima(self.online.basins(), sign, self.runs))
                            if self._rules_at["report"] else None),
         )
         return self._last_state
+
+    def _count_up(self, runs: list[LocalRun],
+                  before: tuple[int, int, int, float]) -> dict[int, tuple[int, int, int, float]]:
+        """The counts after each of ``runs`` (a batch recorded at once), from ``before`` it."""
+        n_done, nfev, n_failed, best = before
+        sign = self.problem.sign
+        out: dict[int, tuple[int, int, int, float]] = {}
+        for run in runs:
+            if run.index in out:  # a start repeated within the batch was stored once
+                continue
+            n_done, nfev = n_done + 1, nfev + run.nfev
+            if not run.success:
+                n_failed += 1
+            elif math.isfinite(run.fun):
+                best = min(best, sign * run.fun)
+            out[run.index] = (n_done, nfev, n_failed, best)
+        return out
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -287,10 +316,20 @@ class Session:
         self._check("round")
 
     def report(self, run: LocalRun) -> None:
-        """Show ``run`` on the display and ask the rules that see each run (the callback)."""
+        """Show ``run`` on the display and ask the rules that see each run (the callback).
+
+        A callback that raises ends the run like one that returns True, with the error's
+        text kept for the result's message: the runs so far are the user's, not lost to it.
+        """
         if self.display is not None:
             self.display(self.state(run))
-        self._check("report", run)
+        try:
+            self._check("report", run)
+        except StopRun:
+            raise
+        except Exception as error:
+            raise StopRun(StopNote("callback", f"the callback raised {type(error).__name__}: "
+                                               f"{error}")) from error
 
     # -- work
     def evaluate(self, units: np.ndarray, vectorized: bool) -> np.ndarray:
@@ -332,18 +371,21 @@ class Session:
             for batch in batches:
                 # A task re-run after a lost worker may repeat starts: keep the first result.
                 fresh = [run for run in batch if run.index not in self.runs]
+                before = (len(self.runs), self.nfev, self.n_failed, self.best)
                 self.record_many(fresh)
                 if self.journal is not None:
                     self.journal.extend(fresh)  # the whole task's runs, one fsync
                 if not one_by_one:
                     self.check_runs(fresh)
                     continue
+                self._running = self._count_up(fresh, before)
                 for run in fresh:
                     self.report(run)
                     self.check_run(run)
                     if per_run:
                         self.check_round()
         finally:
+            self._running = {}
             batches.close()
         if self.time_left() == 0.0:
             raise StopRun("max_time")  # the executor stopped waiting for tasks in flight

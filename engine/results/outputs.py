@@ -56,11 +56,14 @@ def _umask() -> int:
 
 
 def minima_csv(result: MultistartResult) -> str:
-    """The ranked minima as CSV text: rank, fun, n_hits, x0..x{d-1}."""
+    """The ranked minima as CSV text: rank, fun, n_hits, x_0..x_{d-1}.
+
+    Points are ``x_j`` so that ``x0`` keeps scipy's meaning, the start point.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     dim = len(result.minima[0].x) if result.minima else 0
-    writer.writerow(["rank", "fun", "n_hits", *[f"x{j}" for j in range(dim)]])
+    writer.writerow(["rank", "fun", "n_hits", *[f"x_{j}" for j in range(dim)]])
     for rank, minimum in enumerate(result.minima, start=1):
         writer.writerow([rank, repr(float(minimum.fun)), minimum.n_hits,
                          *[repr(float(v)) for v in minimum.x]])
@@ -123,12 +126,16 @@ def check_writable(directory: Path, needed_bytes: int = 0) -> None:
 
 
 def _runs_csv(result: MultistartResult) -> str:
-    """Every local run as CSV text, one row per start."""
+    """Every local run as CSV text, one row per start.
+
+    Solutions are ``x_j`` and starts ``x0_j``: ``x0`` keeps scipy's meaning (the start), so
+    ``x0`` and ``x0_0`` never name different things.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     dim = len(result.runs[0].x0) if result.runs else 0
     writer.writerow(["index", "fun", "success", "nfev", "nit", "time", "message",
-                     *[f"x{j}" for j in range(dim)], *[f"x0_{j}" for j in range(dim)]])
+                     *[f"x_{j}" for j in range(dim)], *[f"x0_{j}" for j in range(dim)]])
     for run in result.runs:
         writer.writerow([run.index, repr(float(run.fun)), run.success, run.nfev, run.nit,
                          f"{run.time:.6f}", run.message, *[repr(float(v)) for v in run.x],

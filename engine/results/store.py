@@ -322,6 +322,28 @@ class RunStore(Sequence[LocalRun]):
         """Solver iterations over all stored runs."""
         return int(self._columns["nit"][: self._n].sum()) if self._n else 0
 
+    def best_and_nfev(self, starts: Sequence[int], sign: float = 1.0) -> tuple[int, int] | None:
+        """The start index of the lowest (``sign`` * fun) of the runs of ``starts`` and
+        their evaluations summed; None when one of them is not stored.
+
+        Examples
+        --------
+        >>> store = RunStore.from_runs([
+        ...     LocalRun(0, np.zeros(1), np.ones(1), 2.0, 10, 3, True, "ok"),
+        ...     LocalRun(1, np.zeros(1), np.ones(1), 1.0, 7, 2, True, "ok")])
+        >>> store.best_and_nfev([0, 1]), store.best_and_nfev([0, 1], sign=-1.0)
+        ((1, 17), (0, 17))
+        """
+        wanted = np.asarray(starts, dtype=np.int64)
+        if not wanted.size or wanted.min() < 0 or wanted.max() >= self._row_of.size:
+            return None
+        rows = self._row_of[wanted]
+        if (rows < 0).any():
+            return None
+        c = self._columns
+        best = rows[int(np.argmin(sign * c["fun"][rows]))]
+        return int(c["index"][best]), int(c["nfev"][rows].sum())
+
     def successful(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(indices, x, fun)`` of the successful runs, in start-index order."""
         ok = self.success

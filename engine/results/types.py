@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 
 from engine.options import (
     DedupOptions,
@@ -277,6 +278,9 @@ class RunSpec:
 class Minimum:
     """A distinct local minimum: the best point of a basin and how often starts reached it.
 
+    Like an entry of MATLAB's ``GlobalOptimSolution`` list, it carries its start point, its
+    evaluations and an exit flag.
+
     Attributes
     ----------
     x : numpy.ndarray
@@ -286,13 +290,24 @@ class Minimum:
     n_hits : int
         Number of successful runs that converged here.
     starts : tuple of int
-        Indices of those runs, ascending.
+        Indices of those runs, ascending (``res.runs`` holds each one's ``x0``).
+    x0 : numpy.ndarray or None
+        Start point of the best of those runs (the one that reached ``x``); None when not
+        recorded (a ``result.json`` written before it was).
+    nfev : int or None
+        Objective evaluations of those runs, summed; None when not recorded.
+    exitflag : int
+        As MATLAB's ``Exitflag`` (see :data:`EXITFLAGS`): 1, the local solver converged.
+        Runs that did not converge never make a minimum, so no other value occurs today.
     """
 
     x: np.ndarray
     fun: float
     n_hits: int
     starts: tuple[int, ...]
+    x0: np.ndarray | None = None
+    nfev: int | None = None
+    exitflag: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -301,7 +316,109 @@ class Minimum:
             "fun": _float_or_none(self.fun),
             "n_hits": self.n_hits,
             "starts": list(self.starts),
+            "x0": None if self.x0 is None else _floats(self.x0),
+            "nfev": self.nfev,
+            "exitflag": self.exitflag,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Minimum:
+        """Inverse of :meth:`to_dict`; a dict without ``x0``/``nfev``/``exitflag`` (an older
+        ``result.json``) gives None, None and 1."""
+
+        def arr(values: list[float | None]) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+        return cls(x=arr(data["x"]), fun=_nan_if_none(data["fun"]),
+                   n_hits=int(data["n_hits"]), starts=tuple(int(i) for i in data["starts"]),
+                   x0=None if data.get("x0") is None else arr(data["x0"]),
+                   nfev=None if data.get("nfev") is None else int(data["nfev"]),
+                   exitflag=int(data.get("exitflag", 1)))
+
+
+#: :attr:`Minimum.exitflag` values, as MATLAB documents its own.
+EXITFLAGS: dict[int, str] = {1: "the local solver converged"}
+
+
+def with_runs(minima: Sequence[Minimum], runs: Sequence[LocalRun],
+              sign: float) -> tuple[Minimum, ...]:
+    """``minima`` with the start point of each one's best run and its runs' evaluations.
+
+    ``sign`` is -1 when maximizing (the best run is then the highest). Minima whose runs are
+    not all in ``runs`` are returned as they are.
+    """
+    by_index = getattr(runs, "best_and_nfev", None)
+    table = None if by_index is not None else {r.index: r for r in runs}
+    out = []
+    for m in minima:
+        if by_index is not None:  # a RunStore: its columns, no run objects
+            found = by_index(m.starts, sign)
+            if found is None:
+                out.append(m)
+                continue
+            best, nfev = found
+            x0 = runs.get(best).x0
+        else:
+            members = [table[i] for i in m.starts if i in table]
+            if len(members) != len(m.starts) or not members:
+                out.append(m)
+                continue
+            x0 = min(members, key=lambda r: sign * r.fun).x0
+            nfev = sum(r.nfev for r in members)
+        out.append(replace(m, x0=np.array(x0, dtype=float), nfev=int(nfev)))
+    return tuple(out)
+
+
+class StopNote(str):
+    """A stop reason (``"callback"``, ...) that also says what ended the run in words.
+
+    It travels as the reason itself from the session to the result, which keeps the plain
+    reason as ``stop_reason`` and adds ``note`` to its ``message``.
+
+    Examples
+    --------
+    >>> why = StopNote("callback", "the callback raised ValueError: bad")
+    >>> why == "callback", why.note
+    (True, 'the callback raised ValueError: bad')
+    """
+
+    note: str
+
+    def __new__(cls, reason: str, note: str) -> StopNote:
+        self = super().__new__(cls, reason)
+        self.note = note
+        return self
+
+
+#: The keys of :meth:`MultistartResult.keys`: scipy's ``OptimizeResult`` fields.
+SCIPY_KEYS: tuple[str, ...] = (
+    "x", "fun", "success", "status", "message", "nfev", "nit", "lowest_optimization_result")
+
+#: :attr:`MultistartResult.status` codes, as scipy documents its own.
+STATUS: dict[int, str] = {
+    0: "at least one local minimum was found",
+    1: "no minimum: a limit (max_evals, max_time, ...), the callback or an interrupt stopped "
+       "the run first",
+    2: "no minimum: every start that was run failed",
+}
+
+# Stop reasons that mean no start was cut short by the user or a limit.
+_EVERY_START_RAN = frozenset({"n_starts", "explored"})
+
+
+def _best_run(runs: Sequence[LocalRun], sign: float) -> LocalRun | None:
+    """The lowest successful run (``sign`` * fun), else the lowest finite one, or None."""
+    if hasattr(runs, "successful"):  # a RunStore: read its columns, build one run
+        values = sign * np.asarray(runs.fun, dtype=float)
+        indices, ok = runs.indices, np.asarray(runs.success, dtype=bool)
+        for mask in (ok & np.isfinite(values), np.isfinite(values)):
+            if mask.any():
+                row = np.flatnonzero(mask)[np.argmin(values[mask])]
+                return runs.get(int(indices[row]))
+        return None
+    finite = [r for r in runs if math.isfinite(r.fun)]
+    pool = [r for r in finite if r.success] or finite
+    return min(pool, key=lambda r: sign * r.fun, default=None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,9 +443,14 @@ class MultistartResult:
         Seconds from start to end of the run.
     stop_reason : str
         Why the run ended: ``"n_starts"`` (all starts solved), ``"max_evals"``, ``"max_time"``,
-        ``"target"``, ``"callback"`` or ``"interrupted"``.
+        ``"target"``, ``"callback"`` (it returned True, or raised: ``message`` then ends with
+        its error) or ``"interrupted"``.
     success : bool
         At least one local run succeeded.
+    status : int
+        scipy's exit code (see :data:`STATUS`): 0 at least one minimum was found; 1 none,
+        and a limit, the callback or an interrupt stopped the run; 2 none, and every start
+        that was run failed.
     message : str
         One-line human summary.
     maximize : bool
@@ -348,6 +470,12 @@ class MultistartResult:
         Estimated fraction of the box lying in the basins of the minima found.
     method, strategy : str
         The local method used (what ``method="auto"`` chose) and the search strategy.
+
+    Notes
+    -----
+    The result also reads like scipy's :class:`~scipy.optimize.OptimizeResult`: ``res["x"]``,
+    ``res["fun"]``, ``res.keys()`` (:data:`SCIPY_KEYS`), ``dict(res)``, and
+    ``res.lowest_optimization_result`` as :func:`scipy.optimize.basinhopping` has it.
     """
 
     x: np.ndarray | None
@@ -370,6 +498,55 @@ class MultistartResult:
     method: str = ""
     strategy: str = "all"
     spec: RunSpec | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.stop_reason, StopNote):  # what ended the run, said in the message
+            note = self.stop_reason.note
+            object.__setattr__(self, "stop_reason", str.__str__(self.stop_reason))
+            object.__setattr__(self, "message", f"{self.message}; {note}")
+        # Minima built from basins alone (engine.driver) learn their start point and
+        # evaluations from the runs this result holds.
+        if self.runs and any(m.x0 is None for m in self.minima):
+            object.__setattr__(self, "minima", with_runs(
+                self.minima, self.runs, -1.0 if self.maximize else 1.0))
+
+    # -- scipy's OptimizeResult view (a frozen dataclass, not a dict subclass)
+    def keys(self) -> tuple[str, ...]:
+        """The scipy ``OptimizeResult`` fields this result answers by item access."""
+        return SCIPY_KEYS
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in SCIPY_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in SCIPY_KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        # As iterating a scipy OptimizeResult (a dict) gives its keys.
+        return iter(SCIPY_KEYS)
+
+    @property
+    def status(self) -> int:
+        """scipy's exit code: 0 a minimum was found, else 1 or 2 (see :data:`STATUS`)."""
+        if self.success:
+            return 0
+        return 2 if self.stop_reason in _EVERY_START_RAN else 1
+
+    @property
+    def lowest_optimization_result(self) -> OptimizeResult | None:
+        """The best local run as scipy's ``OptimizeResult`` (as basinhopping reports it).
+
+        The lowest successful run (highest when maximizing), else the lowest run with a
+        finite value; None when no run has one. Fields: ``x``, ``fun``, ``nfev``, ``nit``,
+        ``success``, ``message`` and ``x0``, the start.
+        """
+        best = _best_run(self.runs, -1.0 if self.maximize else 1.0)
+        if best is None:
+            return None
+        return OptimizeResult(x=best.x, fun=best.fun, nfev=best.nfev, nit=best.nit,
+                              success=best.success, message=best.message, x0=best.x0)
 
     @property
     def nit(self) -> int:
@@ -439,11 +616,7 @@ class MultistartResult:
                 return None
             return np.array([np.nan if v is None else v for v in values], dtype=float)
 
-        minima = tuple(
-            Minimum(x=arr(m["x"]), fun=np.nan if m["fun"] is None else float(m["fun"]),
-                    n_hits=int(m["n_hits"]), starts=tuple(m["starts"]))
-            for m in data.get("minima", [])
-        )
+        minima = tuple(Minimum.from_dict(m) for m in data.get("minima", []))
         return cls(
             x=arr(data.get("x")),
             fun=np.nan if data.get("fun") is None else float(data["fun"]),
@@ -478,6 +651,9 @@ class MultistartResult:
     def to_frame(self, what: str = "minima") -> Any:
         """A pandas DataFrame of the ``"minima"`` (default) or of the ``"runs"``.
 
+        Solutions are columns ``x_0, x_1, ...`` and, for runs, starts ``x0_0, x0_1, ...``
+        (``x0`` is the start, as in scipy), like ``minima.csv`` and ``runs.csv``.
+
         Needs the optional ``pandas`` extra (``pip install multistart-engine[pandas]``).
         """
         try:
@@ -489,13 +665,13 @@ class MultistartResult:
         if what == "minima":
             rows = [
                 {"rank": i + 1, "fun": m.fun, "n_hits": m.n_hits,
-                 **{f"x{j}": v for j, v in enumerate(m.x)}}
+                 **{f"x_{j}": v for j, v in enumerate(m.x)}}
                 for i, m in enumerate(self.minima)
             ]
         elif what == "runs":
             rows = [
                 {**{k: v for k, v in r.to_dict().items() if k not in ("x", "x0")},
-                 **{f"x{j}": v for j, v in enumerate(r.x)},
+                 **{f"x_{j}": v for j, v in enumerate(r.x)},
                  **{f"x0_{j}": v for j, v in enumerate(r.x0)}}
                 for r in self.runs
             ]
