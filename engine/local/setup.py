@@ -45,7 +45,8 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
     gradient, wider than :data:`WIDE_BOX`: a solver's absolute gradient tolerance (L-BFGS-B's
     1e-5) stops a descent ``~1e-5 width^2 / f_range`` from the minimum in the user's units,
     which passes the merge tolerance (1e-4 of the width) for boxes wider than about 20 when
-    ``f`` varies by about 1 over the box; in the unit box the stop is ``~1e-5 / f_range`` of the width, whatever it is.
+    ``f`` varies by about 1 over the box; in the unit box the stop is ``~1e-5 / f_range`` of
+    the width, whatever it is.
 
     Examples
     --------
