@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import RunConfig, describe, load_config
-from engine.driver import StartPlan, run_multistart
+from engine.driver import run_multistart
 from engine.exceptions import ConfigError, EngineError
 from engine.local.methods import (
     METHODS,
@@ -26,7 +26,7 @@ from engine.local.methods import (
     choose_method,
 )
 from engine.local.scipy_options import option_problems
-from engine.local.solve import uses_scaling
+from engine.local.setup import uses_scaling
 from engine.options import (
     DedupOptions,
     LocalOptions,
@@ -48,6 +48,7 @@ from engine.results.outputs import check_writable, journal_bytes, write_result_d
 from engine.results.types import MultistartResult, RunSpec
 from engine.sampling import SAMPLERS, seed_sequence
 from engine.search import resolve_strategy
+from engine.session import StartPlan
 
 DEFAULT_N_STARTS = 128
 # Samplers that make all their points at once, and the most points they are asked for.

@@ -91,9 +91,9 @@ def run_multistart(
                       plan.total, track_best=not problem.constraints and not spec.local.noisy)
     session.resume()
     try:
-        stop_reason = _search(session, strategy, plan, spec.local, spec.search.polish)
+        stop_reason, note = _search(session, strategy, plan, spec.local, spec.search.polish)
         return build_result(
-            problem, session.runs, spec, stop_reason, session.elapsed(),
+            problem, session.runs, spec, stop_reason, session.elapsed(), note=note,
             provenance=_provenance(session, plan, executor, provenance, started_wall),
             n_explore=session.n_explore,
             n_skipped=session.n_skipped,
@@ -107,15 +107,17 @@ def run_multistart(
 
 
 def _search(session: Session, strategy: Strategy, plan: StartPlan, local: LocalOptions,
-            polish_at_end: bool) -> StopReason:
-    """Run ``strategy`` until it or a stop rule ends it, then polish; why it ended."""
+            polish_at_end: bool) -> tuple[StopReason, str | None]:
+    """Run ``strategy`` until it or a stop rule ends it, then polish; why it ended, and what
+    ended it in words when a rule said (the callback's error)."""
     stop_reason: StopReason = "n_starts"
+    note = None
     try:
         for run in session.runs:  # resumed runs may already meet a stop rule
             session.check_run(run)
         stop_reason = strategy.run(session, plan, local)
     except StopRun as why:
-        stop_reason = why.reason
+        stop_reason, note = why.reason, why.note
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     if polish_at_end and strategy.polishes and worth_polishing(stop_reason):
@@ -125,7 +127,7 @@ def _search(session: Session, strategy: Strategy, plan: StartPlan, local: LocalO
             pass  # the polish ran into a limit: the run still ended for its first reason
         except KeyboardInterrupt:
             stop_reason = "interrupted"
-    return stop_reason
+    return stop_reason, note
 
 
 def _provenance(session: Session, plan: StartPlan, executor: Executor,
@@ -154,8 +156,11 @@ def build_result(
     n_explore: int = 0,
     n_skipped: int = 0,
     best_seen: tuple[np.ndarray, float] | None = None,
+    note: str | None = None,
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them.
+
+    ``note`` says in words what ended the run (it ends the message).
 
     ``best_seen`` is the best point evaluated anywhere, as ``(x, fun)`` in the user's sign.
     It becomes ``x``/``fun`` of the result when no minimum is as good (the budget ran out
@@ -169,7 +174,7 @@ def build_result(
     if len(indices):
         basins = cluster_points(indices, points, sign * values, problem.lower, problem.upper,
                                 dedup.xtol, dedup.ftol)
-        minima = as_minima(basins, sign)
+        minima = as_minima(basins, sign, runs)
     n_failed = runs.n_failed
     kind = "maxima" if problem.maximize else "minima"
     if minima:
@@ -182,6 +187,8 @@ def build_result(
         x, fun = np.array(best_seen[0], dtype=float), float(best_seen[1])
         message += (f"; x is the best point evaluated (fun={fun:.6g}), which no local solve "
                     f"had descended from when the run stopped: give a larger budget to refine it")
+    if note:
+        message += f"; {note}"
     return MultistartResult(
         x=x,
         fun=fun,

@@ -22,9 +22,8 @@ from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum, StopNote, with_runs
+from engine.results.types import LocalRun, Minimum, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
-from engine.search.selection import evaluate_points
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
 
 Start = tuple[int, np.ndarray]
@@ -328,8 +327,8 @@ class Session:
         except StopRun:
             raise
         except Exception as error:
-            raise StopRun(StopNote("callback", f"the callback raised {type(error).__name__}: "
-                                               f"{error}")) from error
+            raise StopRun("callback", note=f"the callback raised {type(error).__name__}: "
+                                           f"{error}") from error
 
     # -- work
     def evaluate(self, units: np.ndarray, vectorized: bool) -> np.ndarray:
@@ -339,7 +338,7 @@ class Session:
         if evaluate is not None:
             values = evaluate(self.problem, points, vectorized, timeout=self.time_left())
         else:
-            values = evaluate_points(self.problem, points, vectorized)
+            values = self.problem.minimized_many(points, vectorized)
         if len(values):
             best = int(np.argmin(values))
             self.saw(points[best], float(values[best]))

@@ -67,9 +67,11 @@ class StopRun(Exception):
     'max_evals'
     """
 
-    def __init__(self, reason: StopReason) -> None:
+    def __init__(self, reason: StopReason, note: str | None = None) -> None:
         super().__init__(reason)
         self.reason: StopReason = reason
+        #: What ended the run, in words, for the result's message (e.g. the callback's error).
+        self.note = note
 
 
 class StopRule:

@@ -10,7 +10,6 @@ from engine.problem import Problem
 from engine.search.selection import (
     Hopper,
     critical_distance,
-    evaluate_points,
     mlsl_select,
     tiktak_blend,
     tiktak_select,
@@ -81,25 +80,25 @@ def test_hopper_step_grows_when_stuck_and_shrinks_after_worse_minima():
     assert np.sum(one != 0.3) == 1
 
 
-def test_evaluate_points_marks_failures_as_infinite_and_applies_the_sign():
+def test_minimized_many_marks_failures_as_infinite_and_applies_the_sign():
     def fun(x):
         if x[0] > 0.5:
             raise RuntimeError("boom")
         return float("nan") if x[0] < -0.5 else float(x[0])
 
-    values = evaluate_points(Problem.create(fun, [(-1, 1)]), np.array([[0.25], [0.9], [-0.9]]))
+    values = Problem.create(fun, [(-1, 1)]).minimized_many(np.array([[0.25], [0.9], [-0.9]]))
     assert values.tolist() == [0.25, np.inf, np.inf]
     maxi = Problem.create(lambda x: float(x[0]), [(-1, 1)], maximize=True)
-    assert evaluate_points(maxi, np.array([[0.25]])).tolist() == [-0.25]
+    assert maxi.minimized_many(np.array([[0.25]])).tolist() == [-0.25]
 
 
-def test_evaluate_points_takes_the_value_of_a_pair_and_refuses_bools_and_complex_values():
+def test_minimized_many_takes_the_value_of_a_pair_and_refuses_bools_and_complex_values():
     def value_and_gradient(x):
         value = True if x[0] > 0.5 else 1j if x[0] < -0.5 else float(x[0])
         return value, np.ones(1)
 
     pair = Problem.create(value_and_gradient, [(-1, 1)], jac=True)
-    values = evaluate_points(pair, np.array([[0.25], [0.9], [-0.9]]))
+    values = pair.minimized_many(np.array([[0.25], [0.9], [-0.9]]))
     assert values.tolist() == [0.25, np.inf, np.inf]
 
 
@@ -112,10 +111,10 @@ def test_vectorized_evaluation_is_one_call_and_falls_back_when_the_shape_is_wron
 
     points = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]])
     problem = Problem.create(vec, [(-5, 5), (-5, 5)])
-    assert evaluate_points(problem, points, vectorized=True).tolist() == [3.0, 13.0, 0.0]
+    assert problem.minimized_many(points, vectorized=True).tolist() == [3.0, 13.0, 0.0]
     assert calls == [(2, 3)]
     scalar_only = Problem.create(lambda x: float(np.sum(x ** 2)), [(-5, 5), (-5, 5)])
-    assert evaluate_points(scalar_only, points, vectorized=True).tolist() == [5.0, 25.0, 0.0]
+    assert scalar_only.minimized_many(points, vectorized=True).tolist() == [5.0, 25.0, 0.0]
 
 
 def test_bayesian_estimates_follow_boender_rinnooy_kan():

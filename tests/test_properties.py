@@ -669,14 +669,22 @@ json_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 1000),
     st.sampled_from([[("maxiter", 5)], "maxiter=5", 5, (1, 2), {1, 2}, True]),
 ), method=st.sampled_from(["L-BFGS-B", "Nelder-Mead", "SLSQP", "TNC"]))
 def test_options_dict_runs_or_fails_runs_non_dict_refused(options, method):
-    """Any dict is passed to scipy: a bad value can only fail runs; a non-dict is refused."""
+    """A non-dict and a name the method does not take are refused naming ``options``; a
+    value of the wrong type is refused naming its key; anything else runs."""
     bounds = [(-1.0, 1.0), (-2.0, 0.5)]
     kwargs = {"options": options, "method": method, "n_starts": 3, "seed": 2,
               "max_evals": MAX_EVALS}
-    if options is not None and not isinstance(options, dict):
-        expect_error(sum_of_squares, bounds, ["options"], **kwargs)
+    unknown = isinstance(options, dict) and (
+        "bogus" in options or ("xatol" in options and method != "Nelder-Mead"))
+    if (options is not None and not isinstance(options, dict)) or unknown:
+        err = expect_error(sum_of_squares, bounds, ["options"], **kwargs)
+        assert isinstance(err, engine.ConfigError)
         return
-    res = call(sum_of_squares, bounds, **kwargs)
+    try:
+        res = call(sum_of_squares, bounds, **kwargs)
+    except engine.ConfigError as err:  # a value of the wrong type, named with its key
+        assert any(f"options[{key!r}]" in str(err) for key in options), str(err)
+        return
     check_result(res, *bounds_arrays(bounds), n_sampled=3)
 
 

@@ -23,29 +23,14 @@ from scipy.optimize import OptimizeResult, minimize
 
 from engine.local.objective import EvaluationCallback, SolverObjective, StopSolve
 from engine.local.setup import (
-    BADLY_SCALED_RATIO,
     SolveSetup,
-    box_simplex,
-    simplex_at,
-    uses_scaling,
 )
 from engine.local.watchdog import HardTimeout, Watchdog
 from engine.options import LocalOptions
 from engine.problem import ObjectiveError, Problem
 from engine.results.types import LocalRun
 
-# Moved to engine.local.setup; still importable from here, where callers have found them.
-__all__ = [
-    "BADLY_SCALED_RATIO",
-    "SolveSetup",
-    "box_simplex",
-    "one_blas_thread",
-    "simplex_at",
-    "solve_chunk",
-    "solve_each",
-    "solve_one",
-    "uses_scaling",
-]
+__all__ = ["one_blas_thread", "solve_chunk", "solve_each", "solve_one"]
 
 
 def _lower_neighbour(objective: SolverObjective, z: np.ndarray, f: float) -> np.ndarray:

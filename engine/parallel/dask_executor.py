@@ -39,7 +39,6 @@ from engine.parallel.tasks import (
 from engine.parallel.window import ChunkWindow, Hung, Lost, chunk_arrays
 from engine.problem import Problem
 from engine.results.types import LocalRun
-from engine.search.selection import evaluate_points
 
 
 class DaskExecutor:
@@ -165,7 +164,7 @@ class DaskExecutor:
             try:
                 values.append(np.asarray(future.result(), dtype=float))
             except Exception:  # its workers died: the values are still wanted
-                values.append(evaluate_points(problem, block, vectorized))
+                values.append(problem.minimized_many(block, vectorized))
         return np.concatenate(values)
 
     def _sample_payload(self, problem: Problem) -> tuple[str, bytes]:

@@ -40,7 +40,6 @@ from engine.parallel.tasks import (
 from engine.parallel.window import ChunkWindow, Lost, chunk_arrays
 from engine.problem import Problem
 from engine.results.types import LocalRun
-from engine.search.selection import evaluate_points
 
 PoolFactory = Callable[[], cf.Executor]
 
@@ -198,7 +197,7 @@ class FuturesExecutor:
                 values.append(np.full(len(block), np.inf))
             elif future.exception() is not None:  # its worker died: the values are wanted
                 self.pool_broke(pool, future.exception())
-                values.append(evaluate_points(problem, block, vectorized))
+                values.append(problem.minimized_many(block, vectorized))
             else:
                 values.append(np.asarray(future.result(), dtype=float))
         return np.concatenate(values)
@@ -309,4 +308,4 @@ class _PoolTasks:
 
 def _evaluate_here(problem: Problem, points: np.ndarray, vectorized: bool) -> np.ndarray:
     """A block of sample points evaluated in a thread of this process."""
-    return evaluate_points(problem, points, vectorized)
+    return problem.minimized_many(points, vectorized)

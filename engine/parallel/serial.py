@@ -24,7 +24,6 @@ from engine.parallel.base import Start
 from engine.parallel.cluster_kind import ClusterKind, Started
 from engine.problem import Problem
 from engine.results.types import LocalRun
-from engine.search.selection import evaluate_points
 
 
 class SerialExecutor:
@@ -78,8 +77,8 @@ class SerialExecutor:
         ``timeout`` seconds (the run's ``max_time`` is then over)."""
         points = np.asarray(points, dtype=float)
         if timeout is None:
-            return evaluate_points(problem, points, vectorized)
-        worker = _Helper(lambda feed: (evaluate_points(problem, p, vectorized) for p in feed))
+            return problem.minimized_many(points, vectorized)
+        worker = _Helper(lambda feed: (problem.minimized_many(p, vectorized) for p in feed))
         try:
             values = worker.call(points, timeout)
         finally:

@@ -19,7 +19,6 @@ from engine.local.solve import one_blas_thread, solve_chunk, solve_each
 from engine.options import LocalOptions
 from engine.problem import Problem
 from engine.results.types import LocalRun, RunBatch
-from engine.search.selection import evaluate_points
 
 _PROBLEM_CACHE: dict[str, tuple[Problem, LocalOptions | None]] = {}
 _CACHE_LOCK = threading.Lock()
@@ -126,7 +125,7 @@ def evaluate_chunk_task(token: str, payload: bytes, points: np.ndarray,
     """The objective at a block of exploration sample points, on a worker."""
     problem, _ = load_payload(token, payload)
     with one_blas_thread():
-        return evaluate_points(problem, points, vectorized)
+        return problem.minimized_many(points, vectorized)
 
 
 def unpacked(result: RunBatch | list[LocalRun]) -> list[LocalRun]:

@@ -369,27 +369,6 @@ def with_runs(minima: Sequence[Minimum], runs: Sequence[LocalRun],
     return tuple(out)
 
 
-class StopNote(str):
-    """A stop reason (``"callback"``, ...) that also says what ended the run in words.
-
-    It travels as the reason itself from the session to the result, which keeps the plain
-    reason as ``stop_reason`` and adds ``note`` to its ``message``.
-
-    Examples
-    --------
-    >>> why = StopNote("callback", "the callback raised ValueError: bad")
-    >>> why == "callback", why.note
-    (True, 'the callback raised ValueError: bad')
-    """
-
-    note: str
-
-    def __new__(cls, reason: str, note: str) -> StopNote:
-        self = super().__new__(cls, reason)
-        self.note = note
-        return self
-
-
 #: The keys of :meth:`MultistartResult.keys`: scipy's ``OptimizeResult`` fields.
 SCIPY_KEYS: tuple[str, ...] = (
     "x", "fun", "success", "status", "message", "nfev", "nit", "lowest_optimization_result")
@@ -499,16 +478,6 @@ class MultistartResult:
     strategy: str = "all"
     spec: RunSpec | None = None
 
-    def __post_init__(self) -> None:
-        if isinstance(self.stop_reason, StopNote):  # what ended the run, said in the message
-            note = self.stop_reason.note
-            object.__setattr__(self, "stop_reason", str.__str__(self.stop_reason))
-            object.__setattr__(self, "message", f"{self.message}; {note}")
-        # Minima built from basins alone (engine.driver) learn their start point and
-        # evaluations from the runs this result holds.
-        if self.runs and any(m.x0 is None for m in self.minima):
-            object.__setattr__(self, "minima", with_runs(
-                self.minima, self.runs, -1.0 if self.maximize else 1.0))
 
     # -- scipy's OptimizeResult view (a frozen dataclass, not a dict subclass)
     def keys(self) -> tuple[str, ...]:

@@ -3,8 +3,8 @@
 Everything here works in coordinates of the unit box (the bounds scaled to ``[0, 1]^d``), so
 a distance means the same in every direction whatever the widths of the bounds.
 
-* :func:`evaluate_points` evaluates the objective at many points, never raising: a point whose
-  value is not a finite number gets ``+inf`` and is never chosen as a start.
+* Sample values come from :meth:`engine.problem.Problem.minimized_many`: a point whose value
+  is not a finite number gets ``+inf`` and is never chosen as a start.
 * :func:`critical_distance` and :func:`mlsl_select` implement Multi-Level Single Linkage
   (Rinnooy Kan and Timmer, Math. Programming 39, 1987): a sample point starts a local solve
   only when no better sample point lies within the critical distance ``r_k``, which shrinks as
@@ -18,52 +18,10 @@ a distance means the same in every direction whatever the widths of the bounds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
-
-from engine.problem import Problem
-from engine.search.registry import strategy_names
-
-
-def __getattr__(name: str) -> tuple[str, ...]:
-    # ``STRATEGIES`` is read from the registry when asked for: this module is imported while
-    # the strategies register themselves, so a value taken at import would miss some.
-    # (Kept for engine.config; new code calls engine.search.strategy_names().)
-    if name == "STRATEGIES":
-        return strategy_names()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def evaluate_points(problem: Problem, points: np.ndarray, vectorized: bool = False) -> np.ndarray:
-    """The objective at each row of ``points`` (user coordinates), in the minimized sign.
-
-    :meth:`Problem.minimized_many` under the name the driver and executors call.
-
-    Parameters
-    ----------
-    problem : Problem
-        The objective and its sign (values are negated for maximization).
-    points : numpy.ndarray
-        Shape ``(n, d)``.
-    vectorized : bool
-        Call ``fun`` once with the transposed ``(d, n)`` array and expect ``n`` values (the
-        convention of :func:`scipy.optimize.differential_evolution`); the points are
-        evaluated one by one if that call fails or returns the wrong shape.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``n`` values; ``+inf`` where the objective raised or gave no usable value.
-
-    Examples
-    --------
-    >>> p = Problem.create(lambda x: float(x[0] ** 2), [(-1, 1)])
-    >>> evaluate_points(p, np.array([[0.5], [-1.0]])).tolist()
-    [0.25, 1.0]
-    """
-    return problem.minimized_many(points, vectorized)
 
 
 def critical_distance(n_points: int, dim: int, sigma: float = 4.0) -> float:
@@ -214,7 +172,6 @@ class Hopper:
     step: float = 0.05
     low: float = 1e-3
     high: float = 0.5
-    outcomes: list[str] = field(default_factory=list)
 
     def propose(self, unit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A point uniformly within ``step`` of ``unit``, reflected back into the unit box.
@@ -242,11 +199,7 @@ class Hopper:
         """Adapt the step to the outcome of one hop."""
         if same_basin:
             self.step *= 1.5
-            self.outcomes.append("same")
-        elif improved:
-            self.outcomes.append("better")
-        else:
+        elif not improved:
             self.step *= 0.8
-            self.outcomes.append("worse")
         self.step = float(np.clip(self.step, self.low, self.high))
 
