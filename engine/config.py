@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from engine.exceptions import ConfigError
+from engine.exceptions import ConfigError, ProblemError
 from engine.options import (
     GROUPS,
     Check,
@@ -35,6 +35,7 @@ from engine.options import (
     text,
 )
 from engine.parallel.clusters import validate_cluster
+from engine.problem import load_callable, normalize_bounds
 
 
 def _any(key: str, value: Any) -> None:
@@ -106,6 +107,23 @@ def _problem_problems(body: Any) -> list[str]:
     return errors
 
 
+def _problem_value_problems(body: dict[str, Any], base_dir: Path) -> list[str]:
+    """Bounds and the objective's import, checked with the option keys so that one
+    ``multistart check`` lists every problem of a config."""
+    errors = []
+    if "bounds" in body:
+        try:
+            normalize_bounds(body["bounds"], "problem.bounds")
+        except ProblemError as exc:
+            errors.append(str(exc))
+    if isinstance(body.get("objective"), str):
+        try:
+            load_callable(body["objective"], base_dir, key="problem.objective")
+        except ProblemError as exc:
+            errors.append(str(exc))
+    return errors
+
+
 def parse_config(raw: Any, source: Path | None = None) -> tuple[RunConfig | None, list[str]]:
     """A config mapping as a :class:`RunConfig`, or None and every problem found in it."""
     if not isinstance(raw, dict):
@@ -114,6 +132,9 @@ def parse_config(raw: Any, source: Path | None = None) -> tuple[RunConfig | None
     errors = [f"unknown section {name!r}{did_you_mean(str(name), SECTIONS)}; allowed "
               f"sections: {', '.join(SECTIONS)}" for name in raw if name not in SECTIONS]
     errors += _problem_problems(raw.get("problem"))
+    if isinstance(raw.get("problem"), dict):
+        errors += _problem_value_problems(raw["problem"],
+                                          source.parent if source else Path.cwd())
     cluster = raw.get("cluster") or {"kind": "local"}
     if not isinstance(cluster, dict):
         errors.append(f"section 'cluster' must be a mapping of keys, not {cluster!r}")

@@ -147,3 +147,16 @@ def test_config_hash_tells_large_arrays_apart_by_content():
     assert config_hash({"p": big}) != config_hash({"p": big + np.arange(100) % 2})
     assert config_hash({"p": np.ones(100) + 1j}) != config_hash({"p": np.ones(100) + 2j})
     assert config_hash({"p": np.array(["a"] * 100)}) == config_hash({"p": ["a"] * 100})
+
+
+def test_check_lists_bounds_objective_and_option_problems_at_once(tmp_path, capsys):
+    path = write_config(tmp_path, problem={"objective": "no_such_file.py:f",
+                                           "bounds": [[5, -5], [-5, 5]]},
+                        starts={"n_starts": -3}, dedup={"xtol": 2})
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    for needle in ("problem.bounds[0]=(5.0, -5.0) has low >= high",
+                   "problem.objective: file 'no_such_file.py' not found",
+                   "starts.n_starts=-3", "dedup.xtol=2"):
+        assert needle in err, (needle, err)
+    assert "(4 problems)" in err
