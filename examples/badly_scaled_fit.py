@@ -2,10 +2,11 @@
 
 y(t) = A exp(-k t) with A ~ 3 and k ~ 0.004 per second, measured for 1000 s. The bounds
 (A in [0, 12], k in [0, 0.01]) are 1200x apart in width. Solved in these raw units
-(``scale=False``), the local solver's steps, finite-difference gradients and tolerances are
-the same size for A and for k, so each solve crawls along k; ``diagnose`` flags the scaling.
-With ``scale=True`` (the default for bounds this far apart) every solve runs in the unit box
-(A, k) = low + u * (high - low) and reaches the same fit for far fewer evaluations.
+(``local={"scale": False}``), the local solver's steps, finite-difference gradients and
+tolerances are the same size for A and for k, so each solve crawls along k; ``diagnose`` flags
+the scaling. With ``local={"scale": True}`` (the default for bounds this far apart) every solve
+runs in the unit box (A, k) = low + u * (high - low) and reaches the same fit for far fewer
+evaluations.
 
 Run: python examples/badly_scaled_fit.py
 """

@@ -121,7 +121,7 @@ def _engine_measure(client, starts: np.ndarray, repeat: int) -> dict:
     import engine
 
     bounds = [(LOW, HIGH)] * starts.shape[1]
-    kwargs = {"args": (repeat,), "jac": True, "method": "L-BFGS-B", "restarts": 0,
+    kwargs = {"args": (repeat,), "jac": True, "method": "L-BFGS-B", "local": {"restarts": 0},
               "client": client}
     engine.minimize(tunable, bounds, sampler=starts[:8], **kwargs)  # warm-up: imports, payload
 
