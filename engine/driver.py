@@ -14,12 +14,14 @@ import platform
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 
-from engine.basins import cluster_points
+from engine.basins import Basin, cluster_points
+from engine.merge import merge_minima
 from engine.options import LocalOptions
 from engine.parallel.base import Executor
 from engine.problem import Problem
@@ -165,6 +167,17 @@ def build_result(
     ``best_seen`` is the best point evaluated anywhere, as ``(x, fun)`` in the user's sign.
     It becomes ``x``/``fun`` of the result when no minimum is as good (the budget ran out
     during the descent from it), as a scipy global optimizer reports its best point.
+
+    After the merge of converged points within ``xtol``/``ftol``, a second pass
+    (:func:`engine.merge.merge_minima`) joins minima whose values agree within ``1e3 * ftol``
+    and between which the objective, at five interior points of the segment joining them, never
+    rises above the worse of the two by more than ``ftol``: the loose ends of one minimum, or
+    points along a flat direction (such a minimum gets a ``note``). Its evaluations are made
+    here, in the user's sign and process, are not counted in ``nfev`` (which stays the runs'
+    and exploration's evaluations, as the runs table shows them) and are recorded in
+    ``provenance["merge"]``; there are at most ``max(500, nfev // 10)`` of them, never more
+    than is left of ``max_evals``, and none under constraints (a segment may leave the feasible
+    set) or when the run was interrupted or spent ``max_evals``.
     """
     if not isinstance(runs, RunStore):
         runs = RunStore.from_runs(runs.values())
@@ -174,7 +187,13 @@ def build_result(
     if len(indices):
         basins = cluster_points(indices, points, sign * values, problem.lower, problem.upper,
                                 dedup.xtol, dedup.ftol)
+        n_first = len(basins)
+        basins, notes, spent = _merge_pass(problem, spec, basins, runs.nfev + n_explore,
+                                           stop_reason)
         minima = as_minima(basins, sign, runs)
+        minima = tuple(replace(m, note=notes.get(i)) for i, m in enumerate(minima))
+        provenance = {**provenance, "merge": {"evaluations": spent, "minima_before": n_first,
+                                              "minima_after": len(minima)}}
     n_failed = runs.n_failed
     kind = "maxima" if problem.maximize else "minima"
     if minima:
@@ -211,3 +230,28 @@ def build_result(
         strategy=spec.strategy,
         spec=spec,
     )
+
+
+def _merge_pass(problem: Problem, spec: RunSpec, basins: list[Basin], nfev: int,
+                stop_reason: str) -> tuple[list[Basin], dict[int, str], int]:
+    """The second merge of ``basins`` (see :func:`build_result`): the basins, best first, the
+    note of each degenerate one by position, and the evaluations spent."""
+    budget = max(500, nfev // 10)
+    if spec.stop.max_evals is not None:
+        budget = min(budget, spec.stop.max_evals - nfev)
+    if (len(basins) < 2 or problem.constraints or budget <= 0
+            or stop_reason in ("max_evals", "interrupted")):
+        return basins, {}, 0
+    vectorized = spec.search.vectorized
+
+    def values_at(points: np.ndarray) -> np.ndarray:
+        return problem.minimized_many(points, vectorized)
+
+    merged, spent = merge_minima(basins, values_at, problem.lower, problem.upper,
+                                 spec.dedup.xtol, spec.dedup.ftol, max_evals=budget)
+    notes = {
+        i: (f"degenerate: a flat direction; {len(m.parts)} minima up to {m.spread:.3g} of the "
+            f"box apart with equal values and no barrier between them, reported as one")
+        for i, m in enumerate(merged) if m.degenerate
+    }
+    return [m.basin for m in merged], notes, spent

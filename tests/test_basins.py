@@ -7,7 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.basins import BasinSet, cluster_points
+from engine.basins import Basin, BasinSet, cluster_points
+from engine.merge import merge_minima
+from engine.results.types import Minimum
 
 
 def brute_force_leaders(indices, points, values, lower, upper, xtol, ftol):
@@ -191,3 +193,68 @@ def test_adding_no_points_changes_nothing():
     bs.add_many([], [], [])
     assert len(bs) == 0 and cluster_points(np.array([], dtype=int), np.empty((0, 2)),
                                            np.empty(0), np.zeros(2), np.ones(2)) == []
+
+
+# The second merge (engine/merge.py): minima that no barrier separates are one.
+
+LO, HI = np.zeros(2), np.ones(2)
+
+
+def basin(x, f, index):
+    return Basin(np.array(x, dtype=float), float(f), index, [index])
+
+
+def test_second_merge_joins_a_flat_line_and_notes_it_degenerate():
+    line = [basin([0.1 * k, 0.5], 0.0, k) for k in range(1, 9)]
+    counted = []
+
+    def flat(points):
+        counted.append(len(points))
+        return np.zeros(len(points))
+
+    merged, spent = merge_minima(line[::-1], flat, LO, HI, 1e-4, 1e-6)
+    assert len(merged) == 1 and merged[0].degenerate
+    assert merged[0].basin.members == list(range(1, 9)) and merged[0].basin.index == 1
+    assert merged[0].spread == pytest.approx(0.7) and spent == sum(counted) == 7 * 5
+
+
+def test_second_merge_keeps_minima_apart_across_a_barrier_or_a_dip():
+    pair = [basin([0.2, 0.5], 0.0, 0), basin([0.8, 0.5], 0.0, 1)]
+
+    def bump(points):  # a ridge at x0 = 0.5 between the two
+        return np.exp(-((points[:, 0] - 0.5) / 0.05) ** 2)
+
+    def dip(points):  # a deeper well between them: each side has a barrier, unsampled
+        return -np.exp(-((points[:, 0] - 0.5) / 0.2) ** 2)
+
+    for values_at in (bump, dip):
+        merged, spent = merge_minima(pair, values_at, LO, HI, 1e-4, 1e-6)
+        assert [m.basin.members for m in merged] == [[0], [1]] and spent == 5
+
+
+def test_second_merge_of_a_loose_cluster_keeps_the_best_point_and_no_note():
+    def bowl(points):
+        return np.sum((points - 0.5) ** 2, axis=1)
+
+    cluster = [basin([0.5 + d, 0.5], d * d, k) for k, d in enumerate([3e-3, -2e-3, 1e-3])]
+    merged, _ = merge_minima(cluster, bowl, LO, HI, 1e-4, 1e-6)
+    assert len(merged) == 1 and merged[0].basin.index == 2 and merged[0].basin.f == 1e-6
+    assert merged[0].basin.members == [0, 1, 2] and not merged[0].degenerate
+
+
+def test_second_merge_spends_at_most_its_budget_and_compares_only_close_values():
+    line = [basin([0.1 * k, 0.5], 0.0, k) for k in range(1, 9)]
+    merged, spent = merge_minima(line, lambda p: np.zeros(len(p)), LO, HI, 1e-4, 1e-6,
+                                 max_evals=12)
+    assert spent == 10 and len(merged) == 6  # two checks made, the rest left distinct
+    apart = [basin([0.2, 0.5], 0.0, 0), basin([0.8, 0.5], 0.5, 1)]
+    merged, spent = merge_minima(apart, lambda p: np.zeros(len(p)), LO, HI, 1e-4, 1e-6)
+    assert len(merged) == 2 and spent == 0
+
+
+def test_minimum_note_round_trips_and_older_dicts_load():
+    m = Minimum(x=np.array([1.0]), fun=0.0, n_hits=2, starts=(0, 1), note="degenerate: flat")
+    assert Minimum.from_dict(m.to_dict()).note == "degenerate: flat"
+    old = m.to_dict()
+    del old["note"]
+    assert Minimum.from_dict(old).note is None

@@ -299,6 +299,10 @@ class Minimum:
     exitflag : int
         As MATLAB's ``Exitflag`` (see :data:`EXITFLAGS`): 1, the local solver converged.
         Runs that did not converge never make a minimum, so no other value occurs today.
+    note : str or None
+        What the second merge found about this minimum in words, e.g. that it is degenerate (a
+        flat direction: equally good points along a line or surface, reported as one minimum);
+        None otherwise and in a ``result.json`` written before notes were.
     """
 
     x: np.ndarray
@@ -308,6 +312,7 @@ class Minimum:
     x0: np.ndarray | None = None
     nfev: int | None = None
     exitflag: int = 1
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -319,12 +324,13 @@ class Minimum:
             "x0": None if self.x0 is None else _floats(self.x0),
             "nfev": self.nfev,
             "exitflag": self.exitflag,
+            "note": self.note,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Minimum:
-        """Inverse of :meth:`to_dict`; a dict without ``x0``/``nfev``/``exitflag`` (an older
-        ``result.json``) gives None, None and 1."""
+        """Inverse of :meth:`to_dict`; a dict without ``x0``/``nfev``/``exitflag``/``note`` (an
+        older ``result.json``) gives None, None, 1 and None."""
 
         def arr(values: list[float | None]) -> np.ndarray:
             return np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -333,7 +339,8 @@ class Minimum:
                    n_hits=int(data["n_hits"]), starts=tuple(int(i) for i in data["starts"]),
                    x0=None if data.get("x0") is None else arr(data["x0"]),
                    nfev=None if data.get("nfev") is None else int(data["nfev"]),
-                   exitflag=int(data.get("exitflag", 1)))
+                   exitflag=int(data.get("exitflag", 1)),
+                   note=None if data.get("note") is None else str(data["note"]))
 
 
 #: :attr:`Minimum.exitflag` values, as MATLAB documents its own.
