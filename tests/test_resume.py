@@ -64,8 +64,10 @@ def test_api_journal_resumes_and_torn_last_line_is_tolerated(tmp_path):
         again = engine.minimize(f, [(-2, 2), (-1, 1)], n_starts=20, seed=3, journal=path,
                                 client="serial")
     assert [r.index for r in again.runs] == list(range(20))
-    # Lines 2..15 hold starts 0..13; only starts 14..19 are solved again.
-    assert len(calls) == sum(r.nfev for r in again.runs if r.index >= 14) > 0
+    # Lines 2..15 hold starts 0..13; only starts 14..19 are solved again (plus the few
+    # evaluations the minima check between equal-valued minima spends, counted apart).
+    solved = sum(r.nfev for r in again.runs if r.index >= 14)
+    assert len(calls) == solved + again.provenance["merge"]["evaluations"] and solved > 0
     assert [m.starts for m in again.minima] == [m.starts for m in first.minima]
     assert [r.index for r in journal_runs(path)] == list(range(20))
 
