@@ -55,3 +55,21 @@ def test_tolerances_the_user_gave_are_kept():
     assert res.spec.local.options["fatol"] == 0.02
     assert res.spec.dedup.xtol == 0.05
     assert res.spec.dedup.ftol > 1e-6
+
+
+class NoisyTwoHimmelblaus:
+    """Himmelblau in (x0, x1) plus Himmelblau in (x2, x3): 16 minima, all at f = 0."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, x):
+        return himmelblau(x[:2]) + himmelblau(x[2:]) + 1e-3 * float(self.rng.standard_normal())
+
+
+def test_noisy_in_four_variables_powell_finds_the_sixteen_minima():
+    res = engine.minimize(NoisyTwoHimmelblaus(), [(-5, 5)] * 4, n_starts=64, seed=0,
+                          client="serial", local={"noisy": True})
+    assert res.method == "Powell"
+    assert res.n_failed == 0 and len(res.minima) == 16
+    assert res.fun < 0.01
