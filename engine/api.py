@@ -25,6 +25,7 @@ from engine.local.methods import (
     check_method_requirements,
     choose_method,
 )
+from engine.local.noise import estimate_noise, noisy_dedup, noisy_options
 from engine.local.scipy_options import option_problems
 from engine.local.setup import uses_scaling
 from engine.options import (
@@ -332,6 +333,10 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
             DEFAULT_N_STARTS)
     check_method_requirements(method, problem)
     run_local = dataclasses.replace(local, method=method, options=options)
+    dedup: DedupOptions = groups["dedup"]  # type: ignore[assignment]
+    if local.noisy:
+        run_local, dedup, reason = _noise_settings(problem, run_local, dedup, reason,
+                                                   search.vectorized)
     # A fresh seed is drawn here, once: the spec records the entropy the starts come from.
     seed = int(seed_sequence(starts.seed).entropy) if starts.seed is None else starts.seed
     run_starts = dataclasses.replace(starts, n_starts=n_starts, seed=seed)
@@ -339,11 +344,33 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     return RunSpec(
         lower=problem.lower, upper=problem.upper, maximize=problem.maximize,
         starts=run_starts, local=run_local, search=dataclasses.replace(search, strategy=strategy),
-        dedup=groups["dedup"], stop=stop,  # type: ignore[arg-type]
+        dedup=dedup, stop=stop,
         method_reason=reason, scaled=uses_scaling(problem, run_local),
         seed=seed,
         fingerprint=fingerprint(identity or {"bounds": [problem.lower, problem.upper]}, groups,
                                 budget_decides=strategy != "all"))
+
+
+def _noise_settings(problem: Problem, local: LocalOptions, dedup: DedupOptions, reason: str,
+                    vectorized: bool) -> tuple[LocalOptions, DedupOptions, str]:
+    """Solver and merge tolerances at the noise level of a ``noisy`` objective.
+
+    The noise sigma is measured here (:func:`engine.local.noise.estimate_noise`: 40
+    evaluations before the run, not counted in its ``nfev``) and recorded in
+    ``method_reason``; the options the user left at their defaults are set from it (none
+    when sigma is 0, a deterministic objective).
+    """
+    sigma = estimate_noise(problem, vectorized)
+    reason = f"{reason}; noise sigma {sigma:.3g} (median spread of repeated evaluations)"
+    if sigma <= 0:
+        return local, dedup, reason
+    box = 1.0 if uses_scaling(problem, local) else float(np.min(problem.width))
+    options = noisy_options(local.method, local.options, local.tol, sigma, problem.dim, box)
+    fields = {spec.name: spec for spec in dataclasses.fields(DedupOptions)}
+    xtol, ftol = noisy_dedup(sigma, dedup.xtol, dedup.ftol, default_of(fields["xtol"]),
+                             default_of(fields["ftol"]))
+    return (dataclasses.replace(local, options=options),
+            dataclasses.replace(dedup, xtol=xtol, ftol=ftol), reason)
 
 
 def problem_from_config(config: RunConfig) -> Problem:
