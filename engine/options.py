@@ -368,7 +368,9 @@ class LocalOptions(OptionGroup):
         None, boolean(optional=True), "solve in coordinates scaled to the unit box (null: "
         "when the widest bound is more than 10x the narrowest)")
     noisy: bool = option(
-        False, boolean(), "the objective is noisy: auto picks a derivative-free method")
+        False, boolean(), "the objective is noisy: auto picks a derivative-free method, the "
+        "noise is measured (40 evaluations, not counted) and the solver and dedup tolerances "
+        "left at their defaults are set from it")
     max_nfev: int | None = internal()
 
     def __post_init__(self) -> None:
