@@ -396,12 +396,15 @@ def _warnflag_finding(result: MultistartResult, box: _Box) -> Finding | None:
 # ------------------------------------------------------------------ scaling and flatness
 
 
-def _scaling_finding(box: _Box, scaled: Any, runs: Sequence[LocalRun] = ()) -> Finding | None:
+def _scaling_finding(box: _Box, scaled: Any, runs: Sequence[LocalRun] = (),
+                     auto: bool = False) -> Finding | None:
     """Bound widths far apart. Harmless when the solves ran in unit-box coordinates
     (``scaled`` True in the result's spec), a warning when they ran in the user's units; a
     warning too when they ran in the unit box and at least :data:`SCALING_HURT_SHARE` of the
     runs reported convergence at points that were not stationary (issue 15: a narrow bound
-    that only cuts a steep axis short makes the unit box worse conditioned)."""
+    that only cuts a steep axis short makes the unit box worse conditioned). ``auto``: the run
+    left the choice to the engine (local scale None), which kept the user's units because the
+    unit box was measured worse conditioned (or there were constraints): a note."""
     stuck = sum(1 for run in runs if run.message.startswith(NOT_STATIONARY))
     hurt = bool(scaled) and stuck > 0 and stuck >= SCALING_HURT_SHARE * len(runs)
     if not box.known or box.width.size < 2:
@@ -427,6 +430,12 @@ def _scaling_finding(box: _Box, scaled: Any, runs: Sequence[LocalRun] = ()) -> F
                        message + "; the local solves ran in unit-box coordinates (local scale on),"
                        " so steps, finite differences and tolerances were scaled already", "",
                        data)
+    if auto and scaled is False:
+        return Finding("badly_scaled", "info",
+                       message + "; the local solves ran in your units: with local scale auto "
+                       "the unit box is used only where it evens out the objective's curvature "
+                       "across axes (measured at the box centre), and never with constraints",
+                       "if runs fail or stop short, compare with local={'scale': True}", data)
     where = ("the local solves ran in your units (local scale off, or constraints, which are "
              "solved in the coordinates they are written in)" if scaled is False else
              "the local solver's steps, finite-difference gradients and tolerances act in "
@@ -837,8 +846,9 @@ def diagnose(
     findings: list[Finding] = _failure_findings(result, method)
     if method == "Nelder-Mead" and (wf := _warnflag_finding(result, box)) is not None:
         findings.append(wf)
-    if (scaled := _scaling_finding(box, RunSettings.of(result).scaled,
-                                       result.runs)) is not None:
+    auto = result.spec is not None and result.spec.local.scale is None
+    scaled = _scaling_finding(box, RunSettings.of(result).scaled, result.runs, auto)
+    if scaled is not None:
         findings.append(scaled)
     gradient_ok = True
     if problem is not None and (problem.jac is True or callable(problem.jac)):
