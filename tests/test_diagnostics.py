@@ -175,8 +175,9 @@ def test_bounds_a_thousand_fold_apart_are_badly_scaled(himmelblau_result):
 
     res = engine.minimize(lambda x: float((x[0] - 5e-4) ** 2 * 1e6 + (x[1] - 3) ** 2),
                           [(0, 1e-3), (0, 10)], n_starts=8, seed=0, client="serial")
-    # Solved in the user's units: a warning with the fix.
-    raw = dataclasses.replace(res, spec=dataclasses.replace(res.spec, scaled=False))
+    # Solved in the user's units by choice: a warning with the fix.
+    raw = dataclasses.replace(res, spec=dataclasses.replace(
+        res.spec, scaled=False, local=dataclasses.replace(res.spec.local, scale=False)))
     found = only(diagnose(raw), "badly_scaled")
     assert found.severity == "warning"
     assert found.data["ratio"] == pytest.approx(1e4)
@@ -187,6 +188,10 @@ def test_bounds_a_thousand_fold_apart_are_badly_scaled(himmelblau_result):
     note = only(diagnose(unit), "badly_scaled")
     assert note.severity == "info" and note.fix == ""
     assert diagnose(himmelblau_result).find("badly_scaled") == []
+    # Left to the engine, which measured the unit box worse: a note, with what to compare.
+    auto = dataclasses.replace(res, spec=dataclasses.replace(res.spec, scaled=False))
+    kept = only(diagnose(auto), "badly_scaled")
+    assert kept.severity == "info" and "local={'scale': True}" in kept.fix
 
 
 def _arctan(x: np.ndarray) -> float:

@@ -78,9 +78,9 @@ def test_a_gradient_of_the_wrong_sign_does_not_reach_a_maximum(jac_true):
 def test_callback_sees_every_evaluation_in_user_coordinates_and_the_minimized_sign():
     problem = Problem.create(lambda x: -himmelblau(x), WIDE, maximize=True)
     seen: list[tuple[np.ndarray, float]] = []
-    run = solve_one(problem, np.array([1.0, 10.0]), 0, LocalOptions(),
+    run = solve_one(problem, np.array([1.0, 10.0]), 0, LocalOptions(scale=True),
                     callback=lambda x, value: seen.append((np.array(x), value)))
-    assert run.success and SolveSetup.of(problem, LocalOptions()).scaled
+    assert run.success and SolveSetup.of(problem, LocalOptions(scale=True)).scaled
     assert len(seen) == run.nfev
     points = np.array([x for x, _ in seen])
     assert np.array_equal(points[0], [1.0, 10.0])  # the start, not its unit-box image
@@ -127,7 +127,7 @@ def test_setup_without_the_gradient_never_calls_jac_and_without_bounds_gives_non
 
 def test_nelder_mead_in_the_unit_box_starts_its_simplex_at_x0():
     problem = Problem.create(himmelblau, WIDE)
-    setup = SolveSetup.of(problem, LocalOptions("Nelder-Mead"))
+    setup = SolveSetup.of(problem, LocalOptions("Nelder-Mead", scale=True))
     objective = SolverObjective(problem, setup)
     kwargs = setup.arguments(objective, np.array([1.0, 10.0]))
     simplex = kwargs["options"]["initial_simplex"]

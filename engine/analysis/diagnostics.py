@@ -33,7 +33,7 @@ from scipy.optimize import approx_fprime, check_grad
 
 from engine.analysis.settings import RunSettings
 from engine.local.setup import SolveSetup, uses_scaling
-from engine.local.solve import solve_one
+from engine.local.solve import NOT_STATIONARY, solve_one
 from engine.options import LocalOptions
 from engine.problem import Problem
 from engine.results.types import LocalRun, Minimum, MultistartResult
@@ -42,6 +42,9 @@ Severity = Literal["info", "warning"]
 
 #: Bound widths further apart than this factor are reported as badly scaled.
 SCALE_RATIO = 1e3
+#: A run solved in the unit box is warned to try its user units when at least this share of
+# its local runs reported convergence at points that were not stationary.
+SCALING_HURT_SHARE = 0.05
 #: Share of successful runs ending at minima no other run reached that suggests a flat region.
 UNREPEATED_SHARE = 0.2
 #: Relative gradient error (analytic vs finite differences) above which ``jac`` is flagged.
@@ -72,7 +75,8 @@ class Finding:
     ----------
     kind : str
         What kind of finding: ``max_iterations``, ``max_evaluations``, ``line_search``,
-        ``nonfinite``, ``exception``, ``timeout``, ``outside_bounds``, ``other_failure``,
+        ``nonfinite``, ``exception``, ``timeout``, ``outside_bounds``, ``not_stationary``,
+        ``other_failure``,
         ``warnflag`` (Nelder-Mead), ``badly_scaled``, ``flat_region``, ``gradient_check``,
         ``tolerance``, ``coverage``.
     severity : {'info', 'warning'}
@@ -207,6 +211,8 @@ def _failure_cause(run: LocalRun) -> tuple[str, str]:
         return "exception", etype
     if not run.in_bounds:
         return "outside_bounds", ""
+    if run.message.startswith(NOT_STATIONARY):
+        return "not_stationary", ""
     if _EVALS.search(run.message):
         return "max_evaluations", ""
     if _ITERS.search(run.message):
@@ -234,7 +240,8 @@ def _failure_findings(result: MultistartResult, method: str) -> list[Finding]:
         if not run.success:
             groups.setdefault(_failure_cause(run), []).append(run)
     n = len(result.runs)
-    options = RunSettings.of(result).options
+    settings = RunSettings.of(result)
+    options = settings.options
     findings = []
     for (kind, group), runs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         count = len(runs)
@@ -290,6 +297,13 @@ def _failure_findings(result: MultistartResult, method: str) -> list[Finding]:
             fix = ("use a method that honours bounds ('L-BFGS-B', 'TNC', 'SLSQP', 'Powell', "
                    "'Nelder-Mead', 'trust-constr'), or widen the bounds if the minimum lies "
                    "beyond them")
+        elif kind == "not_stationary":
+            message = (f"{_pct(count, n)} reported convergence where a point 0.1% of the box "
+                       f"away was clearly lower: {said}")
+            fix = ("the solver stopped short in the coordinates it worked in: pass "
+                   "local={'scale': False} (YAML local.scale: false) to solve in your units"
+                   if settings.scaled else
+                   "rescale the variables, tighten tol, or use another method")
         else:
             message = f"{_pct(count, n)} did not succeed: {said}"
             fix = "see scipy.optimize.minimize's documentation of this method's messages"
@@ -382,24 +396,46 @@ def _warnflag_finding(result: MultistartResult, box: _Box) -> Finding | None:
 # ------------------------------------------------------------------ scaling and flatness
 
 
-def _scaling_finding(box: _Box, scaled: Any) -> Finding | None:
+def _scaling_finding(box: _Box, scaled: Any, runs: Sequence[LocalRun] = (),
+                     auto: bool = False) -> Finding | None:
     """Bound widths far apart. Harmless when the solves ran in unit-box coordinates
-    (``scaled`` True in the result's spec), a warning when they ran in the user's units."""
+    (``scaled`` True in the result's spec), a warning when they ran in the user's units; a
+    warning too when they ran in the unit box and at least :data:`SCALING_HURT_SHARE` of the
+    runs reported convergence at points that were not stationary (issue 15: a narrow bound
+    that only cuts a steep axis short makes the unit box worse conditioned). ``auto``: the run
+    left the choice to the engine (local scale None), which kept the user's units because the
+    unit box was measured worse conditioned (or there were constraints): a note."""
+    stuck = sum(1 for run in runs if run.message.startswith(NOT_STATIONARY))
+    hurt = bool(scaled) and stuck > 0 and stuck >= SCALING_HURT_SHARE * len(runs)
     if not box.known or box.width.size < 2:
         return None
     widths = box.upper - box.lower
     ratio = float(widths.max() / widths.min())
-    if ratio <= SCALE_RATIO:
+    if ratio <= SCALE_RATIO and not hurt:
         return None
     small, large = int(np.argmin(widths)), int(np.argmax(widths))
     message = (f"bound widths differ by a factor {ratio:.3g}: x{small} spans "
                f"{widths[small]:.3g}, x{large} spans {widths[large]:.3g}")
-    data = {"widths": widths.tolist(), "ratio": ratio, "scaled": scaled}
+    data = {"widths": widths.tolist(), "ratio": ratio, "scaled": scaled,
+            "not_stationary": stuck}
+    if hurt:
+        return Finding("badly_scaled", "warning",
+                       message + f"; the local solves ran in unit-box coordinates, where "
+                       f"{_pct(stuck, len(runs))} reported convergence at points that were "
+                       "not stationary: the unit box made this problem worse conditioned",
+                       "pass local={'scale': False} (YAML local.scale: false) so the solver "
+                       "works in your units", data)
     if scaled:
         return Finding("badly_scaled", "info",
                        message + "; the local solves ran in unit-box coordinates (local scale on),"
                        " so steps, finite differences and tolerances were scaled already", "",
                        data)
+    if auto and scaled is False:
+        return Finding("badly_scaled", "info",
+                       message + "; the local solves ran in your units: with local scale auto "
+                       "the unit box is used only where it evens out the objective's curvature "
+                       "across axes (measured at the box centre), and never with constraints",
+                       "if runs fail or stop short, compare with local={'scale': True}", data)
     where = ("the local solves ran in your units (local scale off, or constraints, which are "
              "solved in the coordinates they are written in)" if scaled is False else
              "the local solver's steps, finite-difference gradients and tolerances act in "
@@ -810,7 +846,9 @@ def diagnose(
     findings: list[Finding] = _failure_findings(result, method)
     if method == "Nelder-Mead" and (wf := _warnflag_finding(result, box)) is not None:
         findings.append(wf)
-    if (scaled := _scaling_finding(box, RunSettings.of(result).scaled)) is not None:
+    auto = result.spec is not None and result.spec.local.scale is None
+    scaled = _scaling_finding(box, RunSettings.of(result).scaled, result.runs, auto)
+    if scaled is not None:
         findings.append(scaled)
     gradient_ok = True
     if problem is not None and (problem.jac is True or callable(problem.jac)):

@@ -34,7 +34,14 @@ __all__ = ["one_blas_thread", "solve_chunk", "solve_each", "solve_one"]
 
 
 def _lower_neighbour(objective: SolverObjective, z: np.ndarray, f: float) -> np.ndarray:
-    """The lowest of ``z``'s neighbours one step along each coordinate, if lower than ``f``.
+    """:func:`_lowest_neighbour`'s point: ``z`` itself when no neighbour is lower."""
+    return _lowest_neighbour(objective, z, f)[0]
+
+
+def _lowest_neighbour(objective: SolverObjective, z: np.ndarray,
+                      f: float) -> tuple[np.ndarray, float]:
+    """The lowest of ``z``'s neighbours one step along each coordinate and its value, if lower
+    than ``f`` (else ``z`` and ``f``).
 
     A solver can report convergence where the gradient vanishes without a minimum: on a
     saddle or a ridge (L-BFGS-B from a start on the bound of ``(x^2 - 1)^2`` lands on the
@@ -45,7 +52,7 @@ def _lower_neighbour(objective: SolverObjective, z: np.ndarray, f: float) -> np.
     lower, upper = objective.setup.solver_lower, objective.setup.solver_upper
     step = 1e-3 * (upper - lower)
     if not np.isfinite(step).all():  # bounds unknown: no scale to step by
-        return z
+        return z, f
     best_z, best_f = z, f - 1e-10 * (1.0 + abs(f))
     for axis in range(z.size):
         for direction in (1.0, -1.0):
@@ -56,7 +63,7 @@ def _lower_neighbour(objective: SolverObjective, z: np.ndarray, f: float) -> np.
             value = objective.fun(probe)
             if value < best_f:
                 best_z, best_f = probe, value
-    return best_z
+    return (z, f) if best_z is z else (best_z, best_f)
 
 
 #: Messages of solvers that stopped because floating point allowed no further progress (a
@@ -100,32 +107,68 @@ class _Descent:
         return result
 
 
+#: A success whose lowest neighbour 0.1% of the box away is lower than its value by more than
+#: this fraction of ``1 + |f|`` is not stationary (see :func:`_descend`).
+STATIONARY_RTOL = 1e-6
+
+#: The start of the message of a solve that reported convergence where it could still descend.
+NOT_STATIONARY = "reported converged but is not stationary"
+
+
 def _descend(problem: Problem, x0: np.ndarray, opts: LocalOptions, setup: SolveSetup,
              objective: SolverObjective, descent: _Descent) -> OptimizeResult:
     """Solve from ``x0``, then restart from the end point while that lowers the value.
 
     A restart only checks a converged point: when the evaluation budget or the time limit
-    ends it, the converged point stands.
+    ends it, the converged point stands. A success of a solve in the unit box that the
+    restarts leave with a neighbour 0.1% of the box away lower by more than
+    :data:`STATIONARY_RTOL` of ``1 + |f|`` is not a minimum in the user's coordinates
+    (SLSQP in a badly conditioned unit box "converges" at its start, and each restart one
+    probe step further, issue 15): it becomes a failure.
     """
     best = _accept_precision_stop(problem, objective, descent.run(setup.arguments(objective,
                                                                                    x0)))
+    # Only a solve in other coordinates than the user's: in theirs the solver's own tests
+    # are the user's (a stop on a plateau there is diagnose's flat region, not a failure).
+    check = bool(setup.scaled and opts.restarts > 0 and setup.finite)
+    # The drop to the lowest neighbour of the current best, once probed (None: not yet).
+    drop: float | None = None
     try:
         for _ in range(max(0, opts.restarts)):
             if not best.success:
                 break
             from_z = np.asarray(best.x, dtype=float)
+            drop = None
             if not problem.constraints:
-                from_z = _lower_neighbour(objective, from_z, float(best.fun))
+                from_z, value = _lowest_neighbour(objective, from_z, float(best.fun))
+                drop = float(best.fun) - value
             again = _accept_precision_stop(problem, objective, descent.run(
                 setup.arguments(objective, setup.to_user(from_z), from_z)))
             lowered = float(again.fun) < float(best.fun) - 1e-12 * (1.0 + abs(best.fun))
             if not (again.success and lowered):
                 break
-            best = again
+            best, drop = again, None
+        if check and best.success:
+            _check_stationary(objective, best, drop)
     except StopSolve:
         if not best.success:
             raise
     return best
+
+
+def _check_stationary(objective: SolverObjective, best: OptimizeResult,
+                      drop: float | None) -> None:
+    """Mark ``best`` failed when a neighbour 0.1% of the box away is clearly lower.
+
+    ``drop`` is how much lower its lowest neighbour was, when the restarts probed it already.
+    """
+    f = float(best.fun)
+    if drop is None:
+        drop = f - _lowest_neighbour(objective, np.asarray(best.x, dtype=float), f)[1]
+    if drop > STATIONARY_RTOL * (1.0 + abs(f)):
+        best.success = False
+        best.message = (f"{NOT_STATIONARY}: a point 0.1% of the box away along an axis is "
+                        f"{drop:.3g} lower ({best.message})")
 
 
 def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions,
