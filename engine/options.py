@@ -366,7 +366,9 @@ class LocalOptions(OptionGroup):
         "lowers f (a quasi-Newton method can stop short of a stationary point)")
     scale: bool | None = option(
         None, boolean(optional=True), "solve in coordinates scaled to the unit box (null: "
-        "when the widest bound is more than 10x the narrowest)")
+        "decided per problem: when bound widths differ more than 10x, by comparing the "
+        "curvature along each axis in both coordinates; else for gradient methods on boxes "
+        "wider than 20)")
     noisy: bool = option(
         False, boolean(), "the objective is noisy: auto picks a derivative-free method, the "
         "noise is measured (40 evaluations, not counted) and the solver and dedup tolerances "
