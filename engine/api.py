@@ -337,8 +337,8 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     if local.noisy:
         run_local, dedup, reason = _noise_settings(problem, run_local, dedup, reason,
                                                    search.vectorized)
-    # Decided once here (it may measure the objective) and sent to the workers as a fact.
-    run_local = dataclasses.replace(run_local, scale=uses_scaling(problem, run_local))
+    # Decided once here (it may measure the objective): the driver sends it to the workers.
+    scaled = uses_scaling(problem, run_local)
     # A fresh seed is drawn here, once: the spec records the entropy the starts come from.
     seed = int(seed_sequence(starts.seed).entropy) if starts.seed is None else starts.seed
     run_starts = dataclasses.replace(starts, n_starts=n_starts, seed=seed)
@@ -347,7 +347,7 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
         lower=problem.lower, upper=problem.upper, maximize=problem.maximize,
         starts=run_starts, local=run_local, search=dataclasses.replace(search, strategy=strategy),
         dedup=dedup, stop=stop,
-        method_reason=reason, scaled=bool(run_local.scale),
+        method_reason=reason, scaled=scaled,
         seed=seed,
         fingerprint=fingerprint(identity or {"bounds": [problem.lower, problem.upper]}, groups,
                                 budget_decides=strategy != "all"))

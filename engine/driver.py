@@ -93,7 +93,9 @@ def run_multistart(
                       plan.total, track_best=not problem.constraints and not spec.local.noisy)
     session.resume()
     try:
-        stop_reason, note = _search(session, strategy, plan, spec.local, spec.search.polish)
+        # The unit-box choice travels as a fact, so that no worker measures it again.
+        local = replace(spec.local, scale=spec.scaled)
+        stop_reason, note = _search(session, strategy, plan, local, spec.search.polish)
         return build_result(
             problem, session.runs, spec, stop_reason, session.elapsed(), note=note,
             provenance=_provenance(session, plan, executor, provenance, started_wall),
@@ -239,8 +241,8 @@ def _merge_pass(problem: Problem, spec: RunSpec, basins: list[Basin], nfev: int,
     budget = max(500, nfev // 10)
     if spec.stop.max_evals is not None:
         budget = min(budget, spec.stop.max_evals - nfev)
-    if (len(basins) < 2 or problem.constraints or budget <= 0
-            or stop_reason in ("max_evals", "interrupted")):
+    if (not spec.dedup.segment_check or len(basins) < 2 or problem.constraints or budget <= 0
+            or stop_reason in ("max_evals", "interrupted", "terminated")):
         return basins, {}, 0
     vectorized = spec.search.vectorized
 

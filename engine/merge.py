@@ -55,6 +55,7 @@ def merge_minima(
     ftol: float,
     *,
     loose: float = 1e3,
+    window: float = 10.0,
     n_points: int = 5,
     flat_xtol: float | None = None,
     max_evals: int = 10_000,
@@ -73,7 +74,13 @@ def merge_minima(
     xtol, ftol : float
         The first merge's tolerances.
     loose : float
-        Values of two candidates agree within ``loose * ftol`` relative to ``max(1, |f|)``.
+        A segment may dip below the better value by ``loose * ftol`` (relative): a loosely
+        converged cluster round one minimum dips to the minimum between its points.
+    window : float
+        Candidates further apart than ``flat_xtol`` agree in value within ``window * ftol``
+        relative to ``max(1, |f|)`` (within ``loose * ftol`` when closer): points a solver
+        left on a slope far apart, such as on a plateau, differ by more and stay apart for
+        ``diagnose`` to see.
     n_points : int
         Interior points of each segment evaluated.
     flat_xtol : float, optional
@@ -111,9 +118,16 @@ def merge_minima(
         joined = None
         unit = (basin.x - lower) / width
         # leaders agreeing in value, nearest first (ties: the better leader)
-        near = [m for m in leaders
-                if abs(basin.f - m.basin.f) <= loose * ftol * max(1.0, abs(basin.f),
-                                                                  abs(m.basin.f))]
+        # Near each other (a loosely converged cluster, e.g. stops short of a minimum on a
+        # bound) values may differ up to ``loose * ftol``; far apart only up to
+        # ``window * ftol`` (a flat valley), so points left on a slope stay apart.
+        def agree(m: Merged, basin: Basin = basin, unit: np.ndarray = unit) -> bool:
+            apart = float(np.max(np.abs((m.basin.x - lower) / width - unit)))
+            factor = loose if apart <= flat_xtol else window
+            return abs(basin.f - m.basin.f) <= factor * ftol * max(1.0, abs(basin.f),
+                                                                    abs(m.basin.f))
+
+        near = [m for m in leaders if agree(m)]
         near.sort(key=lambda m: float(np.max(np.abs((m.basin.x - lower) / width - unit))))
         for leader in near:
             if spent + n_points > max_evals:

@@ -433,6 +433,10 @@ class DedupOptions(OptionGroup):
     ftol: float = option(
         1e-6, number(0.0, strict_low=False), "largest value difference, relative to "
         "max(1, |f|), between two points of one minimum")
+    segment_check: bool = option(
+        True, boolean(), "join minima of (nearly) equal value with no barrier on the segment "
+        "between them (5 evaluations a pair, counted apart); one spread along a flat "
+        "direction is noted as degenerate")
 
 
 @dataclass(frozen=True)

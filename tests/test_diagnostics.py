@@ -226,12 +226,21 @@ def _flat_disk(x: np.ndarray) -> float:
 
 
 def test_a_disk_of_equal_minima_is_one_flat_region_when_fun_confirms_it():
+    # The minima as the solver left them (the segment check would report them as one
+    # degenerate minimum, see test_a_disk_of_equal_minima_is_one_degenerate_minimum).
     res = engine.minimize(_flat_disk, [(-3, 3), (-3, 3)], n_starts=32, seed=0,
-                          client="serial")
+                          client="serial", dedup={"segment_check": False})
     found = [f for f in diagnose(res, fun=_flat_disk).findings if f.kind == "flat_region"]
     equal = [f for f in found if f.data["evidence"] == "equal_minima"]
     assert len(equal) == 1 and equal[0].severity == "warning"
     assert equal[0].data["midpoints_flat"] == equal[0].data["midpoints_checked"] > 0
+
+
+def test_a_disk_of_equal_minima_is_one_degenerate_minimum():
+    res = engine.minimize(_flat_disk, [(-3, 3), (-3, 3)], n_starts=32, seed=0,
+                          client="serial")
+    assert len(res.minima) == 1 and res.minima[0].note.startswith("degenerate")
+    assert res.minima[0].n_hits == res.n_starts - res.n_failed
 
 
 def test_symmetric_minima_are_not_a_plateau_once_fun_is_known(himmelblau_result):
@@ -293,7 +302,8 @@ def test_solver_step_tolerance_looser_than_dedup_xtol_is_flagged():
     # Nelder-Mead stopping on steps of 0.5 (5% of the box) ends each run somewhere in a
     # 0.5-wide patch: dedup at xtol=1e-4 then splits Himmelblau's 4 minima into many.
     loose = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=16, seed=0,
-                            client="serial", method="Nelder-Mead", options={"xatol": 0.5})
+                            client="serial", method="Nelder-Mead", options={"xatol": 0.5},
+                            dedup={"segment_check": False})
     assert len(loose.minima) > 4
     found = only(diagnose(loose, fun=HIMMELBLAU.fun), "tolerance")
     assert found.severity == "warning" and "xatol" in found.message

@@ -40,7 +40,7 @@ BAD_VALUES = {
     "global_phase": "annealing", "global_fraction": 1.5, "polish": 2, "xtol": 1.0,
     "ftol": -1e-6, "max_evals": 0, "max_time": -5, "target": float("nan"),
     "max_discoveries": 0, "bayes": "true", "max_evals_without_improvement": 2.5, "dir": "",
-    "runs_csv": "yes",
+    "runs_csv": "yes", "segment_check": "no",
 }
 
 
@@ -164,7 +164,8 @@ def _other_value(spec: dataclasses.Field):
               "vectorized": True, "hops": False, "global_phase": "direct",
               "global_fraction": 0.5, "polish": False, "xtol": 1e-3, "ftol": 1e-3,
               "max_evals": 500, "max_time": 3.0, "target": -1.0, "max_discoveries": 4,
-              "bayes": True, "max_evals_without_improvement": 100}
+              "bayes": True, "max_evals_without_improvement": 100,
+              "segment_check": False}
     return others[spec.name]
 
 
