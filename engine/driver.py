@@ -197,12 +197,13 @@ def build_result(
         provenance = {**provenance, "merge": {"evaluations": spent, "minima_before": n_first,
                                               "minima_after": len(minima)}}
     n_failed = runs.n_failed
+    stopped = f", {runs.n_stopped} stopped by the budget" if runs.n_stopped else ""
     kind = "maxima" if problem.maximize else "minima"
     if minima:
         message = (f"found {len(minima)} distinct {kind} from {len(runs)} starts "
-                   f"({n_failed} failed); stopped by {stop_reason}")
+                   f"({n_failed} failed{stopped}); stopped by {stop_reason}")
     else:
-        message = f"no local solve succeeded ({n_failed} of {len(runs)} failed)"
+        message = f"no local solve succeeded ({n_failed} of {len(runs)} failed{stopped})"
     x, fun = (minima[0].x, minima[0].fun) if minima else (None, math.nan)
     if best_seen is not None and better_than(sign * best_seen[1], sign * fun, dedup.ftol):
         x, fun = np.array(best_seen[0], dtype=float), float(best_seen[1])

@@ -22,7 +22,7 @@ from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum, with_runs
+from engine.results.types import LocalRun, Minimum, stopped_by_budget, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
 
@@ -192,7 +192,8 @@ class Session:
         self.nfev += sum(run.nfev for run in stored)
         converged = [run for run in stored if run.success]
         self.n_success += len(converged)
-        self.n_failed += len(stored) - len(converged)
+        self.n_failed += sum(not run.success and not stopped_by_budget(run.error)
+                             for run in stored)
         # (a failed run may carry NaN, which min() cannot order)
         seen = [run for run in stored
                 if run.x is not None and run.in_bounds and math.isfinite(run.fun)]
@@ -244,7 +245,7 @@ class Session:
                 continue
             n_done, nfev = n_done + 1, nfev + run.nfev
             if not run.success:
-                n_failed += 1
+                n_failed += not stopped_by_budget(run.error)
             elif math.isfinite(run.fun):
                 best = min(best, sign * run.fun)
             out[run.index] = (n_done, nfev, n_failed, best)

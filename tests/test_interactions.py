@@ -131,7 +131,7 @@ def test_feature_pairs_find_the_known_minimum(row, request):
     # that ran out in the middle of a descent, a method that needs a positive definite
     # Hessian (dogleg, scipy's documented limit) or breaks down on an indefinite one
     # (trust-krylov) used on a function that has saddles. Anything else is the engine's fault.
-    allowed = ("BudgetExhausted", "converged outside the bounds")
+    allowed = ("stopped by budget", "converged outside the bounds")
     if method == "dogleg":
         allowed += ("non-psd Hessian",)
     if method == "trust-krylov":

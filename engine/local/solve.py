@@ -28,7 +28,7 @@ from engine.local.setup import (
 from engine.local.watchdog import HardTimeout, Watchdog
 from engine.options import LocalOptions
 from engine.problem import ObjectiveError, Problem
-from engine.results.types import LocalRun
+from engine.results.types import LocalRun, stopped_by_budget
 
 __all__ = ["one_blas_thread", "solve_chunk", "solve_each", "solve_one"]
 
@@ -260,7 +260,9 @@ def _failed_run(problem: Problem, x0: np.ndarray, index: int, objective: SolverO
     fun = math.nan if objective.best_x is None else problem.sign * objective.best_f
     return LocalRun(
         index=index, x0=x0, x=x, fun=fun, nfev=objective.nfev, nit=nit, success=False,
-        message=f"failed: {error}", error=error, time=time.perf_counter() - started,
+        message=(f"stopped by budget: {error.split(': ', 1)[-1]}" if stopped_by_budget(error)
+                 else f"failed: {error}"),
+        error=error, time=time.perf_counter() - started,
         in_bounds=problem.contains(x),
     )
 

@@ -15,7 +15,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from engine.results.types import RUN_SCALARS, LocalRun
+from engine.results.types import RUN_SCALARS, LocalRun, stopped_by_budget
 
 _NO_ERROR = -1
 
@@ -112,6 +112,7 @@ class RunStore(Sequence[LocalRun]):
         self._strings = _Interned(message_budget)
         self._nfev = 0
         self._n_success = 0
+        self._n_budget = 0
 
     # ------------------------------------------------------------------ building
 
@@ -184,6 +185,7 @@ class RunStore(Sequence[LocalRun]):
         self._n += 1
         self._nfev += int(run.nfev)
         self._n_success += bool(run.success)
+        self._n_budget += stopped_by_budget(run.error)
         return True
 
     def extend(self, runs: Iterable[LocalRun]) -> int:
@@ -273,8 +275,13 @@ class RunStore(Sequence[LocalRun]):
 
     @property
     def n_failed(self) -> int:
-        """Stored runs that did not succeed."""
-        return self._n - self._n_success
+        """Stored runs that failed (a run the budget cut short is not a failure)."""
+        return self._n - self._n_success - self._n_budget
+
+    @property
+    def n_stopped(self) -> int:
+        """Stored runs the evaluation budget (``max_evals``) cut short."""
+        return self._n_budget
 
     @property
     def nbytes(self) -> int:
@@ -358,7 +365,10 @@ class RunStore(Sequence[LocalRun]):
         counts: dict[str, int] = {}
         for error, message in zip(c["error"][: self._n][failed], c["message"][: self._n][failed],
                                   strict=True):
-            reason = (self._strings.values[int(error)].split(":", 1)[0] if error != _NO_ERROR
+            text = self._strings.values[int(error)] if error != _NO_ERROR else None
+            if stopped_by_budget(text):
+                continue  # stopped, not failed
+            reason = (text.split(":", 1)[0] if text is not None
                       else self._strings.values[int(message)])
             counts[reason] = counts.get(reason, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))

@@ -45,6 +45,24 @@ def _floats(values: np.ndarray) -> list[float | None]:
     return [_float_or_none(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
+#: The error type of a run that the evaluation budget (``max_evals``) cut short: it is
+#: "stopped by budget", not a failure, and not counted in ``n_failed``.
+BUDGET_STOP = "BudgetExhausted"
+
+
+def stopped_by_budget(error: str | None) -> bool:
+    """Whether a run's ``error`` says the evaluation budget cut it short.
+
+    Examples
+    --------
+    >>> stopped_by_budget("BudgetExhausted: max_evals reached after 12 evaluations")
+    True
+    >>> stopped_by_budget("ValueError: objective returned nan at x=[0.0]"), stopped_by_budget(None)
+    (False, False)
+    """
+    return error is not None and error.startswith(BUDGET_STOP)
+
+
 @dataclass(frozen=True, eq=False)
 class LocalRun:
     """The outcome of one local solve from one start point.
@@ -541,7 +559,7 @@ class MultistartResult:
             return self.runs.failures()
         counts: dict[str, int] = {}
         for run in self.runs:
-            if not run.success:
+            if not run.success and not stopped_by_budget(run.error):
                 reason = run.error.split(":", 1)[0] if run.error else run.message
                 counts[reason] = counts.get(reason, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
