@@ -229,8 +229,7 @@ paths_to_mutate = {paths}
 tests_dir = {tests}
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore", "--timeout=120"]
 pytest_add_cli_args_test_selection = {tests}
-also_copy = ["tests", "configs", "docs", "examples", "README.md", "scripts"]
-do_not_mutate = []
+also_copy = {also}
 """
 
 
@@ -249,7 +248,24 @@ def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
     copy_tree(work)
     text = (work / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\]\n(?:(?!\[).*(?:\n|$))*", "\n", text)
-    text += MUTMUT_CONFIG.format(paths=json.dumps(paths), tests=json.dumps(tests))
+    # The rest of the package goes along unmutated, so that mutants/engine is the whole
+    # package and nothing is imported from elsewhere (an editable install of the tree).
+    rest: list[str] = []
+
+    def keep(folder: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            name = str(entry.relative_to(work))
+            if entry.name == "__pycache__" or name in paths:
+                continue
+            if entry.is_dir() and any(p.startswith(name + "/") for p in paths):
+                keep(entry)
+            else:
+                rest.append(name)
+
+    keep(work / "engine")
+    also = ["tests", "configs", "docs", "examples", "README.md", "scripts", *rest]
+    text += MUTMUT_CONFIG.format(paths=json.dumps(paths), tests=json.dumps(tests),
+                                 also=json.dumps(also))
     (work / "pyproject.toml").write_text(text)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "CI": "1"}
     env.pop("PYTHONPATH", None)
