@@ -5,8 +5,8 @@ tree; the test files relevant to it run against that copy and must fail. They ne
 pytest.
 
 mutmut (the ``mutation`` extra, ``pip install -e .[mutation]``): each module is mutated in its
-own scratch copy of the tree with ``paths_to_mutate`` set to that module and ``pytest_add_cli_args_test_selection``
-to its fast test files; ``mutmut run`` runs under a wall-clock limit and ``mutmut results`` /
+own scratch copy of the tree, ``paths_to_mutate`` set to that module and the tests it runs
+(``pytest_add_cli_args_test_selection``) to its fast test files; ``mutmut run`` runs under a wall-clock limit and ``mutmut results`` /
 ``mutmut show`` give the survivors with file:line and the change.
 
 Results: ``bench-results/mutation.json`` (merged: a part that is not run keeps its last

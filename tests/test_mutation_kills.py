@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 
 from engine.basins import BasinSet, cluster_points
-from engine.options import DedupOptions
+from engine.options import DedupOptions, StopOptions
+from engine.problem import Problem
+from engine.results.types import LocalRun
+from engine.session import Session
+from engine.stop import (
+    Bayes,
+    MaxDiscoveries,
+    StopRun,
+    bayes_says_stop,
+    better_than,
+    estimated_coverage,
+    estimated_n_minima,
+)
 
 
 def default_set(lower=(0.0, 0.0), upper=(10.0, 10.0)) -> BasinSet:
@@ -126,3 +141,115 @@ def test_add_many_matches_existing_minima_by_distance_too():
     lone.add(0, np.array([1.0, 1.0]), 1.0)
     lone.add_many(np.array([1]), np.array([[9.0, 9.0]]), np.array([1.0]))
     assert [b.members for b in lone.basins()] == [[0], [1]]
+
+
+# -- stop rules --------------------------------------------------------------------------------
+
+
+
+def stop_session(stop: StopOptions, maximize: bool = False) -> Session:
+    problem = Problem.create(lambda x: float(x @ x), [(-5.0, 5.0), (-5.0, 5.0)],
+                             maximize=maximize)
+    return Session(problem, DedupOptions(), stop, executor=None)
+
+
+def run_at(index: int, fun: float, x=(1.0, 2.0), success: bool = True, nfev: int = 10):
+    x = np.array(x, dtype=float)
+    return LocalRun(index, x, x, fun, nfev, 2, success, "ok" if success else "failed")
+
+
+def test_better_than_known_answers():
+    assert better_than(1.0, 2.0, 1e-6)
+    assert not better_than(math.inf, 1.0, 1e-6)
+    assert not better_than(math.nan, 1.0, 1e-6)
+    assert better_than(5.0, math.inf, 1e-6)
+    assert not better_than(0.0, 1e-6, 1e-6)            # exactly ftol lower: not better
+    assert better_than(-1.5e-6, 0.0, 1e-6)             # ftol relative to max(1, |f|)
+    assert not better_than(1e6 - 0.5, 1e6, 1e-6)      # 0.5 < 1e-6 * 1e6
+    assert better_than(1e6 - 1.5, 1e6, 1e-6)
+
+
+def test_estimated_number_of_minima_known_answers():
+    assert estimated_n_minima(0, 0) == math.inf
+    assert estimated_n_minima(5, 0) == 0.0
+    assert estimated_n_minima(4, 2) == math.inf        # n == w + 2
+    assert estimated_n_minima(5, 2) == 8.0             # 2 * 4 / 1
+    assert estimated_n_minima(10, 3) == pytest.approx(5.4)
+    assert estimated_n_minima(100, 4) == pytest.approx(4 * 99 / 94)
+
+
+def test_estimated_coverage_known_answers():
+    assert estimated_coverage(1, 0) == 0.0
+    assert estimated_coverage(2, 0) == 1.0
+    assert estimated_coverage(3, 3) == 0.0
+    assert estimated_coverage(4, 2) == 0.5
+    assert estimated_coverage(10, 3) == pytest.approx(6 * 13 / 90)
+
+
+def test_bayes_rule_known_answers():
+    assert bayes_says_stop(100, 4) and not bayes_says_stop(20, 4)
+    assert not bayes_says_stop(5, 0)                   # nothing found: never stop
+    assert bayes_says_stop(100, 1)                     # 99 / 97 < 1.5
+    assert not bayes_says_stop(7, 1)                   # exactly 1.5: not below it
+    assert bayes_says_stop(8, 1)                       # 7 / 5 = 1.4
+
+
+def test_bayes_rule_reads_successes_and_minima_of_the_session():
+    s = stop_session(StopOptions(bayes=True))
+    # 7 successes at one minimum: estimate 6 / 4 = 1.5, not below 1.5: go on.
+    s.record_many([run_at(i, 0.0) for i in range(7)])
+    s.check_round()
+    s.record_many([run_at(7, 0.0)])                   # 8: 7 / 5 = 1.4: stop
+    with pytest.raises(StopRun, match="bayes"):
+        s.check_round()
+    assert repr(Bayes()) == "Bayes()"
+
+
+def test_max_discoveries_counts_the_best_minimums_members():
+    s = stop_session(StopOptions(max_discoveries=3))
+    s.check_run(run_at(0, 0.0, success=False))        # nothing found yet
+    runs = [run_at(0, 1.0, x=(2.0, 2.0)), run_at(1, 0.0), run_at(2, 0.0)]
+    s.record_many(runs)
+    s.check_run(runs[-1])                             # the best has 2 members
+    more = [run_at(3, 1.0, x=(2.0, 2.0)), run_at(4, 1.0, x=(2.0, 2.0))]
+    s.record_many(more)
+    s.check_run(more[-1])                             # 3 at a worse minimum: not the best
+    s.record_many([run_at(5, 0.0)])
+    with pytest.raises(StopRun, match="max_discoveries"):
+        s.check_run(run_at(5, 0.0))
+    assert MaxDiscoveries(3).k == 3
+
+
+def test_target_reached_exactly_stops_in_both_signs():
+    for maximize in (False, True):
+        s = stop_session(StopOptions(target=5.0), maximize=maximize)
+        run = run_at(0, 5.0)
+        s.record_many([run])
+        with pytest.raises(StopRun, match="target"):
+            s.check_run(run)
+
+
+def test_stop_run_keeps_its_note():
+    assert StopRun("callback", "boom").note == "boom"
+    assert StopRun("callback").note is None
+
+
+def test_evaluations_without_improvement_count_from_zero_when_nothing_converged():
+    s = stop_session(StopOptions(max_evals_without_improvement=20))
+    failed = run_at(0, math.inf, success=False, nfev=19)
+    s.record_many([failed])
+    s.check_limits()                                  # 19 evaluations: go on
+    s.record_many([run_at(1, math.inf, success=False, nfev=1)])
+    with pytest.raises(StopRun, match="max_evals_without_improvement"):
+        s.check_limits()
+
+
+def test_one_and_many_points_agree_with_bounds_away_from_zero():
+    lower, upper = np.array([100.0, -50.0]), np.array([110.0, -40.0])
+    s = BasinSet(lower, upper)
+    s.add(0, np.array([101.0, -45.0]), 1.0)
+    s.add_many(np.array([1, 2]), np.array([[101.0, -45.0], [105.0, -41.0]]),
+               np.array([1.0, 2.0]))
+    s.add(3, np.array([105.0, -41.0]), 2.0)
+    s.add(4, np.array([101.0005, -45.0]), 1.0)
+    assert [b.members for b in s.basins()] == [[0, 1, 4], [2, 3]]
