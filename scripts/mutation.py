@@ -6,8 +6,9 @@ pytest.
 
 mutmut (the ``mutation`` extra, ``pip install -e .[mutation]``): each module is mutated in its
 own scratch copy of the tree, ``paths_to_mutate`` set to that module and the tests it runs
-(``pytest_add_cli_args_test_selection``) to its fast test files; ``mutmut run`` runs under a wall-clock limit and ``mutmut results`` /
-``mutmut show`` give the survivors with file:line and the change.
+(``pytest_add_cli_args_test_selection``) to its fast test files; ``mutmut run`` runs under a
+wall-clock limit and ``mutmut results`` / ``mutmut show`` give the survivors with file:line and
+the change. Survivors judged equivalent are listed in ``EQUIVALENT`` with the reason.
 
 Results: ``bench-results/mutation.json`` (merged: a part that is not run keeps its last
 result) and ``bench-results/mutation-summary.txt``.
@@ -223,6 +224,94 @@ MODULES = {
                "tests/test_mutation_kills.py"]),
 }
 
+#: Survivors judged equivalent (same results for every input the engine passes), by mutmut's
+#: name; the numbers are stable while the module's source is unchanged.
+_PERF = ("only how many founders' neighbourhoods one query fetches: every point is still "
+         "taken in order, and one already taken is skipped (the 'wasted' check)")
+_TRANSLATE = ("adds the same 2*lower/width to every unit coordinate of a group that is only "
+              "compared with itself: Chebyshev distances unchanged")
+_SENTINEL = "another negative 'not joined' sentinel: only its sign is ever tested"
+_STRICT = "zip over two sequences that always have the same length"
+_SAME_INDEX = ("(f, index) ties only for the same start index, which is added once")
+EQUIVALENT = {
+    "basins": {
+        "x_cluster_points__mutmut_6": "values dtype: add_many converts them to float",
+        "x_cluster_points__mutmut_8": "values dtype: add_many converts them to float",
+        "x_cluster_points__mutmut_27": "points dtype: add_many converts them to float",
+        "x_cluster_points__mutmut_29": "points dtype: add_many converts them to float",
+        "xǁBasinSetǁ__init____mutmut_5": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_7": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_11": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_13": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_24": "initial capacity of the values array; _grow resizes "
+                                          "both arrays when the unit array is full",
+        "xǁBasinSetǁ_candidates__mutmut_13": "an empty tail yields no candidate",
+        "xǁBasinSetǁ_found_among__mutmut_7": "a tree over one point: its ball is that point",
+        "xǁBasinSetǁ_found_among__mutmut_9": "a tree over one point: its ball is that point",
+        "xǁBasinSetǁ_found_among__mutmut_17": _SENTINEL,
+        "xǁBasinSetǁ_found_among__mutmut_24": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_30": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_31": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_32": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_47": "with no tree the ball is only checked for "
+                                              "length 1",
+        "xǁBasinSetǁ_found_among__mutmut_48": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_49": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_52": _STRICT,
+        "xǁBasinSetǁ_found_among__mutmut_55": _STRICT,
+        "xǁBasinSetǁ_found_among__mutmut_56": _STRICT,
+        "xǁBasinSetǁ_found_among__mutmut_57": "minimum id 0 is only made in a fresh set by the "
+                                              "first batch, of one point, so no point of a "
+                                              "batch was joined to it",
+        "xǁBasinSetǁ_found_among__mutmut_58": "minimum id 0 is only made in a fresh set by the "
+                                              "first batch, of one point, so no point of a "
+                                              "batch was joined to it",
+        "xǁBasinSetǁ_found_among__mutmut_59": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_60": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_80": "the ball is a list of ints already",
+        "xǁBasinSetǁ_found_among__mutmut_82": "the ball is a list of ints already",
+        "xǁBasinSetǁ_found_among__mutmut_84": "the point itself is already joined and "
+                                              "filtered out next",
+        "xǁBasinSetǁ_found_among__mutmut_95": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_96": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_97": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_102": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_103": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_104": _PERF,
+        "xǁBasinSetǁ_grow__mutmut_4": "growth factor of the arrays: capacity only",
+        "xǁBasinSetǁ_index_if_tail_long__mutmut_3": "when the tail gets a tree: the trees "
+                                                    "and the tail still cover every minimum once",
+        "xǁBasinSetǁ_index_if_tail_long__mutmut_9": "which trees are merged: coverage unchanged",
+        "xǁBasinSetǁ_index_if_tail_long__mutmut_10": "which trees are merged: coverage unchanged",
+        "xǁBasinSetǁ_join_bulk__mutmut_9": "groups of one minimum split finer; each group "
+                                           "updates the representative best first, same end",
+        "xǁBasinSetǁ_join_bulk__mutmut_15": _STRICT,
+        "xǁBasinSetǁ_join_bulk__mutmut_18": _STRICT,
+        "xǁBasinSetǁ_join_bulk__mutmut_19": _STRICT,
+        "xǁBasinSetǁ_join_bulk__mutmut_23": _SAME_INDEX,
+        "xǁBasinSetǁadd__mutmut_26": _SAME_INDEX,
+        "xǁBasinSetǁ_match_known__mutmut_7": _SENTINEL,
+        "xǁBasinSetǁ_match_known__mutmut_97": _SENTINEL,
+        "xǁBasinSetǁ_match_known__mutmut_21": "a float count compares the same",
+        "xǁBasinSetǁ_match_known__mutmut_23": "a float count compares the same",
+        "xǁBasinSetǁ_match_known__mutmut_34": "three nearest instead of two: a point near "
+                                              "several minima still takes the exact path",
+        "xǁBasinSetǁ_match_known__mutmut_86": "a point near one minimum taking the exact path "
+                                              "gets the same answer",
+        "xǁBasinSetǁadd_many__mutmut_1": "block size: the outcome equals repeated add",
+        "xǁBasinSetǁadd_many__mutmut_17": "integer values compare and convert the same",
+        "xǁBasinSetǁadd_many__mutmut_19": "integer values compare and convert the same",
+    },
+    "stop": {
+        "x_register_rule__mutmut_1": "runs at import, before mutmut switches a mutant on: "
+                                     "mutmut cannot test it (the named tests of the rules "
+                                     "list would fail)",
+        "x_estimated_coverage__mutmut_7": "at n == w + 1 the formula gives 0.0 too",
+        "xǁMaxTimeǁmet__mutmut_1": "elapsed() equal to max_time to the last bit: a float "
+                                   "clock reading, not a value a test can hit",
+    },
+}
+
 MUTMUT_CONFIG = """
 [tool.mutmut]
 paths_to_mutate = {paths}
@@ -301,8 +390,13 @@ def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
             continue
         shown = subprocess.run([mutmut_bin(), "show", name], cwd=work, env=env,
                                capture_output=True, text=True).stdout
-        survivors.append({"mutant": name, "status": status, **locate(work, paths, shown)})
+        entry = {"mutant": name, "status": status, **locate(work, paths, shown)}
+        reason = EQUIVALENT.get(key, {}).get(name.split(".")[-1])
+        if reason:
+            entry["equivalent"] = reason
+        survivors.append(entry)
     killed = counts.get("killed", 0)
+    n_equivalent = sum("equivalent" in s for s in survivors)
     decided = killed + counts.get("survived", 0) + counts.get("no tests", 0) + counts.get(
         "timeout", 0)
     caught = killed + counts.get("timeout", 0)
@@ -310,6 +404,10 @@ def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
         "files": paths, "tests": tests, "mutants": len(statuses), "counts": counts,
         "killed": killed, "survived": counts.get("survived", 0),
         "score": round(caught / decided, 4) if decided else None,
+        "equivalent": n_equivalent,
+        "score_without_equivalent": round(caught / (decided - n_equivalent), 4) if (
+            decided > n_equivalent) else None,
+        "open_survivors": [s["mutant"] for s in survivors if "equivalent" not in s],
         "timed_out": timed_out, "seconds": round(time.monotonic() - t0, 1),
         "survivors": survivors, "log_tail": log_path.read_text()[-1500:] if (
             not statuses) else "",
@@ -363,14 +461,24 @@ def summarize(data: dict) -> str:
         for key, m in mods.items():
             lines.append(f"  {key:9s} {m.get('mutants', 0):4d} mutants  killed "
                          f"{m.get('killed', 0):4d}  survived {m.get('survived', 0):3d}  "
-                         f"score {m.get('score')}  {m.get('seconds')} s"
+                         f"score {m.get('score')}  equivalent {m.get('equivalent', 0)}  "
+                         f"score without them {m.get('score_without_equivalent')}  "
+                         f"{m.get('seconds')} s"
                          f"{'  (time limit hit)' if m.get('timed_out') else ''}")
         lines.append("")
-    eq = data.get("equivalent", [])
-    if eq:
-        lines.append("Survivors judged equivalent:")
-        for e in eq:
-            lines.append(f"  {e['mutant']} {e.get('file')}:{e.get('line')}: {e['reason']}")
+    for key, m in mods.items():
+        open_ = [s for s in m.get("survivors", []) if "equivalent" not in s]
+        eq = [s for s in m.get("survivors", []) if "equivalent" in s]
+        if open_:
+            lines.append(f"{key}: survivors not yet killed or judged:")
+            for s in open_:
+                lines.append(f"  {s['file']}:{s['line']} {' / '.join(s['change']['from'])} -> "
+                             f"{' / '.join(s['change']['to'])}")
+        if eq:
+            lines.append(f"{key}: survivors judged equivalent:")
+            for s in eq:
+                lines.append(f"  {s['file']}:{s['line']} {' / '.join(s['change']['to'])}: "
+                             f"{s['equivalent']}")
     return "\n".join(lines) + "\n"
 
 
