@@ -299,6 +299,12 @@ EQUIVALENT = {
         "xǁBasinSetǁ_match_known__mutmut_86": "a point near one minimum taking the exact path "
                                               "gets the same answer",
         "xǁBasinSetǁadd_many__mutmut_1": "block size: the outcome equals repeated add",
+        "xǁBasinSetǁ_append__mutmut_16": "its callers pass float arrays (add and add_many "
+                                         "convert first)",
+        "xǁBasinSetǁ_append__mutmut_18": "its callers pass float arrays (add and add_many "
+                                         "convert first)",
+        "xǁBasinSetǁ_found_among__mutmut_28": "the first batch then takes every point of the "
+                                              "group: " + _PERF,
         "xǁBasinSetǁadd_many__mutmut_17": "integer values compare and convert the same",
         "xǁBasinSetǁadd_many__mutmut_19": "integer values compare and convert the same",
     },
@@ -482,7 +488,27 @@ def summarize(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def annotate(data: dict) -> None:
+    """Mark the survivors listed in ``EQUIVALENT`` and recount (the list may be newer than
+    the run)."""
+    for key, m in data.get("mutmut", {}).items():
+        survivors = m.get("survivors", [])
+        for s in survivors:
+            reason = EQUIVALENT.get(key, {}).get(s["mutant"].split(".")[-1])
+            s.pop("equivalent", None)
+            if reason:
+                s["equivalent"] = reason
+        counts = m.get("counts", {})
+        caught = counts.get("killed", 0) + counts.get("timeout", 0)
+        decided = caught + counts.get("survived", 0) + counts.get("no tests", 0)
+        m["equivalent"] = sum("equivalent" in s for s in survivors)
+        m["score_without_equivalent"] = round(caught / (decided - m["equivalent"]), 4) if (
+            decided > m["equivalent"]) else None
+        m["open_survivors"] = [s["mutant"] for s in survivors if "equivalent" not in s]
+
+
 def save(data: dict) -> None:
+    annotate(data)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=1) + "\n")
     SUMMARY.write_text(summarize(data))
@@ -491,6 +517,8 @@ def save(data: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--named", action="store_true", help="run the named mutants only")
+    ap.add_argument("--report", action="store_true",
+                    help="run nothing: mark equivalents in mutation.json and rewrite the summary")
     ap.add_argument("--mutmut", nargs="*", metavar="MODULE",
                     help=f"run mutmut on these modules (default all: {', '.join(MODULES)})")
     ap.add_argument("--time-limit", type=float, default=900.0,
@@ -500,6 +528,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="wall seconds for the tests of one named mutant (default 300)")
     args = ap.parse_args(argv)
     data = load()
+    if args.report:
+        save(data)
+        print(summarize(data))
+        return 0
     do_named = args.named or args.mutmut is None
     do_mutmut = args.mutmut is not None or not args.named
     if do_named:
