@@ -79,8 +79,8 @@ NAMED = [
         "file": "engine/options.py",
         "old": "xtol: float = option(\n        1e-4,",
         "new": "xtol: float = option(\n        1e-2,",
-        "tests": ["tests/test_basins.py", "tests/test_options.py",
-                  "tests/test_mutation_kills.py"],
+        "tests": ["tests/test_basins.py", "tests/test_mutation_kills.py",
+                  "tests/test_options.py"],
     },
     {
         "name": "restart never accepted",
