@@ -218,7 +218,7 @@ MODULES = {
                                         "tests/test_resume.py"]),
     "journal": (["engine/results/journal.py"], ["tests/test_resume.py", "tests/test_runstore.py",
                                                 "tests/test_mutation_kills.py"]),
-    "sampling": (["engine/sampling.py"], ["tests/test_sampling.py"]),
+    "sampling": (["engine/sampling.py"], ["tests/test_sampling.py", "tests/test_mutation_kills.py"]),
     "local": (["engine/local/solve.py", "engine/local/objective.py"],
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
                "tests/test_mutation_kills.py"]),
