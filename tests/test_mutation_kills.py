@@ -321,3 +321,130 @@ def test_lhs_stream_draws_do_not_depend_on_the_cut(sampler):
     a = UnitStream(sampler, 2, seed=5).draw(9)
     cut = UnitStream(sampler, 2, seed=5)
     assert np.array_equal(a, np.vstack([cut.draw(2), cut.draw(7)]))
+
+
+# -- journal -----------------------------------------------------------------------------------
+
+import json  # noqa: E402
+import warnings  # noqa: E402
+
+from engine.exceptions import JournalError  # noqa: E402
+from engine.results.journal import (  # noqa: E402
+    FORMAT,
+    Journal,
+    JournalNotEmptyError,
+    finished_starts,
+    refuse_to_overwrite,
+)
+
+
+def a_run(index: int, fun: float = 1.0) -> LocalRun:
+    return LocalRun(index, np.zeros(2), np.ones(2), fun, 5, 2, True, "ok")
+
+
+def test_journal_header_records_and_round_trip(tmp_path):
+    path = tmp_path / "sub" / "j.jsonl"
+    with Journal(path, "fp", meta={"seed": 3}) as j:
+        j.extend([])
+        j.append(a_run(0))
+        j.extend([a_run(2, 0.5), a_run(1)])
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0]) == {"format": FORMAT, "fingerprint": "fp", "seed": 3}
+    assert [json.loads(line)["index"] for line in lines[1:]] == [0, 2, 1]
+    assert path.read_text().endswith("\n") and len(lines) == 4
+    again = Journal(path, "fp")
+    assert sorted(r.index for r in again.completed()) == [0, 1, 2]
+    again.append(a_run(3))
+    again.close()
+    again.close()  # closing twice is harmless
+    assert finished_starts(path) == 4
+
+
+def test_finished_starts_counts_distinct_indices_and_skips_bad_lines(tmp_path):
+    path = tmp_path / "j.jsonl"
+    assert finished_starts(path) == 0
+    path.write_text('{"format": "x"}\n{"index": 4}\n{"index": 4}\nnot json\n{"no": 1}\n'
+                    '{"index": 7}\n')
+    assert finished_starts(path) == 2
+    refuse_to_overwrite(tmp_path / "none.jsonl")
+    with pytest.raises(JournalNotEmptyError, match="2 finished starts in .*: add --resume"):
+        refuse_to_overwrite(path)
+    header_only = tmp_path / "h.jsonl"
+    header_only.write_text('{"format": "x"}\n')
+    refuse_to_overwrite(header_only)
+    assert finished_starts(header_only) == 0
+
+
+def test_fresh_journal_over_finished_starts_is_refused_or_moved_aside(tmp_path):
+    path = tmp_path / "j.jsonl"
+    with Journal(path, "fp") as j:
+        j.extend([a_run(0), a_run(1)])
+    before = path.read_text()
+    with pytest.raises(JournalNotEmptyError, match="2 finished starts"):
+        Journal(path, "fp", resume=False)
+    assert path.read_text() == before
+    for _ in range(2):
+        with pytest.warns(RuntimeWarning, match=r"moved the journal of the previous run "
+                                               r"\(2 finished starts\) to "):
+            Journal(path, "fp", resume=False, force=True).close()
+        assert finished_starts(path) == 0
+        with Journal(path, "fp") as j:
+            j.extend([a_run(0), a_run(1)])
+    aside = sorted(p.name for p in tmp_path.glob("j.*.jsonl"))
+    assert len(aside) == 2 and all(finished_starts(tmp_path / a) == 2 for a in aside)
+    assert any(a.endswith("-1.jsonl") for a in aside) or aside[0] != aside[1]
+    # A header only: nothing to keep, no warning, no file moved aside.
+    Journal(path, "fp", resume=False, force=True).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Journal(path, "fp", resume=False, force=True).close()
+    assert len(list(tmp_path.glob("j.*.jsonl"))) == 3
+
+
+def test_journal_refuses_a_directory_a_non_path_another_run_and_a_non_journal(tmp_path):
+    with pytest.raises(JournalError, match="is a directory"):
+        Journal(tmp_path, "fp")
+    with pytest.raises(JournalError, match="is not a file path"):
+        Journal(3, "fp")
+    path = tmp_path / "j.jsonl"
+    Journal(path, "fp").close()
+    with pytest.raises(JournalError, match="belongs to a different run"):
+        Journal(path, "other")
+    Journal(path, "other", force=True).close()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("hello\n")
+    with pytest.raises(JournalError, match="is not a multistart journal"):
+        Journal(bad, "fp")
+    bad.write_text('{"format": "other"}\n')
+    with pytest.raises(JournalError, match="is not a multistart journal"):
+        Journal(bad, "fp")
+
+
+def test_corrupt_records_are_skipped_with_their_line_number(tmp_path):
+    path = tmp_path / "j.jsonl"
+    Journal(path, "fp").close()
+    good = a_run(0).to_dict()
+    bad = [
+        [1, 2],
+        {**good, "index": -1}, {**good, "index": True}, {**good, "index": "3"},
+        {**good, "nfev": -1}, {**good, "nit": 1.5},
+        {**good, "success": "yes"}, {**good, "message": 3},
+        {**good, "x0": [0.0]}, {**good, "x0": [], "x": []}, {**good, "x0": [[0.0, 0.0]],
+                                                           "x": [[1.0, 1.0]]},
+        {**good, "x0": [float("nan"), 0.0]},
+        {**good, "fun": float("inf")},
+    ]
+    records = [good, *bad, {**good, "index": 9, "success": False, "fun": float("inf")}]
+    with open(path, "a") as handle:
+        for r in records:
+            handle.write(json.dumps(r) + "\n")
+        handle.write('{"index": 5, "x0"')   # torn last line, no newline
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        j = Journal(path, "fp")
+    j.close()
+    assert sorted(r.index for r in j.completed()) == [0, 9]
+    numbers = sorted(int(str(w.message).split("line ")[1].split()[0]) for w in caught)
+    assert numbers == list(range(3, 3 + len(bad))) + [len(records) + 2]
+    assert all("torn or corrupt and was skipped" in str(w.message) for w in caught)
+    assert path.read_text().endswith('"x0"\n')   # the torn line was ended
