@@ -367,7 +367,7 @@ def test_finished_starts_counts_distinct_indices_and_skips_bad_lines(tmp_path):
                     '{"index": 7}\n')
     assert finished_starts(path) == 2
     refuse_to_overwrite(tmp_path / "none.jsonl")
-    with pytest.raises(JournalNotEmptyError, match="2 finished starts in .*: add --resume"):
+    with pytest.raises(JournalNotEmptyError, match=r"2 finished starts in .*: add --resume"):
         refuse_to_overwrite(path)
     header_only = tmp_path / "h.jsonl"
     header_only.write_text('{"format": "x"}\n')
@@ -445,6 +445,6 @@ def test_corrupt_records_are_skipped_with_their_line_number(tmp_path):
     j.close()
     assert sorted(r.index for r in j.completed()) == [0, 9]
     numbers = sorted(int(str(w.message).split("line ")[1].split()[0]) for w in caught)
-    assert numbers == list(range(3, 3 + len(bad))) + [len(records) + 2]
+    assert numbers == [*range(3, 3 + len(bad)), len(records) + 2]
     assert all("torn or corrupt and was skipped" in str(w.message) for w in caught)
     assert path.read_text().endswith('"x0"\n')   # the torn line was ended
