@@ -1,0 +1,556 @@
+"""Mutation testing of the core modules: hand-written named mutants, then mutmut.
+
+Named mutants (the regression guard of issue 21): each is a one-line change to a copy of the
+tree; the test files relevant to it run against that copy and must fail. They need nothing but
+pytest.
+
+mutmut (the ``mutation`` extra, ``pip install -e .[mutation]``): each module is mutated in its
+own scratch copy of the tree, ``paths_to_mutate`` set to that module and the tests it runs
+(``pytest_add_cli_args_test_selection``) to its fast test files; ``mutmut run`` runs under a
+wall-clock limit and ``mutmut results`` / ``mutmut show`` give the survivors with file:line and
+the change. Survivors judged equivalent are listed in ``EQUIVALENT`` with the reason.
+
+Results: ``bench-results/mutation.json`` (merged: a part that is not run keeps its last
+result) and ``bench-results/mutation-summary.txt``.
+
+Usage::
+
+    scripts/mutation                      # named mutants, then mutmut on every module
+    scripts/mutation --named              # named mutants only
+    scripts/mutation --mutmut basins stop --time-limit 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results" / "mutation.json"
+SUMMARY = ROOT / "bench-results" / "mutation-summary.txt"
+PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "--timeout=120", "-W", "ignore"]
+
+# -- named mutants -------------------------------------------------------------------------
+
+#: name, file, the exact text replaced (must occur once), its replacement, the tests to run.
+NAMED = [
+    {
+        "name": "maximize: gradient sign not flipped (jac)",
+        "file": "engine/local/objective.py",
+        "old": "grad = self.problem.minimized_gradient(self.to_user(z))",
+        "new": "grad = self.problem.gradient(self.to_user(z))",
+        "tests": ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
+                  "tests/test_mutation_kills.py"],
+    },
+    {
+        "name": "maximize: gradient sign not flipped (fun_and_grad, jac=True)",
+        "file": "engine/local/objective.py",
+        "old": "value, grad = self.problem.minimized_and_gradient(x)",
+        "new": "value, grad = self.problem.minimized(x), self.problem.gradient(x)",
+        "tests": ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
+                  "tests/test_mutation_kills.py"],
+    },
+    {
+        "name": "merge value tolerance made absolute instead of relative",
+        "file": "engine/basins.py",
+        "old": "return np.abs(values - refs) <= self.ftol * np.maximum(\n"
+               "            1.0, np.maximum(np.abs(values), np.abs(refs)))",
+        "new": "return np.abs(values - refs) <= self.ftol",
+        "tests": ["tests/test_basins.py", "tests/test_mutation_kills.py"],
+    },
+    {
+        "name": "target compared without the maximize sign",
+        "file": "engine/stop.py",
+        "old": "return run is not None and run.success and sign * run.fun <= sign * self.target",
+        "new": "return run is not None and run.success and run.fun <= self.target",
+        "tests": ["tests/test_stop.py", "tests/test_session.py"],
+    },
+    {
+        "name": "default dedup xtol 1e-4 -> 1e-2",
+        "file": "engine/options.py",
+        "old": "xtol: float = option(\n        1e-4,",
+        "new": "xtol: float = option(\n        1e-2,",
+        "tests": ["tests/test_basins.py", "tests/test_mutation_kills.py",
+                  "tests/test_options.py"],
+    },
+    {
+        "name": "restart never accepted",
+        "file": "engine/local/solve.py",
+        "old": "if not (again.success and lowered):",
+        "new": "if True:",
+        "tests": ["tests/test_local.py", "tests/test_solve_core.py"],
+    },
+    {
+        "name": "basins keep the worst representative",
+        "file": "engine/basins.py",
+        "old": "if (f, index) < (basin.f, basin.index):",
+        "new": "if (f, index) > (basin.f, basin.index):",
+        "also": [("if (values[lo], int(indices[lo])) < (basin.f, basin.index):",
+                  "if (values[hi - 1], int(indices[hi - 1])) > (basin.f, basin.index):"),
+                 ("basin.x, basin.f, basin.index = points[lo].copy(), float(values[lo]), int(\n"
+                  "                    indices[lo])",
+                  "basin.x, basin.f, basin.index = points[hi - 1].copy(), "
+                  "float(values[hi - 1]), int(\n                    indices[hi - 1])")],
+        "tests": ["tests/test_basins.py"],
+    },
+    {
+        "name": "journal resume skips a record",
+        "file": "engine/results/journal.py",
+        "old": "for number, line in enumerate(lines[1:], start=2):",
+        "new": "for number, line in enumerate(lines[2:], start=3):",
+        "tests": ["tests/test_resume.py", "tests/test_runstore.py"],
+    },
+    {
+        "name": "chunk tail rule removed (no two chunks per slot for the tail)",
+        "file": "engine/parallel/chunking.py",
+        "old": "size = min(size, remaining // (2 * self.n_slots))",
+        "new": "size = min(size, remaining)",
+        "tests": ["tests/test_chunking.py"],
+    },
+]
+
+#: the files of the tree a scratch copy needs
+COPY = ["engine", "tests", "pyproject.toml", "scripts", "configs", "docs", "examples",
+        "README.md"]
+
+
+def copy_tree(dest: Path) -> None:
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", "mutants", ".hypothesis"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+
+
+def apply(dest: Path, mutant: dict) -> str:
+    path = dest / mutant["file"]
+    text = path.read_text()
+    before = text
+    for old, new in [(mutant["old"], mutant["new"]), *mutant.get("also", [])]:
+        if text.count(old) != 1:
+            raise SystemExit(f"named mutant {mutant['name']!r}: {old!r} occurs "
+                             f"{text.count(old)} times in {mutant['file']}")
+        text = text.replace(old, new)
+    path.write_text(text)
+    return "".join(difflib.unified_diff(before.splitlines(True), text.splitlines(True),
+                                        mutant["file"], mutant["file"], n=0))
+
+
+def run_pytest(cwd: Path, tests: list[str], timeout: float) -> tuple[int, str, float]:
+    env = {**os.environ, "PYTHONPATH": str(cwd), "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "CI": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    tests = [t for t in tests if (cwd / t).exists()]
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", *PYTEST, *tests], cwd=cwd,
+                              env=env, capture_output=True, text=True, timeout=timeout)
+        rc, out = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired:
+        rc, out = -1, "timed out"
+    return rc, out, time.monotonic() - t0
+
+
+def which_engine(cwd: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([sys.executable, "-c", "import engine; print(engine.__file__)"],
+                          cwd=cwd, env=env, capture_output=True, text=True).stdout.strip()
+
+
+def run_named(timeout: float) -> dict:
+    out = {"mutants": [], "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    t_all = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mutation-named-") as tmp:
+        base = Path(tmp) / "base"
+        copy_tree(base)
+        located = which_engine(base)
+        if not located.startswith(str(base)):
+            raise SystemExit(f"the copy's tests import engine from {located}, not the copy")
+        # The unmutated tree must pass the same tests, else a failure proves nothing.
+        for mutant in NAMED:
+            work = Path(tmp) / "work"
+            if work.exists():
+                shutil.rmtree(work)
+            shutil.copytree(base, work)
+            diff = apply(work, mutant)
+            rc, log, seconds = run_pytest(work, mutant["tests"], timeout)
+            failed = [line for line in log.splitlines() if line.startswith("FAILED")]
+            entry = {
+                "name": mutant["name"], "file": mutant["file"], "diff": diff,
+                "tests": mutant["tests"], "caught": rc not in (0, 5, -1),
+                "pytest_exit": rc, "seconds": round(seconds, 1),
+                "caught_by": failed[:5] or log.strip().splitlines()[-1:],
+            }
+            print(f"[named] {'CAUGHT ' if entry['caught'] else 'MISSED '} "
+                  f"{mutant['name']}  ({seconds:.0f} s) {entry['caught_by'][:1]}", flush=True)
+            out["mutants"].append(entry)
+        baseline = {}
+        for tests in sorted({tuple(m["tests"]) for m in NAMED}):
+            rc, log, seconds = run_pytest(base, list(tests), timeout)
+            baseline[" ".join(tests)] = {"pytest_exit": rc, "seconds": round(seconds, 1)}
+            if rc != 0:
+                print(f"[named] baseline FAILS for {tests}:\n{log[-2000:]}", flush=True)
+        out["baseline_unmutated"] = baseline
+    out["caught"] = sum(m["caught"] for m in out["mutants"])
+    out["total"] = len(out["mutants"])
+    out["seconds"] = round(time.monotonic() - t_all, 1)
+    return out
+
+
+# -- mutmut --------------------------------------------------------------------------------
+
+#: module key -> (files to mutate, fast test files that cover them)
+MODULES = {
+    "basins": (["engine/basins.py"], ["tests/test_basins.py", "tests/test_mutation_kills.py"]),
+    "stop": (["engine/stop.py"], ["tests/test_stop.py", "tests/test_session.py",
+                                  "tests/test_mutation_kills.py"]),
+    "session": (["engine/session.py"], ["tests/test_session.py", "tests/test_stop.py",
+                                        "tests/test_resume.py"]),
+    "journal": (["engine/results/journal.py"], ["tests/test_resume.py", "tests/test_runstore.py",
+                                                "tests/test_mutation_kills.py"]),
+    "sampling": (["engine/sampling.py"], ["tests/test_sampling.py",
+                                          "tests/test_mutation_kills.py"]),
+    "local": (["engine/local/solve.py", "engine/local/objective.py"],
+              ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
+               "tests/test_mutation_kills.py"]),
+}
+
+#: Survivors judged equivalent (same results for every input the engine passes), by mutmut's
+#: name; the numbers are stable while the module's source is unchanged.
+_PERF = ("only how many founders' neighbourhoods one query fetches: every point is still "
+         "taken in order, and one already taken is skipped (the 'wasted' check)")
+_TRANSLATE = ("adds the same 2*lower/width to every unit coordinate of a group that is only "
+              "compared with itself: Chebyshev distances unchanged")
+_SENTINEL = "another negative 'not joined' sentinel: only its sign is ever tested"
+_STRICT = "zip over two sequences that always have the same length"
+_SAME_INDEX = ("(f, index) ties only for the same start index, which is added once")
+EQUIVALENT = {
+    "basins": {
+        "x_cluster_points__mutmut_6": "values dtype: add_many converts them to float",
+        "x_cluster_points__mutmut_8": "values dtype: add_many converts them to float",
+        "x_cluster_points__mutmut_27": "points dtype: add_many converts them to float",
+        "x_cluster_points__mutmut_29": "points dtype: add_many converts them to float",
+        "xǁBasinSetǁ__init____mutmut_5": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_7": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_11": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_13": "integer bounds: unit coordinates are a true division",
+        "xǁBasinSetǁ__init____mutmut_24": "initial capacity of the values array; _grow resizes "
+                                          "both arrays when the unit array is full",
+        "xǁBasinSetǁ_candidates__mutmut_13": "an empty tail yields no candidate",
+        "xǁBasinSetǁ_found_among__mutmut_7": "a tree over one point: its ball is that point",
+        "xǁBasinSetǁ_found_among__mutmut_9": "a tree over one point: its ball is that point",
+        "xǁBasinSetǁ_found_among__mutmut_17": _SENTINEL,
+        "xǁBasinSetǁ_found_among__mutmut_24": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_30": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_31": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_32": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_47": "with no tree the ball is only checked for "
+                                              "length 1",
+        "xǁBasinSetǁ_found_among__mutmut_48": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_49": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_52": _STRICT,
+        "xǁBasinSetǁ_found_among__mutmut_55": _STRICT,
+        "xǁBasinSetǁ_found_among__mutmut_56": _STRICT,
+        "xǁBasinSetǁ_found_among__mutmut_57": "minimum id 0 is only made in a fresh set by the "
+                                              "first batch, of one point, so no point of a "
+                                              "batch was joined to it",
+        "xǁBasinSetǁ_found_among__mutmut_58": "minimum id 0 is only made in a fresh set by the "
+                                              "first batch, of one point, so no point of a "
+                                              "batch was joined to it",
+        "xǁBasinSetǁ_found_among__mutmut_59": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_60": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_80": "the ball is a list of ints already",
+        "xǁBasinSetǁ_found_among__mutmut_82": "the ball is a list of ints already",
+        "xǁBasinSetǁ_found_among__mutmut_84": "the point itself is already joined and "
+                                              "filtered out next",
+        "xǁBasinSetǁ_found_among__mutmut_95": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_96": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_97": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_102": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_103": _PERF,
+        "xǁBasinSetǁ_found_among__mutmut_104": _PERF,
+        "xǁBasinSetǁ_grow__mutmut_4": "growth factor of the arrays: capacity only",
+        "xǁBasinSetǁ_index_if_tail_long__mutmut_3": "when the tail gets a tree: the trees "
+                                                    "and the tail still cover every minimum once",
+        "xǁBasinSetǁ_index_if_tail_long__mutmut_9": "which trees are merged: coverage unchanged",
+        "xǁBasinSetǁ_index_if_tail_long__mutmut_10": "which trees are merged: coverage unchanged",
+        "xǁBasinSetǁ_join_bulk__mutmut_9": "groups of one minimum split finer; each group "
+                                           "updates the representative best first, same end",
+        "xǁBasinSetǁ_join_bulk__mutmut_15": _STRICT,
+        "xǁBasinSetǁ_join_bulk__mutmut_18": _STRICT,
+        "xǁBasinSetǁ_join_bulk__mutmut_19": _STRICT,
+        "xǁBasinSetǁ_join_bulk__mutmut_23": _SAME_INDEX,
+        "xǁBasinSetǁadd__mutmut_26": _SAME_INDEX,
+        "xǁBasinSetǁ_match_known__mutmut_7": _SENTINEL,
+        "xǁBasinSetǁ_match_known__mutmut_97": _SENTINEL,
+        "xǁBasinSetǁ_match_known__mutmut_21": "a float count compares the same",
+        "xǁBasinSetǁ_match_known__mutmut_23": "a float count compares the same",
+        "xǁBasinSetǁ_match_known__mutmut_34": "three nearest instead of two: a point near "
+                                              "several minima still takes the exact path",
+        "xǁBasinSetǁ_match_known__mutmut_86": "a point near one minimum taking the exact path "
+                                              "gets the same answer",
+        "xǁBasinSetǁadd_many__mutmut_1": "block size: the outcome equals repeated add",
+        "xǁBasinSetǁ_append__mutmut_16": "its callers pass float arrays (add and add_many "
+                                         "convert first)",
+        "xǁBasinSetǁ_append__mutmut_18": "its callers pass float arrays (add and add_many "
+                                         "convert first)",
+        "xǁBasinSetǁ_found_among__mutmut_28": "the first batch then takes every point of the "
+                                              "group: " + _PERF,
+        "xǁBasinSetǁadd_many__mutmut_17": "integer values compare and convert the same",
+        "xǁBasinSetǁadd_many__mutmut_19": "integer values compare and convert the same",
+    },
+    "stop": {
+        "x_register_rule__mutmut_1": "runs at import, before mutmut switches a mutant on: "
+                                     "mutmut cannot test it (the named tests of the rules "
+                                     "list would fail)",
+        "x_estimated_coverage__mutmut_7": "at n == w + 1 the formula gives 0.0 too",
+        "xǁMaxTimeǁmet__mutmut_1": "elapsed() equal to max_time to the last bit: a float "
+                                   "clock reading, not a value a test can hit",
+    },
+}
+
+MUTMUT_CONFIG = """
+[tool.mutmut]
+paths_to_mutate = {paths}
+tests_dir = {tests}
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore", "--timeout=120"]
+pytest_add_cli_args_test_selection = {tests}
+also_copy = {also}
+"""
+
+
+def mutmut_bin() -> str:
+    exe = Path(sys.executable).parent / "mutmut"
+    if not exe.exists():
+        raise SystemExit("mutmut is not installed: pip install -e '.[mutation]'")
+    return str(exe)
+
+
+def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
+    paths, tests = MODULES[key]
+    tests = [t for t in tests if (ROOT / t).exists()]
+    t0 = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix=f"mutation-{key}-"))
+    copy_tree(work)
+    text = (work / "pyproject.toml").read_text()
+    text = re.sub(r"\n\[tool\.mutmut\]\n(?:(?!\[).*(?:\n|$))*", "\n", text)
+    # The rest of the package goes along unmutated, so that mutants/engine is the whole
+    # package and nothing is imported from elsewhere (an editable install of the tree).
+    rest: list[str] = []
+
+    def keep(folder: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            name = str(entry.relative_to(work))
+            if entry.name == "__pycache__" or name in paths:
+                continue
+            if entry.is_dir() and any(p.startswith(name + "/") for p in paths):
+                keep(entry)
+            else:
+                rest.append(name)
+
+    keep(work / "engine")
+    also = ["tests", "configs", "docs", "examples", "README.md", "scripts", *rest]
+    text += MUTMUT_CONFIG.format(paths=json.dumps(paths), tests=json.dumps(tests),
+                                 also=json.dumps(also))
+    (work / "pyproject.toml").write_text(text)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "CI": "1"}
+    env.pop("PYTHONPATH", None)
+    log_path = work / "mutmut-run.log"
+    timed_out = False
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([mutmut_bin(), "run", "--max-children", str(jobs)], cwd=work,
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    res = subprocess.run([mutmut_bin(), "results", "--all", "true"], cwd=work, env=env,
+                         capture_output=True, text=True)
+    statuses: dict[str, str] = {}
+    for line in res.stdout.splitlines():
+        m = re.match(r"\s*(\S+__mutmut_\d+):\s*(.+)$", line)
+        if m:
+            statuses[m.group(1)] = m.group(2).strip()
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    survivors = []
+    for name, status in sorted(statuses.items()):
+        if status not in ("survived", "no tests"):
+            continue
+        shown = subprocess.run([mutmut_bin(), "show", name], cwd=work, env=env,
+                               capture_output=True, text=True).stdout
+        entry = {"mutant": name, "status": status, **locate(work, paths, shown)}
+        reason = EQUIVALENT.get(key, {}).get(name.split(".")[-1])
+        if reason:
+            entry["equivalent"] = reason
+        survivors.append(entry)
+    killed = counts.get("killed", 0)
+    n_equivalent = sum("equivalent" in s for s in survivors)
+    decided = killed + counts.get("survived", 0) + counts.get("no tests", 0) + counts.get(
+        "timeout", 0)
+    caught = killed + counts.get("timeout", 0)
+    out = {
+        "files": paths, "tests": tests, "mutants": len(statuses), "counts": counts,
+        "killed": killed, "survived": counts.get("survived", 0),
+        "score": round(caught / decided, 4) if decided else None,
+        "equivalent": n_equivalent,
+        "score_without_equivalent": round(caught / (decided - n_equivalent), 4) if (
+            decided > n_equivalent) else None,
+        "open_survivors": [s["mutant"] for s in survivors if "equivalent" not in s],
+        "timed_out": timed_out, "seconds": round(time.monotonic() - t0, 1),
+        "survivors": survivors, "log_tail": log_path.read_text()[-1500:] if (
+            not statuses) else "",
+        "workdir": str(work),
+    }
+    print(f"[mutmut] {key}: {len(statuses)} mutants, {counts}, score {out['score']}"
+          f"{' (time limit hit)' if timed_out else ''}", flush=True)
+    return out
+
+
+def locate(work: Path, paths: list[str], diff: str) -> dict:
+    """file:line and the changed lines of one ``mutmut show`` diff."""
+    removed = [line[1:] for line in diff.splitlines()
+               if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in diff.splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    where = None
+    m = re.search(r"^\+\+\+ (?:b/)?(\S+)", diff, re.M)
+    file = m.group(1) if m else (paths[0] if len(paths) == 1 else None)
+    if file and removed:
+        src = (ROOT / file).read_text().splitlines()
+        want = removed[0].strip()
+        hits = [i + 1 for i, line in enumerate(src) if line.strip() == want]
+        if hits:
+            where = hits[0]
+    return {"file": file, "line": where, "change": {"from": [r.strip() for r in removed],
+                                                     "to": [a.strip() for a in added]}}
+
+
+# -- output --------------------------------------------------------------------------------
+
+def load() -> dict:
+    if RESULTS.exists():
+        return json.loads(RESULTS.read_text())
+    return {}
+
+
+def summarize(data: dict) -> str:
+    lines = ["Mutation testing (scripts/mutation); details in mutation.json", ""]
+    named = data.get("named")
+    if named:
+        lines.append(f"Named mutants: {named['caught']}/{named['total']} caught "
+                     f"({named['seconds']} s)")
+        for m in named["mutants"]:
+            lines.append(f"  {'caught' if m['caught'] else 'MISSED'}  {m['name']}  "
+                         f"[{m['file']}]  by {m['caught_by'][0] if m['caught_by'] else '-'}")
+        lines.append("")
+    mods = data.get("mutmut", {})
+    if mods:
+        lines.append("mutmut per module (score = killed+timeout / decided):")
+        for key, m in mods.items():
+            lines.append(f"  {key:9s} {m.get('mutants', 0):4d} mutants  killed "
+                         f"{m.get('killed', 0):4d}  survived {m.get('survived', 0):3d}  "
+                         f"score {m.get('score')}  equivalent {m.get('equivalent', 0)}  "
+                         f"score without them {m.get('score_without_equivalent')}  "
+                         f"{m.get('seconds')} s"
+                         f"{'  (time limit hit)' if m.get('timed_out') else ''}")
+        lines.append("")
+    for key, m in mods.items():
+        open_ = [s for s in m.get("survivors", []) if "equivalent" not in s]
+        eq = [s for s in m.get("survivors", []) if "equivalent" in s]
+        if open_:
+            lines.append(f"{key}: survivors not yet killed or judged:")
+            for s in open_:
+                lines.append(f"  {s['file']}:{s['line']} {' / '.join(s['change']['from'])} -> "
+                             f"{' / '.join(s['change']['to'])}")
+        if eq:
+            lines.append(f"{key}: survivors judged equivalent:")
+            for s in eq:
+                lines.append(f"  {s['file']}:{s['line']} {' / '.join(s['change']['to'])}: "
+                             f"{s['equivalent']}")
+    return "\n".join(lines) + "\n"
+
+
+def annotate(data: dict) -> None:
+    """Mark the survivors listed in ``EQUIVALENT`` and recount (the list may be newer than
+    the run)."""
+    for key, m in data.get("mutmut", {}).items():
+        survivors = m.get("survivors", [])
+        for s in survivors:
+            reason = EQUIVALENT.get(key, {}).get(s["mutant"].split(".")[-1])
+            s.pop("equivalent", None)
+            if reason:
+                s["equivalent"] = reason
+        counts = m.get("counts", {})
+        caught = counts.get("killed", 0) + counts.get("timeout", 0)
+        decided = caught + counts.get("survived", 0) + counts.get("no tests", 0)
+        m["equivalent"] = sum("equivalent" in s for s in survivors)
+        m["score_without_equivalent"] = round(caught / (decided - m["equivalent"]), 4) if (
+            decided > m["equivalent"]) else None
+        m["open_survivors"] = [s["mutant"] for s in survivors if "equivalent" not in s]
+
+
+def save(data: dict) -> None:
+    annotate(data)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=1) + "\n")
+    SUMMARY.write_text(summarize(data))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--named", action="store_true", help="run the named mutants only")
+    ap.add_argument("--report", action="store_true",
+                    help="run nothing: mark equivalents in mutation.json and rewrite the summary")
+    ap.add_argument("--mutmut", nargs="*", metavar="MODULE",
+                    help=f"run mutmut on these modules (default all: {', '.join(MODULES)})")
+    ap.add_argument("--time-limit", type=float, default=900.0,
+                    help="wall seconds for mutmut on one module (default 900)")
+    ap.add_argument("--jobs", type=int, default=2, help="mutmut --max-children (default 2)")
+    ap.add_argument("--named-timeout", type=float, default=300.0,
+                    help="wall seconds for the tests of one named mutant (default 300)")
+    args = ap.parse_args(argv)
+    data = load()
+    if args.report:
+        save(data)
+        print(summarize(data))
+        return 0
+    do_named = args.named or args.mutmut is None
+    do_mutmut = args.mutmut is not None or not args.named
+    if do_named:
+        data["named"] = run_named(args.named_timeout)
+        save(data)
+    if do_mutmut:
+        keys = args.mutmut or list(MODULES)
+        for key in keys:
+            if key not in MODULES:
+                raise SystemExit(f"unknown module {key!r}; choose from {', '.join(MODULES)}")
+        data.setdefault("mutmut", {})
+        for key in keys:
+            data["mutmut"][key] = run_mutmut(key, args.time_limit, args.jobs)
+            save(data)
+    print(summarize(data))
+    named_ok = not do_named or data["named"]["caught"] == data["named"]["total"]
+    return 0 if named_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
