@@ -103,6 +103,9 @@ def run_multistart(
             n_skipped=session.n_skipped,
             best_seen=(None if session.best_seen_x is None
                        else (session.best_seen_x, problem.sign * session.best_seen_f)),
+            # The segment check's few evaluations run where the solves ran (a cluster's
+            # workers), not in the driver, where an expensive objective would stall it.
+            evaluate=lambda points: executor.evaluate(problem, points, spec.search.vectorized),
         )
     finally:
         # Also when the run raised: a live progress bar must give the terminal back.
@@ -161,6 +164,7 @@ def build_result(
     n_skipped: int = 0,
     best_seen: tuple[np.ndarray, float] | None = None,
     note: str | None = None,
+    evaluate: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them.
 
@@ -171,15 +175,17 @@ def build_result(
     during the descent from it), as a scipy global optimizer reports its best point.
 
     After the merge of converged points within ``xtol``/``ftol``, a second pass
-    (:func:`engine.merge.merge_minima`) joins minima whose values agree within ``1e3 * ftol``
-    and between which the objective, at five interior points of the segment joining them, never
-    rises above the worse of the two by more than ``ftol``: the loose ends of one minimum, or
-    points along a flat direction (such a minimum gets a ``note``). Its evaluations are made
-    here, in the user's sign and process, are not counted in ``nfev`` (which stays the runs'
-    and exploration's evaluations, as the runs table shows them) and are recorded in
-    ``provenance["merge"]``; there are at most ``max(500, nfev // 10)`` of them, never more
-    than is left of ``max_evals``, and none under constraints (a segment may leave the feasible
-    set) or when the run was interrupted or spent ``max_evals``.
+    (:func:`engine.merge.merge_minima`) joins minima whose values agree (within ``1e3 * ftol``
+    when close, ``10 * ftol`` when far apart) and between which the objective, at five interior
+    points of the segment joining them, never rises above the worse of the two by more than
+    ``ftol``: the loose ends of one minimum, or points along a flat direction (such a minimum
+    gets a ``note``). Its evaluations go through ``evaluate(points)`` (minimized sign; the
+    executor's, so they run where the solves ran; in this process when None), are not counted
+    in ``nfev`` (which stays the runs' and exploration's evaluations, as the runs table shows
+    them) and are recorded in ``provenance["merge"]``; there are at most
+    ``max(500, nfev // 10)`` of them, never more than is left of ``max_evals``, and none under
+    constraints (a segment may leave the feasible set) or when the run ran out of evaluations
+    or time, or was interrupted.
     """
     if not isinstance(runs, RunStore):
         runs = RunStore.from_runs(runs.values())
@@ -191,7 +197,7 @@ def build_result(
                                 dedup.xtol, dedup.ftol)
         n_first = len(basins)
         basins, notes, spent = _merge_pass(problem, spec, basins, runs.nfev + n_explore,
-                                           stop_reason)
+                                           stop_reason, evaluate)
         minima = as_minima(basins, sign, runs)
         minima = tuple(replace(m, note=notes.get(i)) for i, m in enumerate(minima))
         provenance = {**provenance, "merge": {"evaluations": spent, "minima_before": n_first,
@@ -236,21 +242,23 @@ def build_result(
 
 
 def _merge_pass(problem: Problem, spec: RunSpec, basins: list[Basin], nfev: int,
-                stop_reason: str) -> tuple[list[Basin], dict[int, str], int]:
+                stop_reason: str, evaluate: Callable[[np.ndarray], np.ndarray] | None
+                ) -> tuple[list[Basin], dict[int, str], int]:
     """The second merge of ``basins`` (see :func:`build_result`): the basins, best first, the
     note of each degenerate one by position, and the evaluations spent."""
     budget = max(500, nfev // 10)
     if spec.stop.max_evals is not None:
         budget = min(budget, spec.stop.max_evals - nfev)
     if (not spec.dedup.segment_check or len(basins) < 2 or problem.constraints or budget <= 0
-            or stop_reason in ("max_evals", "interrupted", "terminated")):
+            or stop_reason in ("max_evals", "max_time", "interrupted", "terminated")):
         return basins, {}, 0
-    vectorized = spec.search.vectorized
+    if evaluate is None:
+        vectorized = spec.search.vectorized
 
-    def values_at(points: np.ndarray) -> np.ndarray:
-        return problem.minimized_many(points, vectorized)
+        def evaluate(points: np.ndarray) -> np.ndarray:
+            return problem.minimized_many(points, vectorized)
 
-    merged, spent = merge_minima(basins, values_at, problem.lower, problem.upper,
+    merged, spent = merge_minima(basins, evaluate, problem.lower, problem.upper,
                                  spec.dedup.xtol, spec.dedup.ftol, max_evals=budget)
     notes = {
         i: (f"degenerate: a flat direction; {len(m.parts)} minima up to {m.spread:.3g} of the "

@@ -81,11 +81,6 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
 #: Step of the conditioning probe, as a fraction of each bound's width.
 CONDITIONING_STEP = 0.01
 
-# Problems measured by unit_box_is_better_conditioned (the same problem object is set up once
-# per chunk of starts; its answer does not change): id -> (problem, answer), a few kept.
-_MEASURED: dict[int, tuple[Problem, bool]] = {}
-
-
 def unit_box_is_better_conditioned(problem: Problem) -> bool:
     """Whether the objective's curvature is more even across axes in the unit box.
 
@@ -104,18 +99,10 @@ def unit_box_is_better_conditioned(problem: Problem) -> bool:
     ...                    [(0, 1e-3), (0, 10)])
     >>> unit_box_is_better_conditioned(p)
     True
+
+    A run measures once, when its options are resolved (:func:`engine.api.resolve_spec`), and
+    sends the answer to the workers as ``scale=True``/``False``, so no chunk measures again.
     """
-    cached = _MEASURED.get(id(problem))
-    if cached is not None and cached[0] is problem:
-        return cached[1]
-    answer = _measure_conditioning(problem)
-    if len(_MEASURED) >= 8:
-        _MEASURED.clear()
-    _MEASURED[id(problem)] = (problem, answer)
-    return answer
-
-
-def _measure_conditioning(problem: Problem) -> bool:
     width = problem.width
     if not np.isfinite(width).all() or problem.dim < 2:
         return True
