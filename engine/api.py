@@ -40,6 +40,7 @@ from engine.options import (
     default_of,
     did_you_mean,
     fingerprint,
+    option_fields,
 )
 from engine.parallel.clusters import open_executor, prepare_process
 from engine.problem import BoundsLike, Problem, load_callable
@@ -217,7 +218,7 @@ def _gather(given: Mapping[str, Any],
     groups: dict[str, OptionGroup] = {}
     problems: list[str] = []
     for group in _FLAT_GROUPS:
-        names = {spec.name: spec for spec in dataclasses.fields(group) if "check" in spec.metadata}
+        names = {spec.name: spec for spec in option_fields(group)}
         mine = {k: v for k, v in flat.items()
                 if k in names and _flat_given(v, default_of(names[k]))}
         built, found = group.gather(group.section, given.get(group.section), mine)
@@ -334,11 +335,11 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     check_method_requirements(method, problem)
     run_local = dataclasses.replace(local, method=method, options=options)
     dedup: DedupOptions = groups["dedup"]  # type: ignore[assignment]
-    if local.noisy:
-        run_local, dedup, reason = _noise_settings(problem, run_local, dedup, reason,
-                                                   search.vectorized)
     # Decided once here (it may measure the objective): the driver sends it to the workers.
     scaled = uses_scaling(problem, run_local)
+    if local.noisy:
+        run_local, dedup, reason = _noise_settings(problem, run_local, dedup, reason,
+                                                   search.vectorized, scaled)
     # A fresh seed is drawn here, once: the spec records the entropy the starts come from.
     seed = int(seed_sequence(starts.seed).entropy) if starts.seed is None else starts.seed
     run_starts = dataclasses.replace(starts, n_starts=n_starts, seed=seed)
@@ -354,7 +355,7 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
 
 
 def _noise_settings(problem: Problem, local: LocalOptions, dedup: DedupOptions, reason: str,
-                    vectorized: bool) -> tuple[LocalOptions, DedupOptions, str]:
+                    vectorized: bool, scaled: bool) -> tuple[LocalOptions, DedupOptions, str]:
     """Solver and merge tolerances at the noise level of a ``noisy`` objective.
 
     The noise sigma is measured here (:func:`engine.local.noise.estimate_noise`: 40
@@ -366,9 +367,9 @@ def _noise_settings(problem: Problem, local: LocalOptions, dedup: DedupOptions, 
     reason = f"{reason}; noise sigma {sigma:.3g} (median spread of repeated evaluations)"
     if sigma <= 0:
         return local, dedup, reason
-    box = 1.0 if uses_scaling(problem, local) else float(np.min(problem.width))
+    box = 1.0 if scaled else float(np.min(problem.width))
     options = noisy_options(local.method, local.options, local.tol, sigma, problem.dim, box)
-    fields = {spec.name: spec for spec in dataclasses.fields(DedupOptions)}
+    fields = {spec.name: spec for spec in option_fields(DedupOptions)}
     xtol, ftol = noisy_dedup(sigma, dedup.xtol, dedup.ftol, default_of(fields["xtol"]),
                              default_of(fields["ftol"]))
     return (dataclasses.replace(local, options=options),

@@ -278,7 +278,7 @@ def test_slsqp_reaches_the_point_of_the_unit_disk_furthest_along_a_direction(max
 # one, and with a looser options={"ftol": 1e-5 or 1e-6} the single restart stops short as
 # well (the same starts miss (1, 1) with and without it). The
 # restart exists for solves that stop where the gradient vanishes without a minimum (see
-# engine.local._lower_neighbour): a saddle, as below.
+# engine.local.solve._lowest_neighbour): a saddle, as below.
 
 
 def double_well(x):

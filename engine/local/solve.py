@@ -33,11 +33,6 @@ from engine.results.types import LocalRun, stopped_by_budget
 __all__ = ["one_blas_thread", "solve_chunk", "solve_each", "solve_one"]
 
 
-def _lower_neighbour(objective: SolverObjective, z: np.ndarray, f: float) -> np.ndarray:
-    """:func:`_lowest_neighbour`'s point: ``z`` itself when no neighbour is lower."""
-    return _lowest_neighbour(objective, z, f)[0]
-
-
 def _lowest_neighbour(objective: SolverObjective, z: np.ndarray,
                       f: float) -> tuple[np.ndarray, float]:
     """The lowest of ``z``'s neighbours one step along each coordinate and its value, if lower
@@ -87,7 +82,7 @@ def _accept_precision_stop(problem: Problem, objective: SolverObjective,
             or not any(reason in message for reason in PRECISION_STOPS)):
         return best
     z = np.asarray(best.x, dtype=float)
-    if _lower_neighbour(objective, z, float(best.fun)) is not z:
+    if _lowest_neighbour(objective, z, float(best.fun))[0] is not z:  # a lower point beside it
         return best
     best.success = True
     best.message = (f"{message} (accepted: no lower point 0.1% of the box away along any "
