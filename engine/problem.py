@@ -37,6 +37,7 @@ from scipy.optimize import (
 )
 
 from engine.exceptions import ProblemError
+from engine.symmetry import Symmetry, canonical, parse_symmetries
 
 #: Slack, as a fraction of each bound's width, within which a point still counts as inside
 #: the box (solvers step onto a bound up to rounding).
@@ -205,6 +206,9 @@ class Problem:
         scipy constraint dicts or ``LinearConstraint``/``NonlinearConstraint`` objects.
     maximize : bool
         When true the engine minimizes ``-fun`` and reports values with the original sign.
+    symmetries : tuple
+        Groups of parameters that may be permuted without changing ``fun``
+        (:mod:`engine.symmetry`): converged points are reported in canonical order.
 
     Examples
     --------
@@ -223,6 +227,7 @@ class Problem:
     constraints: tuple[Any, ...] = ()
     maximize: bool = False
     name: str = field(default="")
+    symmetries: tuple[Symmetry, ...] = ()
 
     @classmethod
     def create(
@@ -235,6 +240,7 @@ class Problem:
         hess: Any = None,
         constraints: Any = (),
         maximize: bool = False,
+        symmetries: Any = None,
     ) -> Problem:
         """Validate user input and build a :class:`Problem`.
 
@@ -293,6 +299,7 @@ class Problem:
             constraints=tuple(constraints),
             maximize=bool(maximize),
             name=getattr(fun, "__qualname__", type(fun).__name__),
+            symmetries=parse_symmetries(symmetries, lower, upper),
         )
         if lower.size == 1 and (isinstance(bounds, Bounds) or np.ndim(bounds) == 1):
             problem.check_dimension(*one_range)
@@ -347,6 +354,10 @@ class Problem:
     def sign(self) -> float:
         """``-1.0`` when maximizing (the engine minimizes ``sign * fun``), else ``1.0``."""
         return -1.0 if self.maximize else 1.0
+
+    def canonical(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``x`` in canonical order of its interchangeable groups, and whether it moved."""
+        return canonical(x, self.symmetries)
 
     def to_unit(self, x: np.ndarray) -> np.ndarray:
         """Map points from the user's box to the unit box ``[0, 1]^d``."""

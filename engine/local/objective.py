@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from engine.fitting.residuals import residual_model
 from engine.local.setup import SolveSetup
 from engine.problem import Problem
 
@@ -122,6 +123,28 @@ class SolverObjective:
         """The gradient with respect to ``z`` (not counted as an evaluation, as in scipy)."""
         grad = self.problem.minimized_gradient(self.to_user(z))
         return grad if self._width is None else grad * self._width
+
+    def residuals(self, z: np.ndarray) -> np.ndarray:
+        """The residual vector at ``z`` (a least-squares solve; one evaluation).
+
+        Non-finite residuals go to the solver, which shrinks its step there; only finite
+        costs are recorded as seen.
+        """
+        if self._limited:
+            self._check_limits()
+        self.nfev += 1
+        x = self.to_user(z)
+        model = residual_model(self.problem)
+        r = model.vector(x, *self.problem.args)
+        cost = model.cost(r)
+        if math.isfinite(cost):
+            self._seen(x, cost)
+        return r
+
+    def residual_jacobian(self, z: np.ndarray) -> np.ndarray:
+        """The residuals' Jacobian with respect to ``z`` (not counted, as ``jac``)."""
+        jacobian = residual_model(self.problem).jacobian(self.to_user(z), *self.problem.args)
+        return jacobian if self._width is None else jacobian * self._width
 
     def hess(self, z: np.ndarray) -> np.ndarray:
         """The Hessian with respect to ``z``."""
