@@ -19,6 +19,7 @@ import numpy as np
 from engine.config import RunConfig, describe, load_config
 from engine.driver import run_multistart
 from engine.exceptions import ConfigError, EngineError
+from engine.fitting.config import least_squares_problem
 from engine.local.methods import (
     METHODS,
     canonical_method,
@@ -398,6 +399,8 @@ def problem_from_config(config: RunConfig) -> Problem:
     """Import the objective (and ``jac``/``hess`` given as ``module:function``) of a config."""
     spec = config.problem
     base = config.base_dir
+    if spec.get("kind") == "least_squares":
+        return least_squares_problem(spec, base)
 
     def maybe_callable(key: str) -> Any:
         value = spec.get(key)
@@ -409,6 +412,7 @@ def problem_from_config(config: RunConfig) -> Problem:
     return Problem.create(
         fun, spec["bounds"], args=tuple(spec.get("args") or ()), jac=maybe_callable("jac"),
         hess=maybe_callable("hess"), maximize=bool(spec.get("maximize", False)),
+        symmetries=spec.get("symmetries"),
     )
 
 

@@ -16,7 +16,7 @@ from scipy.optimize import Bounds
 from engine.api import solve_problem
 from engine.exceptions import ProblemError
 from engine.fitting.covariance import Identifiability, covariance, identifiability, jacobian_at
-from engine.fitting.residuals import JAC_SCHEMES, Residuals, check_loss
+from engine.fitting.residuals import JAC_SCHEMES, ModelResiduals, Residuals, check_loss
 from engine.local.methods import LEAST_SQUARES_METHODS
 from engine.options import DedupOptions, LocalOptions, SearchOptions, StopOptions
 from engine.problem import BoundsLike, Problem
@@ -152,33 +152,6 @@ def _vectorized(search: Any) -> bool:
     if isinstance(search, SearchOptions):
         return search.vectorized
     return isinstance(search, Mapping) and bool(search.get("vectorized", False))
-
-
-@dataclass(frozen=True)
-class ModelResiduals:
-    """Weighted residuals of a model against data: ``(model(xdata, *p) - ydata) / sigma``.
-
-    Examples
-    --------
-    >>> r = ModelResiduals(lambda x, a: a * x, np.array([1.0, 2.0]), np.array([2.0, 4.0]))
-    >>> r(np.array([2.0])).tolist()
-    [0.0, 0.0]
-    """
-
-    model: Callable[..., Any]
-    xdata: Any
-    ydata: np.ndarray
-    sigma: np.ndarray | None = None
-    model_jac: Callable[..., Any] | None = None
-
-    def __call__(self, p: np.ndarray) -> np.ndarray:
-        r = np.asarray(self.model(self.xdata, *p), dtype=float) - self.ydata
-        return r if self.sigma is None else r / self.sigma
-
-    def jacobian(self, p: np.ndarray) -> np.ndarray:
-        """The residuals' Jacobian from the model's ``jac(xdata, *p)``."""
-        jacobian = np.asarray(self.model_jac(self.xdata, *p), dtype=float)
-        return jacobian if self.sigma is None else jacobian / self.sigma[:, None]
 
 
 @dataclass(frozen=True)
@@ -375,6 +348,10 @@ def _bound_pairs(bounds: Any, n_params: int | None) -> list[tuple[float, float]]
                                    "unknown (it takes *params): give p0 or one bound per "
                                    "parameter")
             count = len(sized[0])
+        sizes = {np.size(s) for s in seq if np.ndim(s) == 1}
+        if sizes - {count}:
+            raise ProblemError(f"bounds give {max(sizes)} parameters but the model takes "
+                               f"{count}; give one lower and upper value per parameter")
         lower = np.broadcast_to(np.asarray(seq[0], dtype=float), (count,))
         upper = np.broadcast_to(np.asarray(seq[1], dtype=float), (count,))
     if n_params is not None and lower.size != n_params:

@@ -123,6 +123,33 @@ class Residuals:
         return jacobian
 
 
+@dataclass(frozen=True)
+class ModelResiduals:
+    """Weighted residuals of a model against data: ``(model(xdata, *p) - ydata) / sigma``.
+
+    Examples
+    --------
+    >>> r = ModelResiduals(lambda x, a: a * x, np.array([1.0, 2.0]), np.array([2.0, 4.0]))
+    >>> r(np.array([2.0])).tolist()
+    [0.0, 0.0]
+    """
+
+    model: Callable[..., Any]
+    xdata: Any
+    ydata: np.ndarray
+    sigma: np.ndarray | None = None
+    model_jac: Callable[..., Any] | None = None
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        r = np.asarray(self.model(self.xdata, *p), dtype=float) - self.ydata
+        return r if self.sigma is None else r / self.sigma
+
+    def jacobian(self, p: np.ndarray) -> np.ndarray:
+        """The residuals' Jacobian from the model's ``jac(xdata, *p)``."""
+        jacobian = np.asarray(self.model_jac(self.xdata, *p), dtype=float)
+        return jacobian if self.sigma is None else jacobian / self.sigma[:, None]
+
+
 def residual_model(problem: Problem) -> Residuals | None:
     """The problem's residual model, or None for a scalar objective."""
     return problem.fun if isinstance(problem.fun, Residuals) else None

@@ -26,6 +26,18 @@ class StopSolve(Exception):
     """Raised inside the objective to end a solve: its message is the reason."""
 
 
+class Reshift(Exception):
+    """Raised inside the objective when the shift would cost the solver digits: the solve is
+    started again from the best point, with that point's value as the new shift."""
+
+
+#: The shift is replaced once it exceeds a value seen by this factor (beyond 1): subtracting
+#: it would then leave the solver ``log10(RESHIFT_RATIO)`` fewer digits of ``f``.
+RESHIFT_RATIO = 1e3
+#: Solves start again at most this often; after that the solver sees ``f`` unshifted.
+MAX_RESHIFTS = 8
+
+
 class SolverObjective:
     """``fun``, ``fun_and_grad``, ``jac`` and ``hess`` of one solve, in solver coordinates.
 
@@ -53,6 +65,11 @@ class SolverObjective:
         its start). A constant changes no minimizer, gradient or Hessian, but solvers stop on
         the change of ``f`` relative to ``|f|``: with ``f`` near 1e6 L-BFGS-B would stop
         where the value still changes by 1e-3. Values given back to the user add it again.
+        When a later value is smaller than the shift by more than :data:`RESHIFT_RATIO`
+        (beyond 1), the difference would have lost digits (a start at 1e50 whose minimum is
+        0.2 sees only -1e50): :class:`Reshift` ends the solve, which starts again from the best
+        point with the shift made afresh. A least-squares solve is never shifted (its solver
+        sees the residuals, not the cost).
 
     Examples
     --------
@@ -83,6 +100,7 @@ class SolverObjective:
         self._width = setup.width if setup.scaled else None
         self.shift = 0.0
         self._unshifted = True
+        self.reshifts = 0
 
     def _check_limits(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -99,7 +117,18 @@ class SolverObjective:
             self.callback(x, value)
         if self._unshifted:
             self.shift, self._unshifted = value, False
+        elif abs(self.shift) > RESHIFT_RATIO * max(abs(value), 1.0):
+            self.reshifts += 1
+            if self.reshifts < MAX_RESHIFTS:
+                self._unshifted = True  # the next solve's first value is the new shift
+            else:
+                self.shift = 0.0  # the next solve sees f itself
+            raise Reshift
         return value - self.shift
+
+    def no_shift(self) -> None:
+        """Never shift (a least-squares solve: its solver does not see the cost)."""
+        self.shift, self._unshifted = 0.0, False
 
     def fun(self, z: np.ndarray) -> float:
         """The minimized value at ``z`` (solver coordinates)."""

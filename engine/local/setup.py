@@ -259,7 +259,7 @@ class SolveSetup:
         bounds = Bounds(solver_lower, solver_upper) if finite and bounded else None
         mode = ""
         if info.least_squares:
-            mode = "residual_jac" if gradient and callable(model.jac) else ""
+            mode = "residual_jac" if gradient and model and callable(model.jac) else ""
         elif gradient and problem.jac is True:
             mode = "with_value"
         elif gradient and callable(problem.jac):

@@ -23,7 +23,7 @@ from scipy.optimize import OptimizeResult, minimize
 
 from engine.local.least_squares import solve_least_squares
 from engine.local.methods import LEAST_SQUARES_METHODS
-from engine.local.objective import EvaluationCallback, SolverObjective, StopSolve
+from engine.local.objective import EvaluationCallback, Reshift, SolverObjective, StopSolve
 from engine.local.setup import (
     SolveSetup,
 )
@@ -95,15 +95,21 @@ def _accept_precision_stop(problem: Problem, objective: SolverObjective,
 class _Descent:
     """Runs the solver and counts its iterations, a count kept when a later call fails."""
 
-    def __init__(self, objective: SolverObjective) -> None:
+    def __init__(self, objective: SolverObjective, setup: SolveSetup) -> None:
         self.nit = 0
         self.objective = objective
+        self.setup = setup
+        if setup.method in LEAST_SQUARES_METHODS:
+            objective.no_shift()
 
     def run(self, kwargs: dict[str, Any]) -> OptimizeResult:
-        if kwargs["method"] in LEAST_SQUARES_METHODS:
-            result = solve_least_squares(kwargs, self.objective)
-        else:
-            result = minimize(**kwargs)
+        while True:
+            try:
+                result = (solve_least_squares(kwargs, self.objective)
+                          if kwargs["method"] in LEAST_SQUARES_METHODS else minimize(**kwargs))
+                break
+            except Reshift:  # values far below the shift: again from the best point
+                kwargs = self.setup.arguments(self.objective, self.objective.best_x)
         self.nit += int(result.get("nit", 0) or 0)
         return result
 
@@ -213,7 +219,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions,
     if setup is None:
         setup = SolveSetup.of(problem, opts)
     objective = SolverObjective(problem, setup, opts.start_timeout, opts.max_nfev, callback)
-    descent = _Descent(objective)
+    descent = _Descent(objective, setup)
     try:
         with Watchdog(opts.start_timeout), warnings.catch_warnings():
             # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
