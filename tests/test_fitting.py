@@ -281,3 +281,52 @@ def test_curve_fit_reads_scipy_bounds_and_engine_pairs_alike():
     np.testing.assert_allclose(scipy_form.popt, [0.5, 0.25, 0.1], atol=1e-9)
     np.testing.assert_allclose(pairs.popt, scipy_form.popt, atol=1e-12)
     assert scipy_form.result.spec.lower.tolist() == [0, 0, 0]
+
+
+# ----------------------------------------------------------------------- diagnostics
+
+
+def test_diagnose_a_fit_names_unidentifiable_parameters_and_standard_errors():
+    x = np.linspace(0, 1, 20)
+
+    def product(p):
+        return p[0] * p[1] * x + p[2] - 6.0 * x
+
+    res = engine.least_squares(product, [(1, 5), (1, 5), (-1, 1)], n_starts=8, seed=0,
+                               client="serial")
+    (fit,) = engine.diagnose(res, product).find("fit")
+    assert fit.severity == "warning" and fit.data["unidentifiable"] == [0, 1]
+    assert "x[0], x[1] are not identifiable" in fit.message
+
+    y = DECAY + 0.01 * np.cos(5 * T)
+
+    def noisy(p):
+        return decay_residuals(p) + DECAY - y
+
+    res = engine.least_squares(noisy, DECAY_BOX, n_starts=16, seed=0, client="serial",
+                               symmetries=[[0, 1], [2, 3]])
+    (fit,) = engine.diagnose(res, noisy).find("fit")
+    assert fit.severity == "info" and fit.data["rank"] == 4
+    reference = engine.curve_fit(
+        lambda t, a, k, b, q: a * np.exp(-k * t) + b * np.exp(-q * t), T, y,
+        bounds=DECAY_BOX, p0=res.x, n_starts=0, client="serial")
+    np.testing.assert_allclose(fit.data["standard_errors"], reference.perr, rtol=1e-4)
+
+
+def test_residual_plot_draws_the_weighted_residuals(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    from engine.analysis.fit_plots import plot_residuals
+
+    x = np.linspace(0, 1, 40)
+    fit = engine.curve_fit(lambda x, a, b: a * x + b, x, 2 * x + 0.05 * np.sin(9 * x),
+                           bounds=([0, -1], [5, 1]), sigma=np.full(x.size, 0.05),
+                           n_starts=2, seed=0, client="serial")
+    written = plot_residuals(fit, tmp_path / "residuals", xdata=x)
+    assert [p.name for p in written] == ["residuals.png", "residuals.svg"]
+    assert imread(written[0]).shape[:2] == (480, 1080)
+    svg = written[1].read_text()
+    assert "residual / sigma" in svg and f"{x.size} residuals" in svg
+    with pytest.raises(ConfigError, match="xdata has shape"):
+        plot_residuals(fit, tmp_path / "bad", xdata=x[:5])

@@ -111,7 +111,7 @@ def test_data_rows_with_a_missing_value_are_named(tmp_path):
     (tmp_path / "gap.csv").write_text("x,y\n0,1\n1,\n2,5\n")
     path = write(tmp_path, {"kind": "least_squares", "model": "models.py:line",
                             "data": "gap.csv", "bounds": [[0, 1]] * 2})
-    with pytest.raises(ConfigError, match="column 'y' of .* data row 2"):
+    with pytest.raises(ConfigError, match=r"column 'y' of .* data row 2"):
         load_config(path)
 
 

@@ -181,6 +181,8 @@ class CurveFit:
         Weighted residuals at ``popt``.
     result : MultistartResult
         The multistart run: ``minima`` (distinct fits, best first), ``runs``, ``nfev``.
+    weighted : bool
+        The residuals were divided by ``sigma``.
     """
 
     popt: np.ndarray
@@ -192,6 +194,7 @@ class CurveFit:
     jac: np.ndarray
     residuals: np.ndarray
     result: MultistartResult
+    weighted: bool = False
 
     def __iter__(self) -> Any:
         return iter((self.popt, self.pcov))
@@ -293,7 +296,7 @@ def curve_fit(
     pcov = covariance(jacobian, sum_sq, absolute_sigma)
     return CurveFit(popt=popt, pcov=pcov, perr=np.sqrt(np.diag(pcov)), sum_of_squares=sum_sq,
                     dof=int(r.size - popt.size), identifiability=identifiability(jacobian),
-                    jac=jacobian, residuals=r, result=result)
+                    jac=jacobian, residuals=r, result=result, weighted=weights is not None)
 
 
 def _parameter_count(model: Callable[..., Any], p0: Sequence[float] | None) -> int | None:
