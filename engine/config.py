@@ -47,6 +47,10 @@ def _list(key: str, value: Any) -> str | None:
     return None if isinstance(value, list) else f"{key}={value!r}: use a list"
 
 
+def _optional_list(key: str, value: Any) -> str | None:
+    return None if value is None else _list(key, value)
+
+
 def _jac(key: str, value: Any) -> str | None:
     if value is None or isinstance(value, (bool, str)):
         return None
@@ -77,7 +81,7 @@ PROBLEM_KINDS = ("minimize", "least_squares")
 #: ``kind: least_squares`` those of :func:`engine.least_squares` (or a model and data).
 PROBLEM_KEYS: dict[str, Check] = {
     "kind": _kind, "objective": text, "bounds": _any, "maximize": boolean(), "args": _list,
-    "jac": _jac, "hess": _hess, "symmetries": _list,
+    "jac": _jac, "hess": _hess, "symmetries": _optional_list,
     "residuals": text, "model": text, "data": text, "loss": text, "f_scale": _number,
     "bounded": boolean(),
 }

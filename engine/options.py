@@ -350,8 +350,9 @@ class LocalOptions(OptionGroup):
     section: ClassVar[str] = "local"
     method: str = option(
         "auto", one_of(("auto", *METHODS), case_insensitive=True),
-        "any scipy.optimize.minimize method, or auto: L-BFGS-B (SLSQP with constraints, "
-        "trust-constr with a Hessian, Nelder-Mead or Powell when noisy)", flat=True)
+        "any scipy.optimize.minimize method (or for a least-squares problem trf, dogbox, lm), "
+        "or auto: L-BFGS-B (SLSQP with constraints, trust-constr with a Hessian, Nelder-Mead "
+        "or Powell when noisy; trf for least squares)", flat=True)
     options: dict[str, Any] = option(
         None, mapping, "passed as options= to scipy (maxiter, ftol, gtol, ...)", flat=True,
         factory=dict)

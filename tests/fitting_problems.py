@@ -8,6 +8,7 @@ squares ``f*`` (to the digits printed there) and the optimal point where it is p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,29 @@ def biggs(x: np.ndarray) -> np.ndarray:
             - BIGGS_Y)
 
 
+def freudenstein_roth(x: np.ndarray) -> np.ndarray:
+    return np.array([-13 + x[0] + ((5 - x[1]) * x[1] - 2) * x[1],
+                     -29 + x[0] + ((x[1] + 1) * x[1] - 14) * x[1]])
+
+
+# Two Gaussian peaks on a sloping baseline (a spectrum): synthetic data with a fixed,
+# seeded perturbation; its optimum is computed (a tight solve from the true parameters).
+PEAKS_X = np.linspace(0.0, 10.0, 80)
+PEAKS_TRUE = np.array([1.0, 3.0, 0.5, 0.6, 6.5, 0.8, 0.05])
+
+
+def _peaks(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return (p[0] * np.exp(-0.5 * ((x - p[1]) / p[2]) ** 2)
+            + p[3] * np.exp(-0.5 * ((x - p[4]) / p[5]) ** 2) + p[6] * x)
+
+
+PEAKS_Y = _peaks(PEAKS_X, PEAKS_TRUE) + np.random.default_rng(11).normal(0, 0.02, PEAKS_X.size)
+
+
+def two_gaussians(x: np.ndarray) -> np.ndarray:
+    return _peaks(PEAKS_X, x) - PEAKS_Y
+
+
 def jennrich_sampson(x: np.ndarray) -> np.ndarray:
     i = JS_I
     return 2 + 2 * i - (np.exp(i * x[0]) + np.exp(i * x[1]))
@@ -85,7 +109,8 @@ def jennrich_sampson(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FitProblem:
-    """A published problem: residuals, published start, certified ``f*`` (sum of squares)."""
+    """A published problem: residuals, published start, certified ``f*`` (sum of squares;
+    NaN for a synthetic problem, whose optimum is computed from ``x_star``)."""
 
     name: str
     residuals: object
@@ -122,4 +147,18 @@ PROBLEMS = (
                np.array([1.0, 10.0, 1.0, 5.0, 4.0, 3.0]), kind="exponentials, zero residual"),
     FitProblem("jennrich_sampson", jennrich_sampson, np.array([0.3, 0.4]), 124.362,
                np.array([0.2578252, 0.2578252]), kind="exponential"),
+    # Published starts from which a local solver stops in a local minimum (MGH also publish
+    # 10 x0 as a standard start).
+    FitProblem("freudenstein_roth", freudenstein_roth, np.array([0.5, -2.0]), 0.0,
+               np.array([5.0, 4.0]), kind="polynomial, local minimum 48.98"),
+    FitProblem("bard_10x", bard, np.array([10.0, 10.0, 10.0]), 8.21487e-3,
+               np.array([0.08241056, 1.133036, 2.343695]), kind="rational, from 10 x0"),
+    FitProblem("kowalik_osborne_10x", kowalik, np.array([2.5, 3.9, 4.15, 3.9]), 3.07505e-4,
+               np.array([0.1928069, 0.1912823, 0.1230565, 0.1360623]),
+               kind="rational, from 10 x0"),
+    FitProblem("osborne1_10x", osborne1, np.array([5.0, 15.0, -10.0, 0.1, 0.2]), 5.46489e-5,
+               np.array([0.3754100, 1.935847, -1.464687, 0.01286753, 0.02212270]),
+               kind="two exponentials, from 10 x0"),
+    FitProblem("two_gaussians", two_gaussians, np.array([1.0, 5.0, 1.0, 1.0, 5.5, 1.0, 0.0]),
+               math.nan, PEAKS_TRUE, kind="Gaussian peaks + baseline (synthetic)"),
 )
