@@ -220,6 +220,7 @@ def test_robust_loss_ignores_an_outlier_and_reports_scipys_cost():
 
 @pytest.mark.parametrize(("kwargs", "needle"), [
     ({"method": "lm"}, "method='lm' takes no bounds"),
+    ({"method": "lm", "bounded": False, "loss": "huber"}, "method='lm' supports only loss"),
     ({"method": "L-BFGS-B"}, "method='L-BFGS-B' is not a least_squares method"),
     ({"loss": "squared"}, "loss='squared' is not allowed; use one of linear, soft_l1"),
     ({"f_scale": 0}, "f_scale=0 is not allowed; use a positive number"),

@@ -119,11 +119,6 @@ def least_squares(
         problems.append(f"method={method!r} is not a least_squares method; use one of "
                         f"{', '.join(LEAST_SQUARES_METHODS)} (or engine.minimize for the "
                         "methods of scipy.optimize.minimize)")
-    elif method == "lm" and bounded:
-        problems.append("method='lm' takes no bounds (MINPACK's Levenberg-Marquardt), but "
-                        "the solves are asked to stay inside them (bounded=True); use "
-                        "method='trf' (a trust region that keeps to the bounds), or pass "
-                        "bounded=False so that the bounds only place the starts")
     if not isinstance(bounded, bool):
         problems.append(f"bounded={bounded!r} is not allowed; use True or False")
     model = Residuals(residuals, jac=jac, loss=loss, f_scale=float(f_scale)

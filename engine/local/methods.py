@@ -110,7 +110,19 @@ def choose_method(problem: Problem, noisy: bool = False) -> tuple[str, str]:
 def check_method_requirements(method: str, problem: Problem) -> None:
     """Raise :class:`ProblemError` before any work when ``method`` lacks what it needs."""
     info = METHODS[method]
-    if info.least_squares and residual_model(problem) is None:
+    model = residual_model(problem)
+    if method == "lm" and model is not None:
+        if model.bounded:
+            raise ProblemError(
+                "method='lm' takes no bounds (MINPACK's Levenberg-Marquardt), but the solves are "
+                "asked to stay inside them (bounded=True); use method='trf' (a trust region "
+                "that keeps to the bounds), or pass bounded=False so that the bounds only "
+                "place the starts")
+        if model.loss != "linear":
+            raise ProblemError(
+                f"method='lm' supports only loss='linear', not loss={model.loss!r}; use "
+                "method='trf' or 'dogbox' for a robust loss")
+    if info.least_squares and model is None:
         raise ProblemError(
             f"method={method!r} is a scipy.optimize.least_squares method: it needs the "
             "residual vector, not a scalar objective; call engine.least_squares(residuals, "

@@ -32,8 +32,10 @@ class Reshift(Exception):
 
 
 #: The shift is replaced once it exceeds a value seen by this factor (beyond 1): subtracting
-#: it would then leave the solver ``log10(RESHIFT_RATIO)`` fewer digits of ``f``.
-RESHIFT_RATIO = 1e3
+#: it would then leave the solver ``log10(RESHIFT_RATIO)`` fewer of the 16 digits of ``f``;
+#: 10 digits stay, below any solver's tolerance. A restart disturbs a solver (COBYLA's trust
+#: region starts again), so it is kept for the case where the digits are really lost.
+RESHIFT_RATIO = 1e6
 #: Solves start again at most this often; after that the solver sees ``f`` unshifted.
 MAX_RESHIFTS = 8
 
