@@ -109,6 +109,7 @@ def run_multistart(
             # The segment check's few evaluations run where the solves ran (a cluster's
             # workers), not in the driver, where an expensive objective would stall it.
             evaluate=lambda points: executor.evaluate(problem, points, spec.search.vectorized),
+            portfolio=strategy.report() if hasattr(strategy, "report") else None,
         )
     finally:
         # Also when the run raised: a live progress bar must give the terminal back.
@@ -170,6 +171,7 @@ def build_result(
     best_seen: tuple[np.ndarray, float] | None = None,
     note: str | None = None,
     evaluate: Callable[[np.ndarray], np.ndarray] | None = None,
+    portfolio: dict[str, Any] | None = None,
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them.
 
@@ -245,6 +247,7 @@ def build_result(
         method=spec.method,
         strategy=spec.strategy,
         spec=spec,
+        portfolio=portfolio,
     )
 
 

@@ -1,0 +1,297 @@
+"""A portfolio of searches sharing one budget and one set of minima, the budget moved online
+to the searches that are paying off.
+
+No single search wins on every landscape: MLSL on well-separated basins, TikTak where good
+sample points cluster, plain descents on many small basins, a population method on needles
+and deceptive funnels, a space partition where the minimum hides in a corner. The portfolio
+runs them side by side on one :class:`~engine.session.Session` (so a minimum one finds, the
+others see and skip), one step at a time. Which search takes the next step is decided by a
+bandit rule on *improvements per evaluation*: after a floor of :data:`FLOOR` steps each, the
+search with the highest upper confidence bound (UCB1, Auer, Cesa-Bianchi and Fischer, Machine
+Learning 47, 2002) on the rate at which its steps lowered the best value (or found a new
+minimum) goes next. Every evaluation of every search counts against ``max_evals``;
+``res.portfolio`` says how the budget was split.
+
+Each step is decided from the results of the steps before it only, so the same seed gives the
+same run on any number of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from engine.options import LocalOptions, SearchOptions
+from engine.sampling import UnitStream
+from engine.search.mlsl import MLSL
+from engine.search.polish import polish_reserve
+from engine.search.registry import register
+from engine.search.rounds import StartIndices, affordable
+from engine.search.tiktak import TikTak
+from engine.stop import StopReason
+
+if TYPE_CHECKING:  # annotations only: the session imports engine.search
+    from engine.session import Session, StartPlan
+
+#: Steps each search takes before the bandit rule chooses (the fair try).
+FLOOR = 1
+#: Exploration weight of the UCB bound.
+UCB_C = 0.5
+#: Starts per step of the plain descents.
+DESCENT_BATCH = 4
+#: Reward of a step that found a new minimum without lowering the best value.
+NEW_MINIMUM = 0.25
+
+#: A search: a generator that yields after each step and returns when it has no more to do.
+Steps = Iterator[None]
+
+
+@dataclass
+class Arm:
+    """One search of the portfolio and what its steps brought.
+
+    Attributes
+    ----------
+    name : str
+        The search.
+    evaluations : int
+        Evaluations its steps spent (exploration and local solves).
+    improvements : int
+        Steps that lowered the best value of the run.
+    new_minima : int
+        Distinct minima its steps added.
+    steps : int
+        Steps taken.
+    reward : float
+        Improvements, plus :data:`NEW_MINIMUM` per step that only found a new minimum.
+    done : str or None
+        Why it stopped before the run did (its own end), or None.
+    """
+
+    name: str
+    steps_iter: Steps = field(repr=False)
+    evaluations: int = 0
+    improvements: int = 0
+    new_minima: int = 0
+    steps: int = 0
+    reward: float = 0.0
+    done: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"evaluations": self.evaluations, "improvements": self.improvements,
+                "new_minima": self.new_minima, "steps": self.steps,
+                "ended": self.done}
+
+
+def ucb_choice(arms: list[Arm], total_steps: int) -> Arm:
+    """The live arm to step next: the floor first, then the highest UCB on reward per
+    evaluation (scaled by the mean cost of a step, so that rewards stay near [0, 1]).
+
+    Examples
+    --------
+    >>> a, b = Arm("a", iter(())), Arm("b", iter(()))
+    >>> a.steps = b.steps = 5; a.evaluations = b.evaluations = 500; a.reward = 3.0
+    >>> ucb_choice([a, b], 10).name
+    'a'
+    """
+    live = [arm for arm in arms if arm.done is None]
+    short = [arm for arm in live if arm.steps < FLOOR]
+    if short:
+        return min(short, key=lambda arm: arm.steps)
+    mean_cost = sum(arm.evaluations for arm in live) / max(1, sum(arm.steps for arm in live))
+
+    def bound(arm: Arm) -> float:
+        rate = arm.reward / max(1, arm.evaluations) * mean_cost
+        return rate + UCB_C * math.sqrt(math.log(max(total_steps, 2)) / arm.steps)
+
+    return max(live, key=bound)
+
+
+@register("portfolio")
+class Portfolio:
+    """Several searches on one budget and one set of minima, stepped by a bandit rule.
+
+    The searches: ``mlsl`` and ``tiktak`` (exploration rounds, each with its own sample and
+    half the exploration allowance), ``descents`` (plain descents from a space-filling
+    stream), ``population`` (differential evolution, DE/rand/1/bin, whose best member is
+    descended from when it improves) and ``partition`` (DIRECT-style trisection of the box,
+    descending from the best new centre). See the module docstring for the rule.
+
+    Examples
+    --------
+    >>> import engine
+    >>> def himmelblau(x):
+    ...     return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+    >>> res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], max_evals=3000, seed=0,
+    ...                       client="serial", search={"strategy": "portfolio"})
+    >>> len(res.minima), sorted(res.portfolio)[:2]
+    (4, ['descents', 'mlsl'])
+    """
+
+    polishes: ClassVar[bool] = True
+
+    def __init__(self, search: SearchOptions) -> None:
+        self.search = search
+        self.arms: list[Arm] = []
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Evaluations, improvements, new minima and steps of each search."""
+        return {arm.name: arm.to_dict() for arm in self.arms}
+
+    def run(self, session: Session, plan: StartPlan, local: LocalOptions) -> StopReason:
+        max_evals = session.stop.max_evals
+        reserve = polish_reserve(max_evals, session.problem.dim) if self.search.polish else 0.0
+        session.solve_within(list(enumerate(plan.fixed)), local, reserve)
+        indices = StartIndices(len(plan.fixed), plan.total)
+        searches = {
+            "mlsl": MLSL(self.search).steps(session, plan, local, indices, first_starts=False,
+                                            sample_share=0.5, stream_key=1),
+            "tiktak": TikTak(self.search).steps(session, plan, local, indices,
+                                                first_starts=False, sample_share=0.5,
+                                                stream_key=2),
+            "descents": _descents(session, plan, local, indices, reserve),
+            "population": _population(session, plan, local, indices, reserve, self.search),
+            "partition": _partition(session, local, indices, reserve, self.search),
+        }
+        self.arms = [Arm(name, steps) for name, steps in searches.items()]
+        for total in itertools.count():
+            if session.remaining_evals() - reserve < 1:
+                return "max_evals"
+            if indices.left <= 0:
+                return "n_starts"
+            if all(arm.done is not None for arm in self.arms):
+                return "explored"
+            arm = ucb_choice(self.arms, total)
+            self._step(session, arm)
+        return "n_starts"  # unreachable
+
+    def _step(self, session: Session, arm: Arm) -> None:
+        """One step of ``arm``, credited with what it spent and brought."""
+        nfev, best, n_minima = session.nfev, _best(session), len(session.online)
+        try:
+            next(arm.steps_iter)
+        except StopIteration as end:
+            arm.done = str(end.value or "done")
+        finally:
+            arm.steps += 1
+            arm.evaluations += session.nfev - nfev
+            improved = _best(session) < best - session.dedup.ftol * max(1.0, abs(best))
+            found = len(session.online) > n_minima
+            arm.improvements += improved
+            arm.new_minima += max(0, len(session.online) - n_minima)
+            arm.reward += 1.0 if improved else (NEW_MINIMUM if found else 0.0)
+
+
+def _best(session: Session) -> float:
+    """The best value so far (minimized sign): a minimum's or a point evaluated."""
+    return min(session.best, session.best_seen_f)
+
+
+def _solve_from(session: Session, units: list[np.ndarray], local: LocalOptions,
+                indices: StartIndices, reserve: float) -> None:
+    """Local solves from ``units`` (unit box), fitted to what the budget pays for."""
+    n = min(len(units), affordable(session, reserve, indices.left))
+    batch = [(indices.take(), session.problem.from_unit(u)) for u in units[:n]]
+    if batch:
+        session.solve_within(batch, local, reserve)
+
+
+def _descents(session: Session, plan: StartPlan, local: LocalOptions, indices: StartIndices,
+              reserve: float) -> Steps:
+    """Plain descents from a space-filling stream of its own, a few per step."""
+    stream = UnitStream(plan.options.sampler, session.problem.dim, np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 3)))
+    while session.remaining_evals() - reserve >= 1 and indices.left > 0:
+        _solve_from(session, list(stream.draw(DESCENT_BATCH)), local, indices, reserve)
+        yield
+    return "max_evals"
+
+
+def _population(session: Session, plan: StartPlan, local: LocalOptions,
+                indices: StartIndices, reserve: float, search: SearchOptions) -> Steps:
+    """Differential evolution (DE/rand/1/bin, F = 0.7, CR = 0.9; Storn and Price, J. Global
+    Optim. 11, 1997) in the unit box; after a generation that improved its best member, a
+    local solve from that member. One generation per step."""
+    dim = session.problem.dim
+    size = int(np.clip(10 * dim, 20, 60))
+    rng = np.random.default_rng(np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 4)))
+    stream = UnitStream(plan.options.sampler, dim, np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 5)))
+    if session.remaining_evals() - reserve < size:
+        return "max_evals"
+    members = stream.draw(size)
+    values = session.evaluate(members, search.vectorized)
+    started = math.inf
+    while True:
+        best = int(np.argmin(values))
+        if values[best] < started and np.isfinite(values[best]):
+            started = float(values[best])
+            _solve_from(session, [members[best]], local, indices, reserve)
+        yield
+        if session.remaining_evals() - reserve < size:
+            return "max_evals"
+        pick = np.array([rng.choice(np.delete(np.arange(size), i), 3, replace=False)
+                         for i in range(size)])
+        mutant = members[pick[:, 0]] + 0.7 * (members[pick[:, 1]] - members[pick[:, 2]])
+        cross = rng.random((size, dim)) < 0.9
+        cross[np.arange(size), rng.integers(0, dim, size)] = True
+        trial = np.clip(np.where(cross, mutant, members), 0.0, 1.0)
+        trial_values = session.evaluate(trial, search.vectorized)
+        better = trial_values <= values
+        members[better], values[better] = trial[better], trial_values[better]
+
+
+@dataclass
+class _Box:
+    centre: np.ndarray
+    half: np.ndarray  # half-widths (unit box)
+    value: float
+
+
+def _partition(session: Session, local: LocalOptions, indices: StartIndices,
+               reserve: float, search: SearchOptions) -> Steps:
+    """DIRECT-style partition (Jones, Perttunen and Stuckman, JOTA 79, 1993): each step
+    trisects, along its longest side, the lowest box of each size (the potentially optimal
+    candidates), evaluating the two new centres; a local solve starts from the best centre
+    when it is the best the partition has seen."""
+    dim = session.problem.dim
+    if session.remaining_evals() - reserve < 1:
+        return "max_evals"
+    centre = np.full(dim, 0.5)
+    boxes = [_Box(centre, np.full(dim, 0.5),
+                  float(session.evaluate(centre[None, :], search.vectorized)[0]))]
+    started = math.inf
+    while True:
+        best = min(boxes, key=lambda box: box.value)
+        if best.value < started and math.isfinite(best.value):
+            started = best.value
+            _solve_from(session, [best.centre], local, indices, reserve)
+        yield
+        by_size: dict[float, _Box] = {}
+        for box in boxes:
+            size = round(float(np.linalg.norm(box.half)), 12)
+            if size not in by_size or box.value < by_size[size].value:
+                by_size[size] = box
+        chosen = [by_size[s] for s in sorted(by_size, reverse=True)]
+        if session.remaining_evals() - reserve < 2 * len(chosen):
+            return "max_evals"
+        new_centres, splits = [], []
+        for box in chosen:
+            axis = int(np.argmax(box.half))
+            step = np.zeros(dim)
+            step[axis] = 2.0 * box.half[axis] / 3.0
+            new_centres += [box.centre - step, box.centre + step]
+            splits.append((box, axis))
+        values = session.evaluate(np.array(new_centres), search.vectorized)
+        for k, (box, axis) in enumerate(splits):
+            box.half = box.half.copy()
+            box.half[axis] /= 3.0
+            for j in (0, 1):
+                boxes.append(_Box(new_centres[2 * k + j], box.half.copy(),
+                                  float(values[2 * k + j])))
