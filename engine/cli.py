@@ -112,7 +112,7 @@ def _cluster_line(executor: Executor, kind: str) -> str | None:
     if not link:
         return f"multistart: Dask cluster ({kind}, {workers}); no dashboard"
     if not dashboard_loads(link):  # e.g. no bokeh where the scheduler runs: the page is missing
-        hint = ("" if importlib.util.find_spec("bokeh") else
+        hint = (" that loads from here" if importlib.util.find_spec("bokeh") else
                 ": pip install 'multistart-engine[plots]' (bokeh) to get one")
         return f"multistart: Dask cluster ({kind}, {workers}); no dashboard{hint}"
     return f"multistart: Dask dashboard {link} ({kind}, {workers})"

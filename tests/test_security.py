@@ -193,6 +193,19 @@ def test_bad_security_values_name_key_value_and_fix(cluster, needles):
         assert needle in errors, errors
 
 
+def test_missing_cryptography_is_a_cluster_error_with_the_fix(monkeypatch):
+    from distributed.security import Security
+
+    def no_cryptography(*args, **kwargs):
+        raise ImportError("No module named 'cryptography'")
+
+    monkeypatch.setattr(Security, "temporary", classmethod(no_cryptography))
+    with pytest.raises(ClusterError, match="pip install cryptography") as caught:
+        engine.local_client(n_workers=1)
+    assert "cluster.security='auto'" in str(caught.value)
+    assert "security: none" in str(caught.value)
+
+
 def test_a_private_key_others_can_read_is_refused(tmp_path):
     files = site_files(tmp_path)
     Path(files["tls_key"]).chmod(0o644)
