@@ -62,6 +62,12 @@ def mpi_initialize(body: dict[str, Any]) -> None:
     options.setdefault("nthreads", 1)
     options.setdefault("dashboard", False)
     options.setdefault("dashboard_address", DEFAULT_DASHBOARD)
+    if str(options["dashboard_address"]).rpartition(":")[0] in ("127.0.0.1", "localhost"):
+        import dask
+
+        # The link names the scheduler's host; a page on its loopback only is reached there
+        # (from the driver's rank when it shares the node, or through an SSH tunnel).
+        dask.config.set({"distributed.dashboard.link": "{scheme}://127.0.0.1:{port}/status"})
     if share_credentials(MPI.COMM_WORLD, body.get("security", "auto")):
         options["protocol"] = "tls"
     dask_mpi.initialize(exit=True, **options)
