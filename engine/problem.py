@@ -773,18 +773,21 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
 
 
 class _CurrentDirOffPath:
-    """Leave the current directory (``''``, ``'.'`` or its path) off ``sys.path`` inside."""
+    """Leave the current directory (``''``, ``'.'`` or its path) off ``sys.path`` inside;
+    put those entries back where they were afterwards (what the import added stays)."""
 
     def __enter__(self) -> None:
         import os
 
         cwd = os.path.realpath(os.getcwd())
-        self.saved = list(sys.path)
-        sys.path[:] = [p for p in sys.path
-                       if p not in ("", ".") and os.path.realpath(p) != cwd]
+        self.removed = [(i, p) for i, p in enumerate(sys.path)
+                        if p in ("", ".") or os.path.realpath(p) == cwd]
+        for i, _ in reversed(self.removed):
+            del sys.path[i]
 
     def __exit__(self, *exc: object) -> None:
-        sys.path[:] = self.saved
+        for i, p in self.removed:
+            sys.path.insert(i, p)
 
 
 def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:

@@ -78,7 +78,8 @@ def local_client(n_workers: int | None = None, threads_per_worker: int = 1,
     several :func:`engine.minimize` calls on one cluster (``client=None`` starts and stops a
     cluster per call). Scheduler and workers listen on 127.0.0.1 only, and, by default,
     speak TLS with credentials made for this cluster alone: other users of the machine can
-    reach 127.0.0.1 too, and a scheduler that accepts them runs their code as you.
+    reach 127.0.0.1 too, and a scheduler that accepts them runs their code as you
+    (``processes=False`` needs none: its threads talk in memory, over no socket).
 
     Parameters
     ----------
