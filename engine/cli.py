@@ -38,6 +38,7 @@ from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
 from engine.parallel.base import Executor
 from engine.parallel.clusters import cluster_kind, open_executor, prepare_process
+from engine.parallel.security import dashboard_loads
 from engine.problem import load_callable
 from engine.progress import make_progress
 from engine.results.journal import JournalNotEmptyError, refuse_to_overwrite
@@ -110,10 +111,11 @@ def _cluster_line(executor: Executor, kind: str) -> str | None:
     link = info.get("dashboard")
     if not link:
         return f"multistart: Dask cluster ({kind}, {workers}); no dashboard"
-    hint = ""
-    if kind == "local" and importlib.util.find_spec("bokeh") is None:
-        hint = " (install bokeh to see it: pip install bokeh)"
-    return f"multistart: Dask dashboard {link}{hint} ({kind}, {workers})"
+    if not dashboard_loads(link):  # e.g. no bokeh where the scheduler runs: the page is missing
+        hint = (" that loads from here" if importlib.util.find_spec("bokeh") else
+                ": pip install 'multistart-engine[plots]' (bokeh) to get one")
+        return f"multistart: Dask cluster ({kind}, {workers}); no dashboard{hint}"
+    return f"multistart: Dask dashboard {link} ({kind}, {workers})"
 
 
 class Terminated(KeyboardInterrupt):

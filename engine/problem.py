@@ -702,11 +702,14 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
     """Import a callable named by ``"package.module:function"`` or ``"path/file.py:function"``.
 
     Only the named module or file is imported, nothing else a config holds: relative file
-    paths are resolved against ``base_dir`` (the directory of the config file) and then the
-    current directory, the file's folder is not put on ``sys.path`` (so it cannot shadow
-    other modules), module names must be plain dotted names (no relative imports), and the
-    attribute path may not pass through private or special names (``_x``, ``__class__``), so
-    a spec cannot reach beyond what the module offers publicly.
+    paths are resolved against ``base_dir`` (the directory of the config file) only, or the
+    current directory when there is no ``base_dir``; the file's folder is not put on
+    ``sys.path`` (so it cannot shadow other modules); module names must be plain dotted names
+    (no relative imports) and are looked up, like the imports the named file makes, with the
+    current directory left off ``sys.path`` (``python -m`` and interactive sessions put it
+    there), so a same-named file in the current or output folder is never imported by
+    accident; and the attribute path may not pass through private or special names (``_x``,
+    ``__class__``), so a spec cannot reach beyond what the module offers publicly.
 
     Parameters
     ----------
@@ -753,11 +756,13 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
                 "or a file path such as 'objectives.py:function'"
             )
         try:
-            module = importlib.import_module(target)
+            with _CurrentDirOffPath():
+                module = importlib.import_module(target)
         except ImportError as exc:
             raise ProblemError(
                 f"{key}={spec!r}: module {target!r} cannot be imported ({exc}); install it, "
-                "or give a file path such as 'objectives.py:function'"
+                "or give a file path such as 'objectives.py:function' (module names are not "
+                "looked up in the current folder)"
             ) from None
         except Exception as exc:  # the module itself fails while importing
             raise ProblemError(
@@ -778,10 +783,29 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
     return obj
 
 
+class _CurrentDirOffPath:
+    """Leave the current directory (``''``, ``'.'`` or its path) off ``sys.path`` inside;
+    put those entries back where they were afterwards (what the import added stays)."""
+
+    def __enter__(self) -> None:
+        import os
+
+        cwd = os.path.realpath(os.getcwd())
+        self.removed = [(i, p) for i, p in enumerate(sys.path)
+                        if p in ("", ".") or os.path.realpath(p) == cwd]
+        for i, _ in reversed(self.removed):
+            del sys.path[i]
+
+    def __exit__(self, *exc: object) -> None:
+        for i, p in self.removed:
+            sys.path.insert(i, p)
+
+
 def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:
-    candidates = [Path(target)]
-    if base_dir is not None and not Path(target).is_absolute():
-        candidates.insert(0, Path(base_dir) / target)
+    # Relative to the config's folder only: falling back to the current directory would
+    # import a same-named file from wherever the command runs (e.g. the output folder).
+    candidates = [Path(base_dir) / target if base_dir is not None and not Path(
+        target).is_absolute() else Path(target)]
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         tried = ", ".join(str(c) for c in candidates)
@@ -799,7 +823,8 @@ def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:
     module = importlib.util.module_from_spec(spec_obj)
     sys.modules[module_name] = module
     try:
-        spec_obj.loader.exec_module(module)
+        with _CurrentDirOffPath():
+            spec_obj.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
         raise ProblemError(

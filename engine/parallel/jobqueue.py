@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from typing import Any
 
 from engine.exceptions import ClusterError
 from engine.parallel.cluster_kind import ClusterKind, Started, positive_int_errors
+from engine.parallel.security import jobqueue_security, security_errors
 
 #: The dask-jobqueue cluster class of each kind.
 CLASSES = {
@@ -122,26 +124,48 @@ def _cluster_class(kind: str) -> Any:
     return getattr(dask_jobqueue, CLASSES[kind])
 
 
-def make_jobqueue_cluster(body: dict[str, Any]) -> Any:
-    """The dask-jobqueue cluster object for a ``cluster:`` block (no jobs submitted yet)."""
+#: Where the scheduler's dashboard listens unless ``scheduler_options`` says otherwise: the
+#: host running the command only, on a free port (reach it through an SSH tunnel).
+DEFAULT_DASHBOARD = "127.0.0.1:0"
+
+
+def make_jobqueue_cluster(body: dict[str, Any], closers: list[Any] | None = None) -> Any:
+    """The dask-jobqueue cluster object for a ``cluster:`` block (no jobs submitted yet).
+
+    TLS as ``security`` says (temporary credentials by default); what must be closed after
+    the cluster (the folder of the workers' credentials) is appended to ``closers``.
+    """
     cls = _cluster_class(body["kind"])
+    kwargs, folder = jobqueue_security(body["kind"], jobqueue_kwargs(body))
+    kwargs["scheduler_options"] = {"dashboard_address": DEFAULT_DASHBOARD,
+                                   **(kwargs.get("scheduler_options") or {})}
     try:
-        return cls(**jobqueue_kwargs(body))
+        cluster = cls(**kwargs)
     except TypeError as exc:
+        if folder is not None:
+            folder.close()
         raise ClusterError(
             f"cluster: {cls.__name__} refused the options ({exc}); every key besides "
             f"kind, {', '.join(ENGINE_KEYS)} is passed to {cls.__name__} as a keyword argument"
         ) from None
+    if folder is not None:
+        folder.owner = cluster
+        weakref.finalize(cluster, folder.close)  # at the latest when the cluster is collected
+        if closers is not None:
+            closers.append(folder)
+    return cluster
 
 
 def job_script(body: dict[str, Any]) -> str:
     """The batch script one worker job would be submitted with (nothing is submitted)."""
-    cluster = make_jobqueue_cluster(body)
+    closers: list[Any] = []
+    cluster = make_jobqueue_cluster(body, closers)
     try:
         return cluster.job_script()
     finally:
-        with contextlib.suppress(Exception):
-            cluster.close()
+        for thing in (cluster, *closers):
+            with contextlib.suppress(Exception):
+                thing.close()
 
 
 def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
@@ -153,7 +177,8 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
     """
     from distributed import Client  # about a second to import: only when a cluster starts
 
-    cluster = make_jobqueue_cluster(body)
+    closers: list[Any] = []
+    cluster = make_jobqueue_cluster(body, closers)
     try:
         adapt = body.get("adapt")
         if adapt is not None:
@@ -167,14 +192,15 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
         if wait:
             client.wait_for_workers(int(wait), timeout=body.get("worker_timeout", 300))
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            cluster.close()
+        for thing in (cluster, *closers):
+            with contextlib.suppress(Exception):
+                thing.close()
         raise ClusterError(
             f"cluster.kind={body['kind']!r}: could not start worker jobs "
             f"({type(exc).__name__}: {exc}); check the batch system is reachable from this "
             "host (e.g. `sbatch --version`) and `multistart check CONFIG` for the job script"
         ) from exc
-    return client, [cluster]
+    return client, [cluster, *closers]
 
 
 class JobqueueKind(ClusterKind):
@@ -198,6 +224,7 @@ class JobqueueKind(ClusterKind):
             errors.append("cluster.jobs and cluster.adapt are exclusive: give a fixed number of "
                           "jobs, or adapt: {minimum: m, maximum: n}")
         errors += positive_int_errors(body, ("jobs",))
+        errors += security_errors(body.get("security"), self.name)
         if adapt is not None:
             if not isinstance(adapt, dict) or set(adapt) - {"minimum", "maximum"}:
                 errors.append(f"cluster.adapt={adapt!r} is not allowed; use "
