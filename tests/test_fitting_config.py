@@ -121,3 +121,23 @@ def test_check_and_run_the_shipped_fit_config_from_the_command_line(tmp_path, ca
     assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 0
     saved = json.loads((tmp_path / "out" / "result.json").read_text())
     assert saved["stop_reason"] == "max_evals" and saved["fun"] < 1e-20
+
+
+def test_diagnose_and_plot_a_data_fit_from_its_result_folder(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    x = np.linspace(0, 1, 25)
+    np.savetxt(tmp_path / "data.csv", np.column_stack([x, 2.0 * x + 1.0 + 0.02 * np.sin(7 * x)]),
+               delimiter=",", header="x,y", comments="")
+    path = write(tmp_path, {"kind": "least_squares", "model": "models.py:line",
+                            "data": "data.csv", "bounds": [[-10, 10], [-10, 10]]})
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert "Diagnosis of" in report and "trf" in report
+    assert "[info] fit: full rank 2" in report and "standard errors" in report
+    assert main(["plot", str(out)]) == 0
+    assert (out / "plots" / "residuals.png").is_file()
+    svg = (out / "plots" / "residuals.svg").read_text()
+    assert "25 residuals" in svg

@@ -33,6 +33,7 @@ from scipy.optimize import approx_fprime, check_grad
 
 from engine.analysis.fit import fit_finding, residual_problem
 from engine.analysis.settings import RunSettings
+from engine.fitting.residuals import Residuals
 from engine.local.methods import LEAST_SQUARES_METHODS
 from engine.local.setup import SolveSetup, uses_scaling
 from engine.local.solve import NOT_STATIONARY, solve_one
@@ -459,6 +460,8 @@ def _problem(result: MultistartResult, fun: Callable[..., Any], jac: Any,
     """
     dim = box.lower.size
     bounds = np.column_stack([box.lower, box.upper]) if box.known else [(0.0, 1.0)] * dim
+    if isinstance(fun, Residuals):  # a least-squares problem's own model
+        return Problem.create(fun, bounds, args=args)
     if RunSettings.of(result).method in LEAST_SQUARES_METHODS:  # fun gives the residuals
         return Problem.create(residual_problem(fun, jac), bounds, args=args)
     problem = Problem.create(fun, bounds, args=args, jac=jac, constraints=constraints,

@@ -6,11 +6,12 @@ sample points cluster, plain descents on many small basins, a population method 
 and deceptive funnels, a space partition where the minimum hides in a corner. The portfolio
 runs them side by side on one :class:`~engine.session.Session` (so a minimum one finds, the
 others see and skip), one step at a time. Which search takes the next step is decided by a
-bandit rule on *improvements per evaluation*: after a floor of :data:`FLOOR` steps each, the
-search with the highest upper confidence bound (UCB1, Auer, Cesa-Bianchi and Fischer, Machine
-Learning 47, 2002) on the rate at which its steps lowered the best value (or found a new
-minimum) goes next. Every evaluation of every search counts against ``max_evals``;
-``res.portfolio`` says how the budget was split.
+bandit rule on the searches' records: each has a target share of the evaluations, its prior
+share (:data:`PRIOR`) times how often its steps lowered the best value or found a new minimum
+(:func:`target_shares`), and the search furthest below its share goes next
+(:func:`next_arm`): the budget moves to the searches that pay off, and none starves (each
+keeps at least a third of its prior share). Every evaluation of every search counts against
+``max_evals``; ``res.portfolio`` says how the budget was split.
 
 Each step is decided from the results of the steps before it only, so the same seed gives the
 same run on any number of workers.
@@ -18,7 +19,6 @@ same run on any number of workers.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,10 +38,6 @@ from engine.stop import StopReason
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
     from engine.session import Session, StartPlan
 
-#: Steps each search takes before the bandit rule chooses (the fair try).
-FLOOR = 1
-#: Exploration weight of the UCB bound.
-UCB_C = 0.5
 #: Starts per step of the plain descents.
 DESCENT_BATCH = 4
 #: Reward of a step that found a new minimum without lowering the best value.
@@ -88,28 +84,51 @@ class Arm:
                 "ended": self.done}
 
 
-def ucb_choice(arms: list[Arm], total_steps: int) -> Arm:
-    """The live arm to step next: the floor first, then the highest UCB on reward per
-    evaluation (scaled by the mean cost of a step, so that rewards stay near [0, 1]).
+#: Each search's share of the budget before any has shown what it finds: MLSL, the engine's
+#: best single search on average, leads; the others get a fair try.
+PRIOR = {"mlsl": 0.6, "tiktak": 0.1, "descents": 0.05, "population": 0.15, "partition": 0.1}
+#: Weight of the prior against a search's record (in steps).
+PRIOR_STEPS = 2.0
+
+
+def target_shares(arms: list[Arm]) -> dict[str, float]:
+    """The share of the evaluations each live search should have had by now.
+
+    A search's weight is its prior share times ``0.5 + rate``, ``rate`` being its smoothed
+    fraction of steps that improved (the prior counts as :data:`PRIOR_STEPS` steps at 0.5),
+    so a search that keeps improving gains budget and one that does not keeps a floor of a
+    third of its prior share.
 
     Examples
     --------
-    >>> a, b = Arm("a", iter(())), Arm("b", iter(()))
-    >>> a.steps = b.steps = 5; a.evaluations = b.evaluations = 500; a.reward = 3.0
-    >>> ucb_choice([a, b], 10).name
-    'a'
+    >>> a, b = Arm("mlsl", iter(())), Arm("partition", iter(()))
+    >>> a.steps, a.reward, b.steps = 10, 8.0, 10
+    >>> {k: round(v, 2) for k, v in target_shares([a, b]).items()}
+    {'mlsl': 0.87, 'partition': 0.13}
     """
     live = [arm for arm in arms if arm.done is None]
-    short = [arm for arm in live if arm.steps < FLOOR]
-    if short:
-        return min(short, key=lambda arm: arm.steps)
-    mean_cost = sum(arm.evaluations for arm in live) / max(1, sum(arm.steps for arm in live))
+    weights = {}
+    for arm in live:
+        rate = (arm.reward + 0.5 * PRIOR_STEPS) / (arm.steps + PRIOR_STEPS)
+        weights[arm.name] = PRIOR.get(arm.name, 0.1) * (0.5 + min(rate, 1.0))
+    total = sum(weights.values()) or 1.0
+    return {name: weight / total for name, weight in weights.items()}
 
-    def bound(arm: Arm) -> float:
-        rate = arm.reward / max(1, arm.evaluations) * mean_cost
-        return rate + UCB_C * math.sqrt(math.log(max(total_steps, 2)) / arm.steps)
 
-    return max(live, key=bound)
+def next_arm(arms: list[Arm]) -> Arm:
+    """The live search furthest below its target share of the evaluations spent.
+
+    Examples
+    --------
+    >>> a, b = Arm("mlsl", iter(())), Arm("partition", iter(()))
+    >>> a.evaluations, b.evaluations = 100, 100
+    >>> next_arm([a, b]).name
+    'mlsl'
+    """
+    shares = target_shares(arms)
+    spent = sum(arm.evaluations for arm in arms if arm.done is None) or 1
+    live = [arm for arm in arms if arm.done is None]
+    return max(live, key=lambda arm: shares[arm.name] - arm.evaluations / spent)
 
 
 @register("portfolio")
@@ -150,24 +169,24 @@ class Portfolio:
         indices = StartIndices(len(plan.fixed), plan.total)
         searches = {
             "mlsl": MLSL(self.search).steps(session, plan, local, indices, first_starts=False,
-                                            sample_share=0.5, stream_key=1),
+                                            sample_share=PRIOR["mlsl"] + 0.1, stream_key=1),
             "tiktak": TikTak(self.search).steps(session, plan, local, indices,
-                                                first_starts=False, sample_share=0.5,
+                                                first_starts=False,
+                                                sample_share=PRIOR["tiktak"] + 0.1,
                                                 stream_key=2),
             "descents": _descents(session, plan, local, indices, reserve),
             "population": _population(session, plan, local, indices, reserve, self.search),
             "partition": _partition(session, local, indices, reserve, self.search),
         }
         self.arms = [Arm(name, steps) for name, steps in searches.items()]
-        for total in itertools.count():
+        while True:
             if session.remaining_evals() - reserve < 1:
                 return "max_evals"
             if indices.left <= 0:
                 return "n_starts"
             if all(arm.done is not None for arm in self.arms):
                 return "explored"
-            arm = ucb_choice(self.arms, total)
-            self._step(session, arm)
+            self._step(session, next_arm(self.arms))
         return "n_starts"  # unreachable
 
     def _step(self, session: Session, arm: Arm) -> None:
