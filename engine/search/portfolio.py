@@ -89,46 +89,78 @@ class Arm:
 PRIOR = {"mlsl": 0.6, "tiktak": 0.1, "descents": 0.05, "population": 0.15, "partition": 0.1}
 #: Weight of the prior against a search's record (in steps).
 PRIOR_STEPS = 2.0
+#: Budgets below this lean on MLSL: a fair try of each other search would cost a large part
+#: of them (their prior shares shrink in proportion).
+FULL_PORTFOLIO_EVALS = 10_000
 
 
-def target_shares(arms: list[Arm]) -> dict[str, float]:
+def budget_weight(max_evals: int | None) -> float:
+    """How much of their prior share the searches other than MLSL get at this budget.
+
+    Examples
+    --------
+    >>> budget_weight(1000), budget_weight(50_000), budget_weight(None)
+    (0.1, 1.0, 1.0)
+    """
+    return 1.0 if max_evals is None else min(1.0, max_evals / FULL_PORTFOLIO_EVALS)
+
+
+def target_shares(arms: list[Arm], weight: float = 1.0) -> dict[str, float]:
     """The share of the evaluations each live search should have had by now.
 
     A search's weight is its prior share times ``0.5 + rate``, ``rate`` being its smoothed
     fraction of steps that improved (the prior counts as :data:`PRIOR_STEPS` steps at 0.5),
     so a search that keeps improving gains budget and one that does not keeps a floor of a
-    third of its prior share.
+    third of its prior share. ``weight`` (:func:`budget_weight`) scales the prior shares of
+    the searches other than MLSL.
 
     Examples
     --------
     >>> a, b = Arm("mlsl", iter(())), Arm("partition", iter(()))
     >>> a.steps, a.reward, b.steps = 10, 8.0, 10
     >>> {k: round(v, 2) for k, v in target_shares([a, b]).items()}
-    {'mlsl': 0.87, 'partition': 0.13}
+    {'mlsl': 0.93, 'partition': 0.07}
     """
     live = [arm for arm in arms if arm.done is None]
     weights = {}
     for arm in live:
         rate = (arm.reward + 0.5 * PRIOR_STEPS) / (arm.steps + PRIOR_STEPS)
-        weights[arm.name] = PRIOR.get(arm.name, 0.1) * (0.5 + min(rate, 1.0))
+        prior = PRIOR.get(arm.name, 0.1) * (1.0 if arm.name == "mlsl" else weight)
+        weights[arm.name] = prior * (0.5 + min(rate, 1.0))
     total = sum(weights.values()) or 1.0
     return {name: weight / total for name, weight in weights.items()}
 
 
-def next_arm(arms: list[Arm]) -> Arm:
-    """The live search furthest below its target share of the evaluations spent.
+def next_arm(arms: list[Arm], weight: float = 1.0, first_step: float = 100.0) -> Arm:
+    """The search to step next: of those whose next step fits what they are owed, the one
+    furthest below its target share of the evaluations spent.
+
+    A search is owed ``share * spent - its evaluations``; its next step is expected to cost
+    what its steps cost on average (``first_step`` before its first). MLSL, the backbone, may
+    always step, so a small budget is not spent on steps that would overrun a small share.
 
     Examples
     --------
     >>> a, b = Arm("mlsl", iter(())), Arm("partition", iter(()))
-    >>> a.evaluations, b.evaluations = 100, 100
-    >>> next_arm([a, b]).name
+    >>> a.evaluations, a.steps, b.evaluations, b.steps = 900, 3, 0, 0
+    >>> next_arm([a, b], first_step=50).name  # partition is owed 0.1 * 900 >= 50
+    'partition'
+    >>> next_arm([a, b], first_step=500).name  # its first step would overrun its share
     'mlsl'
     """
-    shares = target_shares(arms)
-    spent = sum(arm.evaluations for arm in arms if arm.done is None) or 1
+    shares = target_shares(arms, weight)
     live = [arm for arm in arms if arm.done is None]
-    return max(live, key=lambda arm: shares[arm.name] - arm.evaluations / spent)
+    spent = sum(arm.evaluations for arm in live)
+
+    def owed(arm: Arm) -> float:
+        return shares[arm.name] * spent - arm.evaluations
+
+    def fits(arm: Arm) -> bool:
+        cost = arm.evaluations / arm.steps if arm.steps else first_step
+        return arm.name == "mlsl" or owed(arm) >= cost
+
+    eligible = [arm for arm in live if fits(arm)] or live
+    return max(eligible, key=lambda arm: owed(arm) / max(spent, 1))
 
 
 @register("portfolio")
@@ -168,10 +200,11 @@ class Portfolio:
         session.solve_within(list(enumerate(plan.fixed)), local, reserve)
         indices = StartIndices(len(plan.fixed), plan.total)
         searches = {
+            # MLSL, the backbone, explores the plan's own stream with the whole allowance.
             "mlsl": MLSL(self.search).steps(session, plan, local, indices, first_starts=False,
-                                            sample_share=PRIOR["mlsl"] + 0.1, stream_key=1),
+                                            alone=False),
             "tiktak": TikTak(self.search).steps(session, plan, local, indices,
-                                                first_starts=False,
+                                                first_starts=False, alone=False,
                                                 sample_share=PRIOR["tiktak"] + 0.1,
                                                 stream_key=2),
             "descents": _descents(session, plan, local, indices, reserve),
@@ -179,6 +212,8 @@ class Portfolio:
             "partition": _partition(session, local, indices, reserve, self.search),
         }
         self.arms = [Arm(name, steps) for name, steps in searches.items()]
+        weight = budget_weight(max_evals)
+        first_step = 30.0 * (session.problem.dim + 1)  # a local solve, as `affordable` assumes
         while True:
             if session.remaining_evals() - reserve < 1:
                 return "max_evals"
@@ -186,7 +221,7 @@ class Portfolio:
                 return "n_starts"
             if all(arm.done is not None for arm in self.arms):
                 return "explored"
-            self._step(session, next_arm(self.arms))
+            self._step(session, next_arm(self.arms, weight, first_step))
         return "n_starts"  # unreachable
 
     def _step(self, session: Session, arm: Arm) -> None:

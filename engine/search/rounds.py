@@ -141,15 +141,16 @@ class ExplorationRounds:
 
     def steps(self, session: Session, plan: StartPlan, local: LocalOptions,
               indices: StartIndices, *, first_starts: bool = True,
-              sample_share: float = 1.0, stream_key: int = 0
+              sample_share: float = 1.0, stream_key: int = 0, alone: bool = True
               ) -> Iterator[None]:
         """The rounds one at a time: yields after each round's solves; returns why it ended.
 
         A portfolio runs several of these side by side on one session: it solves the user's
         points itself (``first_starts=False``), gives each its ``sample_share`` of the
-        exploration allowance and its own sample stream (``stream_key``).
+        exploration allowance, counted over its own sample only (``alone=False``), and its
+        own sample stream (``stream_key``; 0 is the plan's).
         """
-        loop = _Loop(self, session, plan, local, indices, sample_share, stream_key)
+        loop = _Loop(self, session, plan, local, indices, sample_share, stream_key, alone)
         if first_starts:
             loop.first_starts()
         for round_no in itertools.count():
@@ -175,7 +176,7 @@ class _Loop:
 
     def __init__(self, strategy: ExplorationRounds, session: Session, plan: StartPlan,
                  local: LocalOptions, indices: StartIndices, sample_share: float = 1.0,
-                 stream_key: int = 0) -> None:
+                 stream_key: int = 0, alone: bool = True) -> None:
         search = strategy.search
         dim = session.problem.dim
         max_evals = session.stop.max_evals
@@ -194,7 +195,7 @@ class _Loop:
         self.indices = indices
         # Alone, the exploration allowance is the run's (sweeps and a global phase count);
         # in a portfolio each search counts its own sample.
-        self.alone = stream_key == 0 and sample_share == 1.0
+        self.alone = alone
         self.own_samples = 0
         self.pending: list[np.ndarray] = []  # picked starts (unit box), best first
         self.pending_rows: list[int] = []
