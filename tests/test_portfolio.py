@@ -96,3 +96,20 @@ def test_portfolio_with_a_gradient_and_maximize():
     res = portfolio(negated, BOX, jac=True, maximize=True, max_evals=3000, seed=0,
                     client="serial")
     assert res.fun == pytest.approx(0.0, abs=1e-8) and len(res.minima) == 4
+
+
+def test_a_stopped_portfolio_resumes_from_its_journal_without_solving_starts_twice(tmp_path):
+    journal = tmp_path / "runs.jsonl"
+
+    def stop_at_12(state):
+        return state.n_done >= 12
+
+    first = portfolio(himmelblau, BOX, max_evals=3000, seed=4, client="serial",
+                      journal=journal, callback=stop_at_12)
+    assert first.stop_reason == "callback"
+    done = {run.index for run in first.runs}
+    resumed = portfolio(himmelblau, BOX, max_evals=3000, seed=4, client="serial",
+                        journal=journal)
+    assert done <= {run.index for run in resumed.runs}
+    assert len(resumed.runs) == len({run.index for run in resumed.runs})
+    assert resumed.nfev <= 3000 and len(resumed.minima) == 4
