@@ -331,3 +331,22 @@ def test_residual_plot_draws_the_weighted_residuals(tmp_path):
     assert "residual / sigma" in svg and f"{x.size} residuals" in svg
     with pytest.raises(ConfigError, match="xdata has shape"):
         plot_residuals(fit, tmp_path / "bad", xdata=x[:5])
+
+
+def test_args_reach_residuals_and_jacobian_and_x_scale_reaches_the_solver():
+    seen = []
+
+    def residuals(p, t, y):
+        return p[0] * np.exp(-p[1] * t) - y
+
+    def jacobian(p, t, y):
+        seen.append(len(t))
+        return np.column_stack([np.exp(-p[1] * t), -p[0] * t * np.exp(-p[1] * t)])
+
+    t = np.linspace(0, 2, 15)
+    y = 4.0 * np.exp(-1.25 * t)
+    res = engine.least_squares(residuals, [(0, 10), (0, 5)], args=(t, y), jac=jacobian,
+                               x_scale=[1.0, 0.5], n_starts=6, seed=0, client="serial")
+    np.testing.assert_allclose(res.x, [4.0, 1.25], rtol=1e-10)
+    assert seen and set(seen) == {15}
+    assert res.spec.local.options["x_scale"] == [1.0, 0.5]
