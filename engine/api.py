@@ -45,6 +45,7 @@ from engine.options import (
 from engine.parallel.clusters import open_executor, prepare_process
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState
+from engine.provenance import code_identity
 from engine.results.journal import Journal
 from engine.results.outputs import check_writable, journal_bytes, write_result_dir
 from engine.results.types import MultistartResult, RunSpec
@@ -180,7 +181,8 @@ def minimize(
     if problems:
         raise ConfigError(problems)
     identity = {"fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
-                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize}
+                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize,
+                "code": code_identity(fun, jac, hess)}
     spec = resolve_spec(problem, groups, identity)
     with contextlib.ExitStack() as stack:
         run_journal = None
@@ -398,7 +400,9 @@ def config_spec(config: RunConfig) -> tuple[Problem, RunSpec]:
     """Everything about a config that can be checked without compute: its problem and spec."""
     try:
         problem = problem_from_config(config)
-        spec = resolve_spec(problem, config.groups(), {"problem": config.problem})
+        spec = resolve_spec(problem, config.groups(), {
+            "problem": config.problem, "code": code_identity(problem.fun, problem.jac,
+                                                             problem.hess)})
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=str(config.source)) from None
     except EngineError as exc:  # ProblemError and friends: report as config problems
@@ -446,7 +450,8 @@ def run_config(
     check_writable(out_dir, needed_bytes=journal_bytes(n_runs, problem.dim))
     provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
                   "fingerprint": spec.fingerprint,
-                  "config_file": None if config.source is None else str(config.source)}
+                  "config_file": None if config.source is None else str(config.source),
+                  "code": code_identity(problem.fun, problem.jac, problem.hess)}
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(
             Journal(out_dir / "journal.jsonl", spec.fingerprint, resume=resume, force=force,

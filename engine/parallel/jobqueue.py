@@ -9,11 +9,25 @@ when such a cluster is made.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+import signal
+import socket
+import sys
+import threading
+import time
 from typing import Any
 
 from engine.exceptions import ClusterError
+from engine.parallel.batch_jobs import JobRegistry, hopeless, queue_summary, tracked_job_class
 from engine.parallel.cluster_kind import ClusterKind, Started, positive_int_errors
+from engine.parallel.jobqueue_check import (
+    ENGINE_KEYS,
+    jobqueue_problems,
+    kind_keys,
+    short_walltime_error,
+    walltime_error,
+)
 
 #: The dask-jobqueue cluster class of each kind.
 CLASSES = {
@@ -23,21 +37,10 @@ CLASSES = {
     "lsf": "LSFCluster",
     "htcondor": "HTCondorCluster",
 }
-# Keyword arguments of dask-jobqueue's JobQueueCluster and its subclasses (0.9.0); every one is
-# a YAML key of the same name.
-JOBQUEUE_KEYS = (
-    "cores", "memory", "processes", "queue", "account", "project", "walltime", "name",
-    "job_name", "interface", "nanny", "local_directory", "death_timeout", "worker_command",
-    "worker_extra_args", "job_extra_directives", "job_directives_skip", "job_script_prologue",
-    "log_directory", "shebang", "python", "config_name", "env_extra", "header_skip",
-    "resource_spec", "job_mem", "job_cpu", "ncpus", "mem", "use_stdin", "submit_command_extra",
-    "cancel_command_extra", "disk", "scheduler_options", "security", "shared_temp_directory",
-    "silence_logs",
-)
-# Keys of a cluster: block that are the engine's own, not dask-jobqueue keyword arguments.
-ENGINE_KEYS = ("jobs", "adapt", "lifetime", "lifetime_stagger", "wait_for_workers",
-               "worker_timeout")
-_REQUIRED = ("cores", "memory", "walltime")
+#: Seconds between two lines on the worker jobs while the run waits for its first workers.
+REPORT_EVERY_S = 10.0
+#: Seconds a run waits for its first workers when ``worker_timeout`` is not given.
+WORKER_TIMEOUT_S = 300.0
 
 
 def walltime_seconds(walltime: Any) -> int | None:
@@ -75,21 +78,60 @@ def worker_lifetime(body: dict[str, Any]) -> tuple[str, str] | None:
 
     A worker killed by the batch system loses its running task; one that leaves on its own
     hands its work back first, and an adaptive cluster submits a replacement job. Default
-    lifetime: the walltime less 10% (at least one minute), staggered by 5% so that jobs
-    started together do not all leave at once.
+    lifetime: the walltime less 10% (at least one minute; a third of a walltime under three
+    minutes), staggered by 5% so that jobs started together do not all leave at once.
 
     Examples
     --------
     >>> worker_lifetime({"walltime": "01:00:00"})
     ('3240s', '180s')
+    >>> worker_lifetime({"walltime": "00:01:00"})
+    ('40s', '3s')
     """
     if body.get("lifetime") is not None:
         return str(body["lifetime"]), str(body.get("lifetime_stagger", "0s"))
     seconds = walltime_seconds(body.get("walltime"))
-    if seconds is None or seconds < 180:
+    if seconds is None or seconds < 30:
         return None
-    margin = max(60, seconds // 10)
+    margin = max(min(60, seconds // 3), seconds // 10)
     return f"{seconds - margin}s", f"{max(1, seconds // 20)}s"
+
+
+def scheduler_host() -> str:
+    """The address of this host's outward interface (where workers on other nodes reach it).
+
+    The interface of the default route, else the address the host name resolves to, else
+    127.0.0.1. No packet is sent.
+    """
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET: only picks the route's interface
+        address = probe.getsockname()[0]
+        if address and not address.startswith("0."):
+            return address
+    with contextlib.suppress(OSError):
+        return socket.gethostbyname(socket.gethostname())
+    return "127.0.0.1"
+
+
+def scheduler_options(body: dict[str, Any]) -> dict[str, Any]:
+    """The scheduler's options: bound to one interface, never to every one (0.0.0.0).
+
+    The config's ``interface`` or ``scheduler_options: {host | interface}`` wins; else the
+    host's outward address. The dashboard listens on 127.0.0.1 (reach it through an SSH
+    tunnel) unless ``scheduler_options: {dashboard_address: ...}`` says otherwise.
+
+    Examples
+    --------
+    >>> scheduler_options({"scheduler_options": {"host": "127.0.0.1"}})
+    {'host': '127.0.0.1', 'dashboard_address': '127.0.0.1:0'}
+    >>> scheduler_options({"interface": "lo"})
+    {'dashboard_address': '127.0.0.1:0'}
+    """
+    options = dict(body.get("scheduler_options") or {})
+    if not (body.get("interface") or options.get("host") or options.get("interface")):
+        options["host"] = scheduler_host()
+    options.setdefault("dashboard_address", "127.0.0.1:0")
+    return options
 
 
 def jobqueue_kwargs(body: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +142,8 @@ def jobqueue_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     >>> kwargs = jobqueue_kwargs({"kind": "slurm", "cores": 1, "walltime": "00:10:00"})
     >>> kwargs["worker_extra_args"], "kind" in kwargs
     (['--lifetime', '540s', '--lifetime-stagger', '30s'], False)
+    >>> kwargs["death_timeout"], kwargs["scheduler_options"]["dashboard_address"]
+    (60, '127.0.0.1:0')
     """
     kwargs = {k: v for k, v in body.items() if k != "kind" and k not in ENGINE_KEYS}
     lifetime = worker_lifetime(body)
@@ -108,10 +152,19 @@ def jobqueue_kwargs(body: dict[str, Any]) -> dict[str, Any]:
         extra += ["--lifetime", lifetime[0], "--lifetime-stagger", lifetime[1]]
     if extra:
         kwargs["worker_extra_args"] = extra
+    # A worker whose scheduler is gone (the driver died) leaves after this many seconds,
+    # ending its job, instead of holding the allocation until the walltime.
+    kwargs.setdefault("death_timeout", 60)
+    kwargs["scheduler_options"] = scheduler_options(body)
     return kwargs
 
 
 def _cluster_class(kind: str) -> Any:
+    # Importing dask_jobqueue installs a SIGINT handler calling sys.exit() (its runner
+    # module): Ctrl-C would then end a run with status 0 and no result. Keep the handler the
+    # caller had.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
     try:
         import dask_jobqueue  # optional extra: only for these kinds
     except ImportError:
@@ -119,15 +172,24 @@ def _cluster_class(kind: str) -> Any:
             f"cluster.kind={kind!r} needs dask-jobqueue: pip install "
             "'multistart-engine[hpc]' (or pip install dask-jobqueue)"
         ) from None
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return getattr(dask_jobqueue, CLASSES[kind])
 
 
-def make_jobqueue_cluster(body: dict[str, Any]) -> Any:
-    """The dask-jobqueue cluster object for a ``cluster:`` block (no jobs submitted yet)."""
+def make_jobqueue_cluster(body: dict[str, Any], registry: JobRegistry | None = None) -> Any:
+    """The dask-jobqueue cluster object for a ``cluster:`` block (no jobs submitted yet).
+
+    With ``registry``, every job submitted (or refused) is reported to it.
+    """
     cls = _cluster_class(body["kind"])
+    kwargs = jobqueue_kwargs(body)
+    if registry is not None:
+        kwargs["job_cls"] = tracked_job_class(cls.job_cls, registry)
     try:
-        return cls(**jobqueue_kwargs(body))
-    except TypeError as exc:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
         raise ClusterError(
             f"cluster: {cls.__name__} refused the options ({exc}); every key besides "
             f"kind, {', '.join(ENGINE_KEYS)} is passed to {cls.__name__} as a keyword argument"
@@ -144,16 +206,69 @@ def job_script(body: dict[str, Any]) -> str:
             cluster.close()
 
 
+def _say(line: str) -> None:
+    print(f"multistart: {line}", file=sys.stderr, flush=True)
+
+
+def wait_for_first_workers(client: Any, body: dict[str, Any], registry: JobRegistry,
+                           say: Any = _say) -> None:
+    """Wait until ``wait_for_workers`` (default 1) workers joined; fail instead of hanging.
+
+    Raises a ClusterError with the batch system's message as soon as it refuses a worker job,
+    when every job is pending for a reason no wait cures, or after ``worker_timeout``
+    seconds (default 300). Says where the jobs are every :data:`REPORT_EVERY_S` seconds.
+    """
+    kind, queue = body["kind"], body.get("queue")
+    wanted = int(body.get("wait_for_workers") or 1)
+    timeout = float(body.get("worker_timeout", WORKER_TIMEOUT_S))
+    start = time.monotonic()
+    next_report = start + REPORT_EVERY_S
+    while True:
+        if len(client.nthreads()) >= wanted:
+            return
+        waited = time.monotonic() - start
+        if registry.errors:
+            raise ClusterError(
+                f"cluster.kind={kind!r}: the batch system refused the worker job: "
+                f"{registry.errors[0]}; fix the cluster: block (`multistart check CONFIG` "
+                "shows the job script and asks the batch system whether it would take it)")
+        reason = hopeless(kind, registry.job_ids) if waited > 2 else None
+        if reason:
+            raise ClusterError(
+                f"cluster.kind={kind!r}: the worker jobs {', '.join(registry.job_ids)} cannot "
+                f"start (pending: {reason}); fix the cluster: block (queue, walltime, "
+                "account, memory) and run again")
+        if waited > timeout:
+            raise ClusterError(
+                f"cluster.kind={kind!r}: no worker joined within {timeout:g} s "
+                f"({queue_summary(kind, registry.job_ids, queue)}); raise "
+                "cluster.worker_timeout to wait longer, or ask for fewer resources")
+        if time.monotonic() >= next_report:
+            next_report += REPORT_EVERY_S
+            say(f"waiting for workers: {queue_summary(kind, registry.job_ids, queue)} "
+                f"({len(client.nthreads())}/{wanted} joined, {waited:.0f} s of "
+                f"{timeout:g} s)")
+        time.sleep(0.25)
+
+
 def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
     """Start the scheduler here and worker jobs through the batch system.
 
     ``jobs: n`` keeps ``n`` jobs running (an adaptive cluster pinned to ``n``, so a job that
     ends, e.g. at its walltime, is replaced); ``adapt: {minimum, maximum}`` lets the number of
-    jobs follow the work.
+    jobs follow the work. Returns once the first worker joined (see
+    :func:`wait_for_first_workers`); every job submitted is cancelled when the run ends,
+    however it ends.
     """
     from distributed import Client  # about a second to import: only when a cluster starts
 
-    cluster = make_jobqueue_cluster(body)
+    cls = _cluster_class(body["kind"])
+    registry = JobRegistry(cls.job_cls.cancel_command)
+    try:
+        cluster = make_jobqueue_cluster(body, registry)
+    except BaseException:
+        registry.close()
+        raise
     try:
         adapt = body.get("adapt")
         if adapt is not None:
@@ -163,18 +278,44 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
             jobs = int(body.get("jobs", 1))
             cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
         client = Client(cluster)
-        wait = body.get("wait_for_workers")
-        if wait:
-            client.wait_for_workers(int(wait), timeout=body.get("worker_timeout", 300))
+        with _quiet_submission_errors():
+            wait_for_first_workers(client, body, registry)
+    except ClusterError:
+        _close_quietly(cluster, registry)
+        raise
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            cluster.close()
+        _close_quietly(cluster, registry)
         raise ClusterError(
             f"cluster.kind={body['kind']!r}: could not start worker jobs "
             f"({type(exc).__name__}: {exc}); check the batch system is reachable from this "
             "host (e.g. `sbatch --version`) and `multistart check CONFIG` for the job script"
         ) from exc
-    return client, [cluster]
+    except BaseException:  # Ctrl-C or SIGTERM while waiting: leave no job behind
+        _close_quietly(cluster, registry)
+        raise
+    return client, [cluster, registry]
+
+
+@contextlib.contextmanager
+def _quiet_submission_errors() -> Any:
+    """dask-jobqueue logs a traceback for every refused submission (one a second while it
+    retries); the run reports the batch system's message once instead."""
+    names = ("distributed.deploy.adaptive_core", "distributed.deploy.adaptive",
+             "distributed.deploy.spec", "distributed.deploy.cluster")
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _close_quietly(cluster: Any, registry: JobRegistry) -> None:
+    with _quiet_submission_errors(), contextlib.suppress(Exception):
+        cluster.close()
+    registry.close()
 
 
 class JobqueueKind(ClusterKind):
@@ -186,10 +327,12 @@ class JobqueueKind(ClusterKind):
     ["cluster.walltime is required for cluster.kind='slurm' (e.g. cores: 1, memory: 2GB, walltime: '01:00:00')"]
     """  # noqa: E501
 
-    keys = JOBQUEUE_KEYS + ENGINE_KEYS
-
     def __init__(self, name: str) -> None:
         self.name = name
+        self.keys = kind_keys(name)
+
+    def validate(self, body: dict[str, Any]) -> list[str]:
+        return jobqueue_problems(self.name, body) + self.check(body)
 
     def check(self, body: dict[str, Any]) -> list[str]:
         errors = []
@@ -198,16 +341,16 @@ class JobqueueKind(ClusterKind):
             errors.append("cluster.jobs and cluster.adapt are exclusive: give a fixed number of "
                           "jobs, or adapt: {minimum: m, maximum: n}")
         errors += positive_int_errors(body, ("jobs",))
+        if not walltime_error(self.name, body.get("walltime", "1")):
+            short = short_walltime_error(walltime_seconds(body.get("walltime")),
+                                         body.get("lifetime") is not None)
+            errors += [short] if short else []
         if adapt is not None:
             if not isinstance(adapt, dict) or set(adapt) - {"minimum", "maximum"}:
                 errors.append(f"cluster.adapt={adapt!r} is not allowed; use "
                               "{minimum: <jobs>, maximum: <jobs>}")
             elif adapt.get("minimum", 0) > adapt.get("maximum", adapt.get("minimum", 0)):
                 errors.append(f"cluster.adapt={adapt!r}: minimum must not exceed maximum")
-        for key in _REQUIRED:
-            if key not in body:
-                errors.append(f"cluster.{key} is required for cluster.kind={self.name!r} "
-                              "(e.g. cores: 1, memory: 2GB, walltime: '01:00:00')")
         return errors
 
     def start(self, body: dict[str, Any]) -> Started:
