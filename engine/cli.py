@@ -37,9 +37,11 @@ from engine.api import check_config, config_spec, run_config
 from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
 from engine.parallel.base import Executor
+from engine.parallel.batch_jobs import submitted_job_ids
 from engine.parallel.clusters import cluster_kind, open_executor, prepare_process
 from engine.problem import load_callable
 from engine.progress import make_progress
+from engine.results import attempts
 from engine.results.journal import JournalNotEmptyError, refuse_to_overwrite
 from engine.results.outputs import check_writable, write_result_dir
 from engine.results.types import MultistartResult
@@ -155,6 +157,13 @@ class _StopSignals:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
+    def rearm(self) -> None:
+        """Take the signals back from anything that set its own handler meanwhile (a
+        cluster's library starting up), so that every cluster kind stops the same way."""
+        for signum in self._previous:
+            if signal.getsignal(signum) is not self._handle:
+                signal.signal(signum, self._handle)
+
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is not None:
             if signum == signal.SIGINT:
@@ -239,10 +248,12 @@ def _run(args: argparse.Namespace) -> int:
     if not args.resume and not args.force:  # before a cluster starts, as for a bad config
         refuse_to_overwrite(out_dir / "journal.jsonl")
     kind = config.cluster.get("kind", "local")
+    attempt = attempts.begin(out_dir, kind=kind, resume=args.resume, command=list(sys.argv))
     with _StopSignals(progress) as signals, _ClusterLogs() as cluster_logs, \
             contextlib.ExitStack() as cluster:
         with _workers_ignore_ctrl_c(kind == "local"):
             executor = cluster.enter_context(open_executor(config.cluster))
+        signals.rearm()
         line = _cluster_line(executor, kind)
         if line:
             print(line, file=sys.stderr, flush=True)
@@ -258,7 +269,12 @@ def _run(args: argparse.Namespace) -> int:
             result = dataclasses.replace(
                 result, stop_reason="terminated",
                 message=result.message.replace("stopped by interrupted", "stopped by terminated"))
-            write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
+        attempts.end(out_dir, attempt, n_starts=result.n_starts,
+                     stop_reason=result.stop_reason)
+        result = dataclasses.replace(result, provenance={
+            **result.provenance, "command": list(sys.argv), "driver_job": attempts.driver_job(),
+            "worker_jobs": submitted_job_ids(), "attempts": attempts.history(out_dir)})
+        write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
     if signals.received is not None or result.stop_reason == "interrupted":
@@ -284,6 +300,14 @@ def _check(args: argparse.Namespace) -> int:
     if job is not None:
         print("\njob script each worker job would be submitted with:\n")
         print(job)
+        verdict = cluster_kind(kind).dry_run(config.cluster, job)
+        if verdict is not None:
+            accepted, message = verdict
+            if not accepted:
+                raise ConfigError(f"cluster: the batch system would refuse the worker job: "
+                                  f"{message}; fix the cluster: block (queue, walltime, account, "
+                                  "memory, job_extra_directives)", source=str(args.config))
+            print(f"the batch system would take it (dry run): {message}")
     return EXIT_OK
 
 

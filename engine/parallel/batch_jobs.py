@@ -33,6 +33,15 @@ HOPELESS_REASONS = (
 )
 
 
+#: Every job ID submitted by this process, for the result's provenance.
+_SUBMITTED: list[str] = []
+
+
+def submitted_job_ids() -> list[str]:
+    """The IDs of every worker job this process submitted, oldest first."""
+    return list(_SUBMITTED)
+
+
 class JobRegistry:
     """The job IDs a driver submitted, cancelled if the driver ends without cancelling them.
 
@@ -73,6 +82,7 @@ class JobRegistry:
         """Record a submitted job (appended to the file the watchdog reads)."""
         with self._lock:
             self.job_ids.append(str(job_id))
+            _SUBMITTED.append(str(job_id))
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(f"{job_id}\n")
 

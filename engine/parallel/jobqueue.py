@@ -19,7 +19,13 @@ import time
 from typing import Any
 
 from engine.exceptions import ClusterError
-from engine.parallel.batch_jobs import JobRegistry, hopeless, queue_summary, tracked_job_class
+from engine.parallel.batch_jobs import (
+    JobRegistry,
+    dry_run_submit,
+    hopeless,
+    queue_summary,
+    tracked_job_class,
+)
 from engine.parallel.cluster_kind import ClusterKind, Started, positive_int_errors
 from engine.parallel.jobqueue_check import (
     ENGINE_KEYS,
@@ -300,7 +306,8 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
 def _quiet_submission_errors() -> Any:
     """dask-jobqueue logs a traceback for every refused submission (one a second while it
     retries); the run reports the batch system's message once instead."""
-    names = ("distributed.deploy.adaptive_core", "distributed.deploy.adaptive",
+    names = ("distributed.deploy.adaptive_core", "distributed.deploy.adaptive", "asyncio",
+             "tornado.application",
              "distributed.deploy.spec", "distributed.deploy.cluster")
     levels = {name: logging.getLogger(name).level for name in names}
     for name in names:
@@ -358,6 +365,9 @@ class JobqueueKind(ClusterKind):
 
     def describe_job(self, body: dict[str, Any]) -> str | None:
         return job_script(body)
+
+    def dry_run(self, body: dict[str, Any], script: str) -> tuple[bool, str] | None:
+        return dry_run_submit(self.name, script)
 
 
 #: One kind per batch system dask-jobqueue supports.

@@ -1,0 +1,254 @@
+"""Batch-system runs that fail loudly, keep their work and leave no job behind.
+
+Config checks run everywhere; the tests marked ``slurm`` submit real jobs to the one-node
+SLURM that .ci/run starts (scripts/hpc-services) and skip, with the reason, where it is not
+running (under REQUIRE_HPC=1 such a skip fails, see conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.cli import main
+from engine.parallel.jobqueue import jobqueue_kwargs, scheduler_options, worker_lifetime
+from engine.results import attempts
+from tests.test_hpc import ROOT, slurm_ready
+
+PYTHON = sys.executable
+ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+SLOW_OBJECTIVE = '''
+import time
+
+
+def slow_himmelblau(x):
+    time.sleep(0.02)
+    return float((x[0] ** 2 + x[1] - 11.0) ** 2 + (x[0] + x[1] ** 2 - 7.0) ** 2)
+'''
+
+
+def slurm_cluster(tmp_path: Path, **extra) -> dict:
+    """A small slurm cluster: block whose worker jobs are named after the test's folder."""
+    return {"kind": "slurm", "queue": "debug", "cores": 1, "processes": 1, "memory": "500MB",
+            "walltime": "00:05:00", "jobs": 1, "job_name": f"msh-{tmp_path.name}"[:40],
+            "scheduler_options": {"host": "127.0.0.1"}, "log_directory": str(tmp_path / "logs"),
+            **extra}
+
+
+def write_config(tmp_path: Path, cluster: dict, n_starts: int = 16,
+                 objective: str | None = None) -> Path:
+    cfg = {
+        "problem": {"objective": objective or f"{ROOT / 'examples' / 'objectives.py'}:himmelblau",
+                    "bounds": [[-5, 5], [-5, 5]]},
+        "starts": {"n_starts": n_starts, "seed": 3},
+        "cluster": cluster,
+        "output": {"dir": str(tmp_path / "out")},
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def our_jobs(name: str) -> str:
+    """squeue lines of the jobs called ``name`` (other users of the SLURM are left out)."""
+    return subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T %r"], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def wait_until_no_jobs(name: str, seconds: float = 20) -> str:
+    deadline = time.monotonic() + seconds
+    while (left := our_jobs(name)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return left
+
+
+def need_slurm() -> None:
+    reason = slurm_ready()
+    if reason:
+        pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ checks (no SLURM needed)
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("walltime", "1h", "cluster.walltime='1h' is not a walltime slurm reads; use 'HH:MM:SS'"),
+    ("walltime", "-1", "cluster.walltime='-1' is not a walltime slurm reads"),
+    ("walltime", "1:00:00:00", "cluster.walltime='1:00:00:00' is not a walltime slurm reads"),
+    ("walltime", 3600, "cluster.walltime=3600 is a number; quote the walltime"),
+    ("walltime", "00:00:00", "cluster.walltime='00:00:00' is zero"),
+    ("walltime", "00:00:20", "cluster.walltime is 20 s: too short for a worker"),
+    ("memory", "lots", "cluster.memory='lots' is not allowed; use a size with its unit"),
+    ("cores", "two", "cluster.cores='two' is not allowed; use an integer >= 1"),
+    ("resource_spec", "select=1", "unknown key cluster.resource_spec for cluster.kind='slurm' "
+                                  "(it is a key of pbs, sge)"),
+    ("job_extra", ["--exclusive"], "cluster.job_extra is a deprecated dask-jobqueue name; use "
+                                   "job_extra_directives instead"),
+    ("env_extra", ["module load x"], "use job_script_prologue instead"),
+    ("job_extra_directives", "--exclusive", "use a list of strings"),
+])
+def test_check_refuses_bad_slurm_values_naming_key_value_and_fix(tmp_path, capsys, key, value,
+                                                                   expected):
+    cluster = {"kind": "slurm", "cores": 1, "memory": "1GB", "walltime": "00:10:00", key: value}
+    assert main(["check", str(write_config(tmp_path, cluster))]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "problems):" not in err, err  # only the bad key is reported
+
+
+def test_keys_are_those_of_the_chosen_scheduler(tmp_path, capsys):
+    pbs = {"kind": "pbs", "cores": 1, "memory": "1GB", "walltime": "01:00:00",
+           "resource_spec": "select=1:ncpus=1", "job_cpu": 2}
+    assert main(["check", str(write_config(tmp_path, pbs))]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key cluster.job_cpu for cluster.kind='pbs' (it is a key of slurm)" in err
+    assert "resource_spec" not in err.split("job_cpu", 1)[0]  # a PBS key: accepted
+    condor = {"kind": "htcondor", "cores": 1, "memory": "1GB", "disk": "1GB",
+              "walltime": "01:00:00"}
+    assert main(["check", str(write_config(tmp_path, condor))]) == 2
+    assert "unknown key cluster.walltime for cluster.kind='htcondor'" in capsys.readouterr().err
+
+
+def test_short_walltimes_still_get_a_worker_lifetime():
+    assert worker_lifetime({"walltime": "00:02:00"}) == ("80s", "6s")
+    assert worker_lifetime({"walltime": "00:01:00"}) == ("40s", "3s")
+    assert worker_lifetime({"walltime": "01:00:00"}) == ("3240s", "180s")
+
+
+def test_scheduler_and_dashboard_bind_one_interface_never_all():
+    options = scheduler_options({"kind": "slurm"})
+    assert options["host"] not in ("", "0.0.0.0", None)
+    assert options["dashboard_address"].startswith("127.0.0.1:")
+    kwargs = jobqueue_kwargs({"kind": "slurm", "cores": 1, "memory": "1GB",
+                              "walltime": "00:10:00", "interface": "ib0"})
+    assert "host" not in kwargs["scheduler_options"]  # the interface chosen is kept
+    assert kwargs["death_timeout"] == 60  # workers of a dead driver give up
+
+
+def test_edited_objective_is_refused_on_resume(tmp_path, capsys):
+    objective = tmp_path / "obj.py"
+    objective.write_text("def f(x):\n    return float((x[0] - 1) ** 2 + x[1] ** 2)\n")
+    path = write_config(tmp_path, {"kind": "serial"}, n_starts=4,
+                        objective=f"{objective}:f")
+    assert main(["run", str(path), "--quiet"]) == 0
+    assert main(["run", str(path), "--quiet", "--resume"]) == 0  # same code: resumes
+    capsys.readouterr()
+    objective.write_text("def f(x):\n    return float((x[0] + 1) ** 2 + x[1] ** 2)\n")
+    assert main(["run", str(path), "--quiet", "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert "belongs to a different run" in err and "objective's source file" in err
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert len(result["provenance"]["code"]["source"]) == 1
+    assert [a["attempt"] for a in result["provenance"]["attempts"]] == [1, 2]
+    assert result["provenance"]["attempts"][1]["resume"] is True
+
+
+# ------------------------------------------------------------------ real SLURM
+
+
+@pytest.mark.slurm
+def test_bad_partition_fails_check_and_run_fast_with_sbatchs_message(tmp_path, capsys):
+    need_slurm()
+    cluster = slurm_cluster(tmp_path, queue="nosuchpartition")
+    path = write_config(tmp_path, cluster)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "the batch system would refuse the worker job" in err
+    assert "invalid partition specified: nosuchpartition" in err  # sbatch's own words
+    began = time.monotonic()
+    proc = subprocess.run([PYTHON, "-m", "engine.cli", "run", str(path), "--quiet"],
+                          capture_output=True, text=True, timeout=120, env=ENV, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert time.monotonic() - began < 60
+    assert "the batch system refused the worker job" in proc.stderr
+    assert "Invalid partition name specified" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert wait_until_no_jobs(cluster["job_name"]) == ""
+
+
+@pytest.mark.slurm
+def test_pending_jobs_are_reported_then_the_run_gives_up(tmp_path):
+    need_slurm()
+    cluster = slurm_cluster(tmp_path, jobs=2, worker_timeout=12,
+                            job_extra_directives=["--begin=now+1hour"])
+    path = write_config(tmp_path, cluster)
+    began = time.monotonic()
+    proc = subprocess.run([PYTHON, "-m", "engine.cli", "run", str(path), "--quiet"],
+                          capture_output=True, text=True, timeout=120, env=ENV, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert time.monotonic() - began < 60
+    assert "waiting for workers: 2 worker jobs pending (BeginTime) in queue debug" in proc.stderr
+    assert "no worker joined within 12 s" in proc.stderr
+    assert wait_until_no_jobs(cluster["job_name"]) == ""
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize(("signum", "code", "reason"), [
+    (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_signal_on_a_slurm_run_keeps_a_partial_result_and_cancels_jobs(tmp_path, signum, code,
+                                                                        reason):
+    need_slurm()
+    objective = tmp_path / "slow.py"
+    objective.write_text(SLOW_OBJECTIVE)
+    cluster = slurm_cluster(tmp_path)
+    path = write_config(tmp_path, cluster, n_starts=400,
+                        objective=f"{objective}:slow_himmelblau")
+    journal = tmp_path / "out" / "journal.jsonl"
+    proc = subprocess.Popen([PYTHON, "-m", "engine.cli", "run", str(path), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            if journal.exists() and len(journal.read_text().splitlines()) >= 4:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err[-2000:]
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["stop_reason"] == reason
+    assert 3 <= len(result["runs"]) < 400
+    assert result["provenance"]["worker_jobs"], "no worker job recorded"
+    assert result["provenance"]["attempts"][0]["stop_reason"] == reason
+    assert wait_until_no_jobs(cluster["job_name"]) == ""
+
+
+@pytest.mark.slurm
+def test_pending_worker_jobs_are_cancelled_after_the_driver_is_killed(tmp_path):
+    need_slurm()
+    cluster = slurm_cluster(tmp_path, jobs=2, job_extra_directives=["--begin=now+1hour"])
+    path = write_config(tmp_path, cluster)
+    proc = subprocess.Popen([PYTHON, "-m", "engine.cli", "run", str(path), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+                            cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and our_jobs(cluster["job_name"]).count("\n") < 1:
+            time.sleep(0.25)
+        assert our_jobs(cluster["job_name"]).count("PENDING") == 2
+    finally:
+        proc.kill()  # SIGKILL: nothing of the driver runs after it
+        proc.wait()
+    assert wait_until_no_jobs(cluster["job_name"], seconds=15) == ""
+
+
+def test_attempt_history_marks_a_killed_attempt(tmp_path):
+    first = attempts.begin(tmp_path, kind="slurm", resume=False, command=["multistart"])
+    second = attempts.begin(tmp_path, kind="local", resume=True, command=["multistart"])
+    attempts.end(tmp_path, second, n_starts=8, stop_reason="max_evals")
+    history = attempts.history(tmp_path)
+    assert (first, second) == (1, 2)
+    assert "end" not in history[0] and history[1]["starts_solved"] == 8
