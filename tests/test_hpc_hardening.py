@@ -252,3 +252,62 @@ def test_attempt_history_marks_a_killed_attempt(tmp_path):
     history = attempts.history(tmp_path)
     assert (first, second) == (1, 2)
     assert "end" not in history[0] and history[1]["starts_solved"] == 8
+
+
+def job_state(job_id: str) -> tuple[str, str, int]:
+    """(state, reason, restarts) of a SLURM job (kept by scontrol for MinJobAge after it ends)."""
+    out = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True,
+                         text=True).stdout
+    fields = dict(item.split("=", 1) for item in out.split() if "=" in item)
+    return fields.get("JobState", "GONE"), fields.get("Reason", ""), int(
+        fields.get("Restarts", "0"))
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_sbatch_example_reaching_its_walltime_requeues_itself_and_resumes(tmp_path):
+    """The shipped script under a 1-minute time limit and a run of about 40 s of work: SLURM
+    signals it before the limit (SIGTERM to the run), it requeues itself, and the requeued
+    job resumes from the journal until the run is done; no start is lost or solved twice."""
+    need_slurm()
+    objective = tmp_path / "slow.py"
+    objective.write_text(SLOW_OBJECTIVE)
+    n_starts = 40
+    path = write_config(tmp_path, {"kind": "serial"}, n_starts=n_starts,
+                        objective=f"{objective}:slow_himmelblau")
+    out = tmp_path / "out"
+    env = {**ENV, "MULTISTART_LAUNCH": "", "MULTISTART": f"{PYTHON} -m engine.cli",
+           "MULTISTART_OUT": str(out)}
+    name = f"msh-{tmp_path.name}"[:40]
+    job_id = subprocess.run(
+        ["sbatch", "--parsable", "--time=1", "--signal=B:USR1@30", "--ntasks=1",
+         "--mem-per-cpu=500M", "-J", name, "-o", str(tmp_path / "job.log"),
+         str(ROOT / "scripts" / "sbatch-example.sh"), str(path)],
+        capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout.strip()
+    try:
+        deadline = time.monotonic() + 240
+        state = ""
+        while time.monotonic() < deadline:
+            state, reason, restarts = job_state(job_id)
+            if state in ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "GONE"):
+                break
+            if state == "PENDING" and reason == "BeginTime":
+                # SLURM holds a requeued job for two minutes; let it start now.
+                subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"],
+                               capture_output=True)
+            time.sleep(0.5)
+    finally:
+        subprocess.run(["scancel", job_id], capture_output=True)
+    log = (tmp_path / "job.log").read_text()
+    assert state == "COMPLETED", f"{state}: {log[-3000:]}"
+    assert restarts >= 1 and "requeueing" in log
+    result = json.loads((out / "result.json").read_text())
+    assert result["stop_reason"] not in ("interrupted", "terminated")
+    history = result["provenance"]["attempts"]
+    assert len(history) == restarts + 1 >= 2
+    assert history[0]["stop_reason"] == "terminated" and history[-1]["resume"] is True
+    assert history[-1]["job"]["slurm"] == job_id
+    indices = [json.loads(line)["index"] for line in
+               (out / "journal.jsonl").read_text().splitlines()[1:]]
+    assert sorted(indices) == list(range(n_starts))  # none lost, none twice
+    assert len(result["minima"]) == 4
