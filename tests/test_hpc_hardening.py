@@ -177,7 +177,7 @@ def test_bad_partition_fails_check_and_run_fast_with_sbatchs_message(tmp_path, c
 @pytest.mark.slurm
 def test_pending_jobs_are_reported_then_the_run_gives_up(tmp_path):
     need_slurm()
-    cluster = slurm_cluster(tmp_path, jobs=2, worker_timeout=12,
+    cluster = slurm_cluster(tmp_path, jobs=2, worker_timeout=6,
                             job_extra_directives=["--begin=now+1hour"])
     path = write_config(tmp_path, cluster)
     began = time.monotonic()
@@ -186,7 +186,7 @@ def test_pending_jobs_are_reported_then_the_run_gives_up(tmp_path):
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert time.monotonic() - began < 60
     assert "waiting for workers: 2 worker jobs pending (BeginTime) in queue debug" in proc.stderr
-    assert "no worker joined within 12 s" in proc.stderr
+    assert "no worker joined within 6 s" in proc.stderr
     assert wait_until_no_jobs(cluster["job_name"]) == ""
 
 
@@ -243,6 +243,28 @@ def test_pending_worker_jobs_are_cancelled_after_the_driver_is_killed(tmp_path):
         proc.kill()  # SIGKILL: nothing of the driver runs after it
         proc.wait()
     assert wait_until_no_jobs(cluster["job_name"], seconds=15) == ""
+
+
+@pytest.mark.slurm
+def test_worker_jobs_of_a_frozen_driver_are_cancelled(tmp_path):
+    need_slurm()
+    cluster = slurm_cluster(tmp_path, jobs=2, driver_timeout=4,
+                            job_extra_directives=["--begin=now+1hour"])
+    path = write_config(tmp_path, cluster)
+    proc = subprocess.Popen([PYTHON, "-m", "engine.cli", "run", str(path), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+                            cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and our_jobs(cluster["job_name"]).count("\n") < 1:
+            time.sleep(0.25)
+        assert our_jobs(cluster["job_name"]).count("PENDING") == 2
+        proc.send_signal(signal.SIGSTOP)  # frozen: alive, but runs nothing
+        assert wait_until_no_jobs(cluster["job_name"], seconds=20) == ""
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_attempt_history_marks_a_killed_attempt(tmp_path):

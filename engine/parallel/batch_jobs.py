@@ -25,6 +25,8 @@ from typing import Any
 
 import engine.parallel.reaper as _reaper
 
+#: Seconds a driver may run no Python (stopped, deadlocked) before its jobs are cancelled.
+DRIVER_TIMEOUT_S = 300.0
 #: SLURM reasons for a pending job that will not start whatever the wait.
 HOPELESS_REASONS = (
     "PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig", "InvalidAccount",
@@ -51,6 +53,9 @@ class JobRegistry:
         The batch system's cancel command (``scancel``, ``qdel``, ...).
     reaper : bool
         Start the watchdog process that cancels the jobs after a ``kill -9`` of the driver.
+    frozen_s : float
+        Seconds after which the watchdog cancels the jobs of a driver that runs no Python
+        any more (stopped, deadlocked); the driver shows it is alive every few seconds.
 
     Examples
     --------
@@ -61,7 +66,8 @@ class JobRegistry:
     False
     """
 
-    def __init__(self, cancel_command: str, *, reaper: bool = True) -> None:
+    def __init__(self, cancel_command: str, *, reaper: bool = True,
+                 frozen_s: float = DRIVER_TIMEOUT_S) -> None:
         self.cancel = shlex.split(cancel_command)
         self.job_ids: list[str] = []
         self.errors: list[str] = []
@@ -73,10 +79,20 @@ class JobRegistry:
         if reaper and shutil.which(self.cancel[0]) is not None:
             self._process = subprocess.Popen(
                 [sys.executable, _reaper.__file__, str(os.getpid()), str(self.path),
-                 *self.cancel],
+                 str(frozen_s), *self.cancel],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True)
+        self._closed = threading.Event()
+        self._beat = min(5.0, frozen_s / 3)
+        threading.Thread(target=self._heartbeat, name="multistart-job-registry",
+                         daemon=True).start()
         atexit.register(self.close)
+
+    def _heartbeat(self) -> None:
+        """Touch the file while this process runs Python (see engine.parallel.reaper)."""
+        while not self._closed.wait(self._beat):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
 
     def add(self, job_id: str) -> None:
         """Record a submitted job (appended to the file the watchdog reads)."""
@@ -94,6 +110,7 @@ class JobRegistry:
     def close(self) -> None:
         """Cancel every recorded job still known to the batch system, stop the watchdog."""
         atexit.unregister(self.close)
+        self._closed.set()
         with self._lock:
             ids, self.job_ids = list(self.job_ids), []
         if ids and shutil.which(self.cancel[0]) is not None:

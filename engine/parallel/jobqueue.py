@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.exceptions import ClusterError
 from engine.parallel.batch_jobs import (
+    DRIVER_TIMEOUT_S,
     JobRegistry,
     dry_run_submit,
     hopeless,
@@ -228,7 +229,7 @@ def wait_for_first_workers(client: Any, body: dict[str, Any], registry: JobRegis
     wanted = int(body.get("wait_for_workers") or 1)
     timeout = float(body.get("worker_timeout", WORKER_TIMEOUT_S))
     start = time.monotonic()
-    next_report = start + REPORT_EVERY_S
+    next_report = start + min(REPORT_EVERY_S, timeout / 2)
     while True:
         if len(client.nthreads()) >= wanted:
             return
@@ -269,12 +270,14 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
     from distributed import Client  # about a second to import: only when a cluster starts
 
     cls = _cluster_class(body["kind"])
-    registry = JobRegistry(cls.job_cls.cancel_command)
+    registry = JobRegistry(cls.job_cls.cancel_command,
+                           frozen_s=float(body.get("driver_timeout", DRIVER_TIMEOUT_S)))
     try:
         cluster = make_jobqueue_cluster(body, registry)
     except BaseException:
         registry.close()
         raise
+    client = None
     try:
         adapt = body.get("adapt")
         if adapt is not None:
@@ -287,17 +290,17 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
         with _quiet_submission_errors():
             wait_for_first_workers(client, body, registry)
     except ClusterError:
-        _close_quietly(cluster, registry)
+        _close_quietly(client, cluster, registry)
         raise
     except Exception as exc:
-        _close_quietly(cluster, registry)
+        _close_quietly(client, cluster, registry)
         raise ClusterError(
             f"cluster.kind={body['kind']!r}: could not start worker jobs "
             f"({type(exc).__name__}: {exc}); check the batch system is reachable from this "
             "host (e.g. `sbatch --version`) and `multistart check CONFIG` for the job script"
         ) from exc
     except BaseException:  # Ctrl-C or SIGTERM while waiting: leave no job behind
-        _close_quietly(cluster, registry)
+        _close_quietly(client, cluster, registry)
         raise
     return client, [cluster, registry]
 
@@ -319,10 +322,21 @@ def _quiet_submission_errors() -> Any:
             logging.getLogger(name).setLevel(level)
 
 
-def _close_quietly(cluster: Any, registry: JobRegistry) -> None:
+def _close_quietly(client: Any, cluster: Any, registry: JobRegistry) -> None:
+    """Close what a failed start made: the client, every job (cancelled through the
+    registry), then the cluster without waiting on jobs that were refused or never ran."""
+    from distributed.core import Status
+
+    with contextlib.suppress(Exception):
+        if client is not None:
+            client.close()
+    registry.close()  # cancels every job submitted
+    # The cluster would wait on each job to close (and a refused one never does: closing
+    # then fails, and distributed's exit hook waits on it for seconds): they are gone.
+    for job in list(getattr(cluster, "_created", ())):
+        job.status = Status.closed
     with _quiet_submission_errors(), contextlib.suppress(Exception):
         cluster.close()
-    registry.close()
 
 
 class JobqueueKind(ClusterKind):

@@ -33,7 +33,7 @@ KIND_KEYS = {
 }
 #: Keys of a cluster: block that are the engine's own, not dask-jobqueue keyword arguments.
 ENGINE_KEYS = ("jobs", "adapt", "lifetime", "lifetime_stagger", "wait_for_workers",
-               "worker_timeout")
+               "worker_timeout", "driver_timeout")
 #: Deprecated dask-jobqueue names and the current name of each.
 RENAMED = {"job_extra": "job_extra_directives", "env_extra": "job_script_prologue",
            "extra": "worker_extra_args", "header_skip": "job_directives_skip"}
@@ -156,6 +156,8 @@ _VALUES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "death_timeout": (lambda v: v is None or _positive_number(v),
                       "seconds > 0, e.g. death_timeout: 60"),
     "worker_timeout": (_positive_number, "seconds > 0, e.g. worker_timeout: 300"),
+    "driver_timeout": (lambda v: _positive_number(v) and v >= 3,
+                       "seconds >= 3, e.g. driver_timeout: 300"),
     "wait_for_workers": (lambda v: v is None or (_positive_int(v)),
                          "an integer >= 1 (workers to wait for before the run starts)"),
     "lifetime": (_duration, "a duration such as '50m' or '3000s'"),

@@ -1,4 +1,5 @@
-"""Cancel a driver's worker jobs when the driver dies: ``python reaper.py PID REGISTRY CMD...``.
+"""Cancel a driver's worker jobs when the driver dies or freezes:
+``python reaper.py PID REGISTRY FROZEN_S CMD...``.
 
 Started (in its own session, so that Ctrl-C does not reach it) by the driver of a
 batch-system run. Every second it checks that process ``PID`` is alive and that the file
@@ -8,11 +9,18 @@ runs ``CMD JOB_ID...`` (e.g. ``scancel 12 13``) on every job ID listed in the fi
 line, removes the file and leaves. A pending worker job therefore never waits for a driver
 that will not come back.
 
+The driver touches the file every few seconds from a thread of its own; a file not touched
+for ``FROZEN_S`` seconds means a driver that runs no Python any more (stopped with SIGSTOP
+or Ctrl-Z, deadlocked): its jobs are cancelled too, so that they do not hold the allocation
+until their walltime, and the reaper keeps watching (a driver that wakes up again submits
+new jobs through its adaptive cluster).
+
 Standard library only, and run by path: it needs nothing of the engine on ``sys.path``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -45,19 +53,35 @@ def job_ids(registry: Path) -> list[str]:
         return []
 
 
-def watch(pid: int, registry: Path, cancel: list[str]) -> int:
-    """Wait for the driver ``pid`` to end; cancel the registered jobs if it left them."""
+def cancel_jobs(cancel: list[str], ids: list[str]) -> None:
+    """Run the batch system's cancel command on ``ids`` (errors ignored: jobs may be gone)."""
+    if ids:
+        subprocess.run([*cancel, *ids], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False, timeout=60)
+
+
+def watch(pid: int, registry: Path, frozen_s: float, cancel: list[str]) -> int:
+    """Wait for the driver ``pid`` to end; cancel the registered jobs if it left them, and
+    those of a driver frozen for ``frozen_s`` seconds."""
+    cancelled: set[str] = set()
     while registry.exists():
         if not alive(pid):
-            ids = job_ids(registry)
-            if ids:
-                subprocess.run([*cancel, *ids], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, check=False, timeout=60)
+            cancel_jobs(cancel, job_ids(registry))
             registry.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                registry.parent.rmdir()
             return 0
+        try:
+            quiet = time.time() - registry.stat().st_mtime
+        except OSError:
+            return 0
+        if quiet > frozen_s:
+            fresh = [i for i in job_ids(registry) if i not in cancelled]
+            cancel_jobs(cancel, fresh)
+            cancelled.update(fresh)
         time.sleep(POLL_S)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(watch(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]))
+    sys.exit(watch(int(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]))
