@@ -333,3 +333,62 @@ def test_sbatch_example_reaching_its_walltime_requeues_itself_and_resumes(tmp_pa
                (out / "journal.jsonl").read_text().splitlines()[1:]]
     assert sorted(indices) == list(range(n_starts))  # none lost, none twice
     assert len(result["minima"]) == 4
+
+
+def test_array_refuses_what_needs_the_whole_run(tmp_path, capsys):
+    path = write_config(tmp_path, {"kind": "serial"})
+    cfg = yaml.safe_load(path.read_text())
+    cfg["search"] = {"strategy": "mlsl"}
+    cfg["stop"] = {"target": 0.0}
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["array", str(path), "--tasks", "2", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "search.strategy='mlsl' cannot run as a job array" in err
+    assert "stop.target=0.0 needs the whole run's results" in err
+
+
+@pytest.mark.slurm
+def test_job_array_with_a_cancelled_task_merges_to_the_serial_run(tmp_path, capsys):
+    need_slurm()
+    path = write_config(tmp_path, {"kind": "serial"}, n_starts=40)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["search"] = {"strategy": "all"}
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    assert main(["array", str(path), "--tasks", "4", "--dry-run"]) == 0
+    assert "#SBATCH --array=0-3" in capsys.readouterr().out
+    assert main(["array", str(path), "--tasks", "4"]) == 0
+    job_id = json.loads((out / "array.json").read_text())["job_ids"][0]
+    subprocess.run(["scancel", f"{job_id}_3"], check=True)
+
+    def wait_for(job: str) -> None:
+        deadline = time.monotonic() + 120
+        while subprocess.run(["squeue", "-h", "-j", job], capture_output=True,
+                             text=True).stdout.strip() and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    wait_for(job_id)
+    capsys.readouterr()
+    assert main(["merge", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "10 of 40 starts missing, from array tasks 3" in err
+    command = err.split("run them again with: ")[1].split(" (then")[0]
+    assert command == f"sbatch --array=3 {out / 'array.sh'}"
+    words = command.split()
+    resubmitted = subprocess.run([words[0], "--parsable", *words[1:]], capture_output=True,
+                                 text=True, check=True, env=ENV, cwd=tmp_path).stdout.strip()
+    wait_for(resubmitted.split(";")[0])
+    assert main(["merge", str(out)]) == 0
+    merged = json.loads((out / "result.json").read_text())
+    assert merged["provenance"]["array"]["missing_tasks"] == []
+    serial = engine_run_serial(path, tmp_path / "serial")
+    assert [m["n_hits"] for m in merged["minima"]] == [m.n_hits for m in serial.minima]
+    for m_array, m_serial in zip(merged["minima"], serial.minima, strict=True):
+        assert max(abs(a - b) for a, b in zip(m_array["x"], m_serial.x, strict=True)) < 1e-12
+    assert merged["n_starts"] == 40
+
+
+def engine_run_serial(path: Path, out: Path):
+    import engine
+
+    return engine.run_config(path, out=out)
