@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,12 @@ def wait_until_no_jobs(name: str, seconds: float = 20) -> str:
     while (left := our_jobs(name)) and time.monotonic() < deadline:
         time.sleep(0.25)
     return left
+
+
+def listening_addresses(pid: int) -> list[str]:
+    """The TCP addresses process ``pid`` listens on (``ss -ltnp``); empty without ss."""
+    out = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+    return [line.split()[3] for line in out.splitlines() if f"pid={pid}," in line]
 
 
 def need_slurm() -> None:
@@ -212,6 +219,10 @@ def test_signal_on_a_slurm_run_keeps_a_partial_result_and_cancels_jobs(tmp_path,
                 break
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()[1][-2000:]
+        if shutil.which("ss"):  # iproute2: the scheduler and dashboard bind one interface
+            listening = listening_addresses(proc.pid)
+            assert listening, "the driver listens nowhere: is the scheduler in it?"
+            assert not [a for a in listening if a.startswith(("0.0.0.0:", "*:", "[::]:"))]
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
