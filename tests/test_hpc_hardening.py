@@ -403,3 +403,17 @@ def engine_run_serial(path: Path, out: Path):
     import engine
 
     return engine.run_config(path, out=out)
+
+
+@pytest.mark.slurm
+def test_adaptive_cluster_from_zero_jobs_starts_and_finishes(tmp_path):
+    """adapt: {minimum: 0} submits a job before the run starts (so a refused job is seen),
+    and the run finishes with the minima."""
+    need_slurm()
+    import engine
+
+    cluster = {key: value for key, value in slurm_cluster(tmp_path).items() if key != "jobs"}
+    cluster["adapt"] = {"minimum": 0, "maximum": 1}
+    res = engine.run_config(write_config(tmp_path, cluster, n_starts=16))
+    assert len(res.minima) == 4 and res.n_starts == 16
+    assert wait_until_no_jobs(cluster["job_name"]) == ""

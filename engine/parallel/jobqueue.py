@@ -80,6 +80,22 @@ def walltime_seconds(walltime: Any) -> int | None:
     return seconds + int(days or 0) * 86400
 
 
+def job_walltime_seconds(body: dict[str, Any]) -> int | None:
+    """Seconds in the walltime of a ``cluster:`` block, read as its batch system reads it.
+
+    Examples
+    --------
+    >>> job_walltime_seconds({"kind": "lsf", "walltime": "01:30"})
+    5400
+    >>> job_walltime_seconds({"kind": "slurm", "walltime": "01:30"})
+    90
+    """
+    walltime = body.get("walltime")
+    if body.get("kind") == "lsf" and isinstance(walltime, str) and walltime.count(":") == 1:
+        walltime += ":00"  # LSF reads HH:MM
+    return walltime_seconds(walltime)
+
+
 def worker_lifetime(body: dict[str, Any]) -> tuple[str, str] | None:
     """``(--lifetime, --lifetime-stagger)`` so workers leave before their job's walltime.
 
@@ -94,10 +110,12 @@ def worker_lifetime(body: dict[str, Any]) -> tuple[str, str] | None:
     ('3240s', '180s')
     >>> worker_lifetime({"walltime": "00:01:00"})
     ('40s', '3s')
+    >>> worker_lifetime({"kind": "lsf", "walltime": "01:00"})
+    ('3240s', '180s')
     """
     if body.get("lifetime") is not None:
         return str(body["lifetime"]), str(body.get("lifetime_stagger", "0s"))
-    seconds = walltime_seconds(body.get("walltime"))
+    seconds = job_walltime_seconds(body)
     if seconds is None or seconds < 30:
         return None
     margin = max(min(60, seconds // 3), seconds // 10)
@@ -281,14 +299,20 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
     try:
         adapt = body.get("adapt")
         if adapt is not None:
-            cluster.adapt(minimum_jobs=adapt.get("minimum", 0),
-                          maximum_jobs=adapt.get("maximum", adapt.get("minimum", 1)))
+            minimum = int(adapt.get("minimum", 0))
+            maximum = int(adapt.get("maximum", adapt.get("minimum", 1)))
         else:
-            jobs = int(body.get("jobs", 1))
-            cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
+            minimum = maximum = int(body.get("jobs", 1))
+        # At least the jobs of the workers waited for, so that a job the batch system
+        # refuses is seen before the run starts (an adaptive cluster with minimum 0 would
+        # submit nothing until there is work, then wait for it forever).
+        wanted = int(body.get("wait_for_workers") or 1)
+        cluster.adapt(minimum_jobs=min(max(minimum, wanted), maximum), maximum_jobs=maximum)
         client = Client(cluster)
         with _quiet_submission_errors():
             wait_for_first_workers(client, body, registry)
+        if minimum < wanted:
+            cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
     except ClusterError:
         _close_quietly(client, cluster, registry)
         raise
@@ -363,7 +387,7 @@ class JobqueueKind(ClusterKind):
                           "jobs, or adapt: {minimum: m, maximum: n}")
         errors += positive_int_errors(body, ("jobs",))
         if not walltime_error(self.name, body.get("walltime", "1")):
-            short = short_walltime_error(walltime_seconds(body.get("walltime")),
+            short = short_walltime_error(job_walltime_seconds(body),
                                          body.get("lifetime") is not None)
             errors += [short] if short else []
         if adapt is not None:
