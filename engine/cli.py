@@ -331,11 +331,14 @@ def _check(args: argparse.Namespace) -> int:
         verdict = cluster_kind(kind).dry_run(config.cluster, job)
         if verdict is not None:
             accepted, message = verdict
-            if not accepted:
+            if accepted is None:
+                print(f"could not ask the batch system for a dry run: {message}")
+            elif not accepted:
                 raise ConfigError(f"cluster: the batch system would refuse the worker job: "
                                   f"{message}; fix the cluster: block (queue, walltime, account, "
                                   "memory, job_extra_directives)", source=str(args.config))
-            print(f"the batch system would take it (dry run): {message}")
+            else:
+                print(f"the batch system would take it (dry run): {message}")
     return EXIT_OK
 
 

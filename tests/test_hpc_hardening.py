@@ -417,3 +417,26 @@ def test_adaptive_cluster_from_zero_jobs_starts_and_finishes(tmp_path):
     res = engine.run_config(write_config(tmp_path, cluster, n_starts=16))
     assert len(res.minima) == 4 and res.n_starts == 16
     assert wait_until_no_jobs(cluster["job_name"]) == ""
+
+
+@pytest.mark.parametrize(("words", "code", "expected"), [
+    ("sbatch: error: Batch job submission failed: Unable to contact slurm controller", 1,
+     (None, "could not ask the batch system for a dry run")),
+    ("sbatch: Job 7 to start at 2026-01-01T00:00:00", 0,
+     (True, "the batch system would take it (dry run): sbatch: Job 7")),
+])
+def test_check_tells_an_unreachable_batch_system_from_a_refusal(tmp_path, monkeypatch, capsys,
+                                                                 words, code, expected):
+    from engine.parallel.batch_jobs import dry_run_submit
+
+    fake = tmp_path / "bin" / "sbatch"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho '{words}' >&2\nexit {code}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert dry_run_submit("slurm", "#!/bin/sh\n")[0] is expected[0]
+    assert dry_run_submit("pbs", "#!/bin/sh\n") is None  # no dry run there
+    cluster = {"kind": "slurm", "cores": 1, "memory": "1GB", "walltime": "00:10:00",
+               "scheduler_options": {"host": "127.0.0.1"}}
+    assert main(["check", str(write_config(tmp_path, cluster))]) == 0
+    assert expected[1] in capsys.readouterr().out

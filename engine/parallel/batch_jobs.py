@@ -202,11 +202,17 @@ def hopeless(kind: str, job_ids: list[str]) -> str | None:
     return None
 
 
-def dry_run_submit(kind: str, script: str) -> tuple[bool, str] | None:
+#: Words of sbatch when it cannot reach the controller (no verdict on the job itself).
+UNREACHABLE = ("Unable to contact", "Socket timed out", "Connection refused",
+               "Zero Bytes were transmitted")
+
+
+def dry_run_submit(kind: str, script: str) -> tuple[bool | None, str] | None:
     """Ask the batch system whether it would take ``script`` without submitting it.
 
     SLURM only (``sbatch --test-only``); None where that is not possible (another batch
-    system, or no ``sbatch`` here). Returns (accepted, the batch system's message).
+    system, or no ``sbatch`` here). Returns (accepted, the batch system's message), with
+    accepted None when the batch system could not be asked (its controller is down).
     """
     if kind != "slurm" or shutil.which("sbatch") is None:
         return None
@@ -216,9 +222,11 @@ def dry_run_submit(kind: str, script: str) -> tuple[bool, str] | None:
         proc = subprocess.run(["sbatch", "--test-only", handle.name], capture_output=True,
                               text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        return None, f"{type(exc).__name__}: {exc}"
     finally:
         os.unlink(handle.name)
     message = " / ".join(line.strip() for line in (proc.stderr + proc.stdout).splitlines()
                          if line.strip())
+    if proc.returncode != 0 and any(words in message for words in UNREACHABLE):
+        return None, message
     return proc.returncode == 0, message

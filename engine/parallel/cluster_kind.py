@@ -62,9 +62,10 @@ class ClusterKind:
         jobs (nothing is submitted); None for the others."""
         return None
 
-    def dry_run(self, body: dict[str, Any], script: str) -> tuple[bool, str] | None:
+    def dry_run(self, body: dict[str, Any], script: str) -> tuple[bool | None, str] | None:
         """Ask the batch system whether it would take a worker job with ``script``, without
-        submitting it: (accepted, its message); None where no dry run is possible."""
+        submitting it: (accepted, its message), accepted None when it could not be asked;
+        None where no dry run is possible."""
         return None
 
 

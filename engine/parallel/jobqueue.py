@@ -404,7 +404,7 @@ class JobqueueKind(ClusterKind):
     def describe_job(self, body: dict[str, Any]) -> str | None:
         return job_script(body)
 
-    def dry_run(self, body: dict[str, Any], script: str) -> tuple[bool, str] | None:
+    def dry_run(self, body: dict[str, Any], script: str) -> tuple[bool | None, str] | None:
         return dry_run_submit(self.name, script)
 
 
