@@ -238,6 +238,52 @@ def test_signal_on_a_slurm_run_keeps_a_partial_result_and_cancels_jobs(tmp_path,
 
 
 @pytest.mark.slurm
+def test_a_run_whose_replacement_jobs_are_refused_stops_with_a_partial_result(tmp_path):
+    """The first worker job is taken, later ones refused (an sbatch that refuses from its
+    second call on): once the worker job ends, the run stops instead of waiting forever."""
+    need_slurm()
+    fake = tmp_path / "bin" / "sbatch"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+if [ -e {tmp_path}/submitted ]; then
+  echo 'sbatch: error: Batch job submission failed: Invalid account or account/partition \
+combination specified' >&2
+  exit 1
+fi
+touch {tmp_path}/submitted
+exec {shutil.which("sbatch")} "$@"
+""")
+    fake.chmod(0o755)
+    objective = tmp_path / "slow.py"
+    objective.write_text(SLOW_OBJECTIVE)
+    cluster = slurm_cluster(tmp_path)
+    path = write_config(tmp_path, cluster, n_starts=400,
+                        objective=f"{objective}:slow_himmelblau")
+    journal = tmp_path / "out" / "journal.jsonl"
+    env = {**ENV, "PATH": f"{fake.parent}{os.pathsep}{ENV['PATH']}"}
+    proc = subprocess.Popen([PYTHON, "-m", "engine.cli", "run", str(path), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            if journal.exists() and len(journal.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.2)
+        subprocess.run(["scancel", "-n", cluster["job_name"]], check=True)  # the job ends
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "no worker left and the batch system refused the replacement worker job" in err
+    assert "Invalid account or account/partition combination" in err
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["stop_reason"] == "interrupted" and 2 <= len(result["runs"]) < 400
+    assert wait_until_no_jobs(cluster["job_name"]) == ""
+
+
+@pytest.mark.slurm
 def test_pending_worker_jobs_are_cancelled_after_the_driver_is_killed(tmp_path):
     need_slurm()
     cluster = slurm_cluster(tmp_path, jobs=2, job_extra_directives=["--begin=now+1hour"])

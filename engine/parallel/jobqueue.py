@@ -8,6 +8,7 @@ when such a cluster is made.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import logging
 import re
@@ -326,7 +327,99 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
     except BaseException:  # Ctrl-C or SIGTERM while waiting: leave no job behind
         _close_quietly(client, cluster, registry)
         raise
-    return client, [cluster, registry]
+    watch = WorkerWatch(client, body, registry)
+    return client, [watch, ClusterCloser(cluster, registry)]
+
+
+class ClusterCloser:
+    """Closes a dask-jobqueue cluster: its jobs cancelled through the registry, then the
+    cluster itself without waiting on them.
+
+    dask-jobqueue's jobs never report themselves closed, and a job the batch system refused
+    stays "created": closing the cluster then fails (an assertion) and distributed's exit
+    hook waits on it for seconds. Every job is cancelled first (``scancel``, ...), so none
+    is left behind.
+    """
+
+    def __init__(self, cluster: Any, registry: JobRegistry) -> None:
+        self.cluster, self.registry = cluster, registry
+
+    def close(self) -> None:
+        from distributed.core import Status
+
+        self.registry.close()  # cancels every job submitted
+        for job in list(getattr(self.cluster, "_created", ())):
+            job.status = Status.closed
+        with _quiet_submission_errors():
+            self.cluster.close()
+
+
+class WorkerWatch:
+    """While a run goes on: stop it when it has no worker and no worker job can start.
+
+    Jobs end (walltime, ``--lifetime``) and the cluster submits replacements; while none has
+    joined, a line every :data:`REPORT_EVERY_S` seconds says where they are. When the batch
+    system refuses a replacement, or SLURM keeps every one pending for a reason no wait
+    cures, the run would wait forever: the watch says why and interrupts the driver as
+    Ctrl-C does (finished starts journaled, partial result; ``--resume`` continues).
+    """
+
+    def __init__(self, client: Any, body: dict[str, Any], registry: JobRegistry,
+                 say: Any = _say, poll_s: float = 1.0) -> None:
+        self.client, self.body, self.registry, self.say = client, body, registry, say
+        self.poll_s = poll_s
+        self.reason: str | None = None
+        self._errors_before = len(registry.errors)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="multistart-worker-watch",
+                                        daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        kind = self.body["kind"]
+        without_since: float | None = None
+        next_report = 0.0
+        while not self._stop.wait(self.poll_s):
+            try:
+                n_workers = len(self.client.nthreads())
+            except Exception:  # the client is closing: the run is over
+                return
+            if n_workers:
+                without_since = None
+                continue
+            now = time.monotonic()
+            if without_since is None:
+                without_since, next_report = now, now + REPORT_EVERY_S
+            fresh = self.registry.errors[self._errors_before:]
+            reason = (f"the batch system refused the replacement worker job: {fresh[-1]}"
+                      if fresh else None)
+            pending = hopeless(kind, self._recent())
+            if reason is None and pending:
+                reason = f"the replacement worker jobs cannot start (pending: {pending})"
+            if reason is not None:
+                self.reason = reason
+                self.say(f"cluster.kind={kind!r}: no worker left and {reason}; stopping the "
+                         "run (finished starts are in the journal: fix the cluster: block, "
+                         "then run again with --resume)")
+                _thread.interrupt_main()
+                return
+            if now >= next_report:
+                next_report = now + REPORT_EVERY_S
+                where = queue_summary(kind, self._recent(), self.body.get("queue"))
+                self.say(f"no worker for {now - without_since:.0f} s: {where}")
+
+    def _recent(self) -> list[str]:
+        """The IDs of the jobs submitted last, as many as the cluster keeps at most."""
+        adapt = self.body.get("adapt")
+        most = int(adapt.get("maximum", adapt.get("minimum", 1))) if adapt else int(
+            self.body.get("jobs", 1))
+        return self.registry.job_ids[-max(1, most):]
+
+    def close(self) -> None:
+        """Stop watching (the run is over)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -347,20 +440,12 @@ def _quiet_submission_errors() -> Any:
 
 
 def _close_quietly(client: Any, cluster: Any, registry: JobRegistry) -> None:
-    """Close what a failed start made: the client, every job (cancelled through the
-    registry), then the cluster without waiting on jobs that were refused or never ran."""
-    from distributed.core import Status
-
+    """Close what a failed start made: the client, every job, the cluster."""
     with contextlib.suppress(Exception):
         if client is not None:
             client.close()
-    registry.close()  # cancels every job submitted
-    # The cluster would wait on each job to close (and a refused one never does: closing
-    # then fails, and distributed's exit hook waits on it for seconds): they are gone.
-    for job in list(getattr(cluster, "_created", ())):
-        job.status = Status.closed
-    with _quiet_submission_errors(), contextlib.suppress(Exception):
-        cluster.close()
+    with contextlib.suppress(Exception):
+        ClusterCloser(cluster, registry).close()
 
 
 class JobqueueKind(ClusterKind):
