@@ -180,9 +180,9 @@ def minimize(
                         "display(state, final=False)")
     if problems:
         raise ConfigError(problems)
-    identity = {"fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
-                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize,
-                "code": code_identity(fun, jac, hess)}
+    identity = {"code": code_identity(fun, jac, hess),
+                "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
+                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize}
     spec = resolve_spec(problem, groups, identity)
     with contextlib.ExitStack() as stack:
         run_journal = None
