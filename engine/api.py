@@ -20,6 +20,7 @@ from engine.config import RunConfig, describe, load_config
 from engine.driver import run_multistart
 from engine.exceptions import ConfigError, EngineError
 from engine.fitting.config import least_squares_problem
+from engine.fitting.residuals import data_digest, user_callables
 from engine.local.methods import (
     METHODS,
     canonical_method,
@@ -46,6 +47,7 @@ from engine.options import (
 from engine.parallel.clusters import open_executor, prepare_process
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState
+from engine.provenance import code_identity
 from engine.results.journal import Journal
 from engine.results.outputs import check_writable, journal_bytes, write_result_dir
 from engine.results.types import MultistartResult, RunSpec
@@ -171,7 +173,8 @@ def minimize(
             "options": options, "tol": tol, "max_evals": max_evals, "max_time": max_time,
             "target": target, "start_timeout": start_timeout}
     given = {"local": local, "search": search, "stop": stop, "dedup": dedup}
-    identity = {"fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
+    identity = {"code": code_identity(fun, jac, hess),
+                "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
                 "bounds": [problem.lower, problem.upper], "maximize": problem.maximize}
     return solve_problem(problem, flat, given, identity, client=client, journal=journal,
                          progress=progress, callback=callback)
@@ -420,7 +423,11 @@ def config_spec(config: RunConfig) -> tuple[Problem, RunSpec]:
     """Everything about a config that can be checked without compute: its problem and spec."""
     try:
         problem = problem_from_config(config)
-        spec = resolve_spec(problem, config.groups(), {"problem": config.problem})
+        identity = {"problem": config.problem,
+                    "code": code_identity(*user_callables(problem))}
+        if (digest := data_digest(problem)) is not None:
+            identity["data"] = digest  # the CSV's content, not only its name
+        spec = resolve_spec(problem, config.groups(), identity)
     except ConfigError as exc:
         raise ConfigError(exc.problems, source=str(config.source)) from None
     except EngineError as exc:  # ProblemError and friends: report as config problems
@@ -468,7 +475,8 @@ def run_config(
     check_writable(out_dir, needed_bytes=journal_bytes(n_runs, problem.dim))
     provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
                   "fingerprint": spec.fingerprint,
-                  "config_file": None if config.source is None else str(config.source)}
+                  "config_file": None if config.source is None else str(config.source),
+                  "code": code_identity(problem.fun, problem.jac, problem.hess)}
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(
             Journal(out_dir / "journal.jsonl", spec.fingerprint, resume=resume, force=force,

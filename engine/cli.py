@@ -1,9 +1,11 @@
-"""Command line: ``multistart run|check|plot|diagnose``.
+"""Command line: ``multistart run|check|array|merge|plot|diagnose``.
 
 ``run CONFIG`` solves a YAML config and writes ``result.json``, ``minima.csv`` (and
 ``runs.csv``) with a live progress bar (plain lines when the output is not a terminal) and
 prints the Dask dashboard link of the cluster it uses; ``check CONFIG`` validates a config
-without computing; ``plot RESULT_DIR`` draws the pictures of a finished run and ``diagnose
+without computing; ``array CONFIG --tasks N`` runs it as a SLURM job array (each task a
+serial slice of the starts, no daemon) and ``merge DIR`` ranks the tasks' runs into the
+same result files; ``plot RESULT_DIR`` draws the pictures of a finished run and ``diagnose
 RESULT_DIR`` explains its failures. ``plot`` and ``diagnose`` re-import the objective named in
 the run's config (or ``--objective``) for the checks and pictures that evaluate it.
 
@@ -41,14 +43,28 @@ from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
 from engine.fitting.config import least_squares_problem
 from engine.fitting.residuals import Residuals
+from engine.parallel.array import (
+    SliceExecutor,
+    array_problems,
+    array_script,
+    resubmit_command,
+    submit_array,
+    task_dir,
+    task_slice,
+)
 from engine.parallel.base import Executor
+from engine.parallel.batch_jobs import submitted_job_ids
 from engine.parallel.clusters import cluster_kind, open_executor, prepare_process
 from engine.parallel.security import dashboard_loads
+from engine.parallel.serial import SerialExecutor
 from engine.problem import load_callable
 from engine.progress import make_progress
+from engine.results import attempts
+from engine.results.array_merge import merge_journals
 from engine.results.journal import JournalNotEmptyError, refuse_to_overwrite
-from engine.results.outputs import check_writable, write_result_dir
+from engine.results.outputs import atomic_write_text, check_writable, write_result_dir
 from engine.results.types import MultistartResult
+from engine.session import StartPlan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING_SOLVED = 0, 1, 2, 3
 # 128 + the signal number: what a shell and a batch system report for a process it ended.
@@ -76,6 +92,20 @@ def _parser() -> argparse.ArgumentParser:
                           "(default 10)")
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config", type=Path)
+
+    array = sub.add_parser("array", help="run a config as a SLURM job array (no daemon): "
+                                         "each task solves its own slice of the starts")
+    array.add_argument("config", type=Path)
+    array.add_argument("--tasks", type=int, required=True, metavar="N",
+                       help="number of array tasks")
+    array.add_argument("--out", type=Path, help="output directory (overrides output.dir)")
+    array.add_argument("--dry-run", action="store_true",
+                       help="print the batch script instead of submitting it")
+    array.add_argument("--task", type=int, metavar="K",
+                       help="run task K here (what each array task runs)")
+    merge = sub.add_parser("merge", help="rank the runs of a job array's tasks into "
+                                         "result.json and minima.csv")
+    merge.add_argument("dir", type=Path, help="the output directory of 'multistart array'")
 
     plot = sub.add_parser("plot", help="draw the pictures of a finished run (PNG and SVG)")
     plot.add_argument("result", type=Path, help="folder holding result.json (or the file)")
@@ -162,6 +192,13 @@ class _StopSignals:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
+    def rearm(self) -> None:
+        """Take the signals back from anything that set its own handler meanwhile (a
+        cluster's library starting up), so that every cluster kind stops the same way."""
+        for signum in self._previous:
+            if signal.getsignal(signum) is not self._handle:
+                signal.signal(signum, self._handle)
+
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is not None:
             if signum == signal.SIGINT:
@@ -246,10 +283,12 @@ def _run(args: argparse.Namespace) -> int:
     if not args.resume and not args.force:  # before a cluster starts, as for a bad config
         refuse_to_overwrite(out_dir / "journal.jsonl")
     kind = config.cluster.get("kind", "local")
+    attempt = attempts.begin(out_dir, kind=kind, resume=args.resume, command=list(sys.argv))
     with _StopSignals(progress) as signals, _ClusterLogs() as cluster_logs, \
             contextlib.ExitStack() as cluster:
         with _workers_ignore_ctrl_c(kind == "local"):
             executor = cluster.enter_context(open_executor(config.cluster))
+        signals.rearm()
         line = _cluster_line(executor, kind)
         if line:
             print(line, file=sys.stderr, flush=True)
@@ -265,7 +304,12 @@ def _run(args: argparse.Namespace) -> int:
             result = dataclasses.replace(
                 result, stop_reason="terminated",
                 message=result.message.replace("stopped by interrupted", "stopped by terminated"))
-            write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
+        attempts.end(out_dir, attempt, n_starts=result.n_starts,
+                     stop_reason=result.stop_reason)
+        result = dataclasses.replace(result, provenance={
+            **result.provenance, "command": list(sys.argv), "driver_job": attempts.driver_job(),
+            "worker_jobs": submitted_job_ids(), "attempts": attempts.history(out_dir)})
+        write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
     if signals.received is not None or result.stop_reason == "interrupted":
@@ -291,6 +335,92 @@ def _check(args: argparse.Namespace) -> int:
     if job is not None:
         print("\njob script each worker job would be submitted with:\n")
         print(job)
+        verdict = cluster_kind(kind).dry_run(config.cluster, job)
+        if verdict is not None:
+            accepted, message = verdict
+            if accepted is None:
+                print(f"could not ask the batch system for a dry run: {message}")
+            elif not accepted:
+                raise ConfigError(f"cluster: the batch system would refuse the worker job: "
+                                  f"{message}; fix the cluster: block (queue, walltime, account, "
+                                  "memory, job_extra_directives)", source=str(args.config))
+            else:
+                print(f"the batch system would take it (dry run): {message}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ job arrays
+
+
+def _array_config(config_path: Path, out: Path | None, n_tasks: int) -> tuple[Any, Any, Path]:
+    """The config of an array run, checked for what an array can do; its output folder."""
+    if n_tasks < 1:
+        raise ConfigError(f"--tasks={n_tasks} is not allowed; use an integer >= 1")
+    config = load_config(config_path, {"output": {"dir": str(out)}} if out else None)
+    problem, spec = config_spec(config)
+    problems = array_problems(spec.strategy, spec.stop)
+    if problems:
+        raise ConfigError(problems, source=str(config_path))
+    return config, problem, Path(config.output.dir).resolve()
+
+
+def _array(args: argparse.Namespace) -> int:
+    config, _, out_dir = _array_config(args.config, args.out, args.tasks)
+    if args.task is not None:
+        if not 0 <= args.task < args.tasks:
+            raise ConfigError(f"--task={args.task} is not allowed; use 0 to {args.tasks - 1}")
+        folder = task_dir(out_dir, args.task)
+        resume = (folder / "journal.jsonl").exists()  # a task run again continues
+        with _StopSignals(False) as signals:
+            result = run_config(config, out=folder, resume=resume, client=SliceExecutor(
+                SerialExecutor(), task_slice(args.task, args.tasks)))
+        print(f"task {args.task}/{args.tasks}: {result.n_starts} starts solved into {folder}")
+        if signals.received is not None:
+            return EXIT_TERMINATED if signals.received == signal.SIGTERM else EXIT_INTERRUPTED
+        return EXIT_OK
+    script = array_script(Path(args.config).resolve(), out_dir, args.tasks, config.cluster)
+    if args.dry_run:
+        print(script)
+        return EXIT_OK
+    check_writable(out_dir)
+    (out_dir / "tasks").mkdir(parents=True, exist_ok=True)  # SLURM writes the logs there
+    path = atomic_write_text(out_dir / "array.sh", script)
+    info = {"config": str(Path(args.config).resolve()), "tasks": args.tasks}
+    atomic_write_text(out_dir / "array.json", json.dumps(info, indent=1) + "\n")
+    job_id = submit_array(path)
+    info["job_ids"] = [job_id]
+    atomic_write_text(out_dir / "array.json", json.dumps(info, indent=1) + "\n")
+    print(f"submitted job array {job_id} ({args.tasks} tasks, script {path}); when it is "
+          f"done: multistart merge {out_dir}")
+    return EXIT_OK
+
+
+def _merge(args: argparse.Namespace) -> int:
+    info_path = args.dir / "array.json"
+    if not info_path.is_file():
+        raise ConfigError(f"DIR={str(args.dir)!r} holds no array.json; pass the output folder "
+                          "of 'multistart array'")
+    info = json.loads(info_path.read_text())
+    config, problem, out_dir = _array_config(Path(info["config"]), args.dir, info["tasks"])
+    _, spec = config_spec(config)
+    total = StartPlan(problem, spec.starts).total
+    report = merge_journals(out_dir, info["tasks"], spec.fingerprint, total)
+    result = run_config(config, out=out_dir, resume=True,
+                        client=SliceExecutor(SerialExecutor(), lambda index: False))
+    missing = report.missing_tasks(info["tasks"])
+    result = dataclasses.replace(result, provenance={
+        **result.provenance, "command": list(sys.argv), "array": {
+            **info, "tasks_merged": report.tasks_found, "missing_tasks": missing,
+            "missing_starts": len(report.missing_starts)}})
+    write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
+    print(result.summary(max_rows=20))
+    print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
+    if missing:
+        print(f"multistart: {len(report.missing_starts)} of {total} starts missing, from "
+              f"array tasks {', '.join(map(str, missing))}; run them again with: "
+              f"{resubmit_command(out_dir / 'array.sh', missing)} (then merge again)",
+              file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -393,7 +523,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _run, "check": _check, "plot": _plot, "diagnose": _diagnose}
+_COMMANDS = {"run": _run, "check": _check, "array": _array, "merge": _merge, "plot": _plot,
+             "diagnose": _diagnose}
 
 
 def _warn_in_one_line(message: Warning | str, category: type[Warning], filename: str,

@@ -350,3 +350,21 @@ def test_args_reach_residuals_and_jacobian_and_x_scale_reaches_the_solver():
     np.testing.assert_allclose(res.x, [4.0, 1.25], rtol=1e-10)
     assert seen and set(seen) == {15}
     assert res.spec.local.options["x_scale"] == [1.0, 0.5]
+
+
+def test_a_journal_of_a_fit_to_other_data_is_not_resumed(tmp_path):
+    x = np.linspace(0, 1, 12)
+    journal = tmp_path / "fit.jsonl"
+
+    def line(x, a, b):
+        return a * x + b
+
+    first = engine.curve_fit(line, x, 2 * x + 1, bounds=([-5, -5], [5, 5]), n_starts=4,
+                             seed=0, client="serial", journal=journal)
+    np.testing.assert_allclose(first.popt, [2.0, 1.0], rtol=1e-10)
+    again = engine.curve_fit(line, x, 2 * x + 1, bounds=([-5, -5], [5, 5]), n_starts=4,
+                             seed=0, client="serial", journal=journal)
+    assert again.result.n_starts == first.result.n_starts  # the same fit: resumed
+    with pytest.raises(engine.JournalError):
+        engine.curve_fit(line, x, 3 * x + 1, bounds=([-5, -5], [5, 5]), n_starts=4, seed=0,
+                         client="serial", journal=journal)

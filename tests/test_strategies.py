@@ -26,7 +26,7 @@ HIMMELBLAU = PROBLEMS["himmelblau"]
 
 
 def test_every_strategy_is_registered_and_follows_the_protocol():
-    assert set(strategy_names()) == {"all", "mlsl", "tiktak", "descents"}
+    assert set(strategy_names()) == {"all", "mlsl", "tiktak", "descents", "portfolio"}
     for name in strategy_names():  # what the option check accepts (engine.options)
         assert SearchOptions(strategy=name).strategy == name
     for name in strategy_names():

@@ -16,11 +16,19 @@ from scipy.optimize import Bounds
 from engine.api import solve_problem
 from engine.exceptions import ProblemError
 from engine.fitting.covariance import Identifiability, covariance, identifiability, jacobian_at
-from engine.fitting.residuals import JAC_SCHEMES, ModelResiduals, Residuals, check_loss
+from engine.fitting.residuals import (
+    JAC_SCHEMES,
+    ModelResiduals,
+    Residuals,
+    check_loss,
+    data_digest,
+    user_callables,
+)
 from engine.local.methods import LEAST_SQUARES_METHODS
 from engine.options import DedupOptions, LocalOptions, SearchOptions, StopOptions
 from engine.problem import BoundsLike, Problem
 from engine.progress import RunState
+from engine.provenance import code_identity
 from engine.results.types import MultistartResult
 
 
@@ -136,6 +144,7 @@ def least_squares(
         problems.append("search.vectorized=True is not available for least_squares: the "
                         "residual function is called one point at a time")
     identity = {"residuals": f"{getattr(residuals, '__module__', '')}:{problem.name}",
+                "code": code_identity(*user_callables(problem)), "data": data_digest(problem),
                 "bounds": [problem.lower, problem.upper], "loss": str(loss),
                 "f_scale": float(f_scale) if not problems else None, "bounded": bounded,
                 "symmetries": [list(map(list, s)) for s in problem.symmetries]}

@@ -10,6 +10,7 @@ costing one call of the residual function. The local solves call :meth:`Residual
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,6 +149,39 @@ class ModelResiduals:
         """The residuals' Jacobian from the model's ``jac(xdata, *p)``."""
         jacobian = np.asarray(self.model_jac(self.xdata, *p), dtype=float)
         return jacobian if self.sigma is None else jacobian / self.sigma[:, None]
+
+
+def user_callables(problem: Problem) -> tuple[Any, ...]:
+    """The user's own functions behind ``problem`` (for the run fingerprint): the objective,
+    gradient and Hessian, or for a fit the residual function (or model) and its Jacobian."""
+    model = residual_model(problem)
+    if model is None:
+        return (problem.fun, problem.jac, problem.hess)
+    inner = model.fun
+    if isinstance(inner, ModelResiduals):
+        return (inner.model, inner.model_jac)
+    return (inner, model.jac)
+
+
+def data_digest(problem: Problem) -> str | None:
+    """SHA-256 (16 hex chars) of a model fit's data, or None: a resume must not mix fits to
+    different data under one fingerprint.
+
+    Examples
+    --------
+    >>> from engine.problem import Problem
+    >>> fit = ModelResiduals(lambda x, a: a * x, np.arange(3.0), np.arange(3.0))
+    >>> len(data_digest(Problem.create(Residuals(fit), [(0, 1)])))
+    16
+    """
+    model = residual_model(problem)
+    if model is None or not isinstance(model.fun, ModelResiduals):
+        return None
+    digest = hashlib.sha256()
+    for part in (model.fun.xdata, model.fun.ydata, model.fun.sigma):
+        if part is not None:
+            digest.update(np.ascontiguousarray(np.asarray(part, dtype=float)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def residual_model(problem: Problem) -> Residuals | None:

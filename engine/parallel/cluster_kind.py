@@ -62,6 +62,12 @@ class ClusterKind:
         jobs (nothing is submitted); None for the others."""
         return None
 
+    def dry_run(self, body: dict[str, Any], script: str) -> tuple[bool | None, str] | None:
+        """Ask the batch system whether it would take a worker job with ``script``, without
+        submitting it: (accepted, its message), accepted None when it could not be asked;
+        None where no dry run is possible."""
+        return None
+
 
 def unknown_keys(body: dict[str, Any], kind: str, allowed: tuple[str, ...]) -> list[str]:
     """A message for every key of ``body`` that a cluster of ``kind`` does not accept.

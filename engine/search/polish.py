@@ -42,7 +42,10 @@ def polish(session: Session, local: LocalOptions) -> None:
     left = session.remaining_evals()
     if left <= 0:
         return
-    first = session.next_index()
+    # Indices right after the plan's: a resumed run finds its polish done (the journal has
+    # those indices) instead of adding another after every resume.
+    # (Starts of the plan have smaller indices: only polish runs get these.)
+    first = session.n_planned if session.n_planned > 0 else session.next_index()
     session.solve_within([(first + k, x) for k, x in enumerate(points)], tight_options(local),
                          0.0)
 

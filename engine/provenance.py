@@ -1,0 +1,100 @@
+"""Which code a run ran: the objective's source file hash and its package's version.
+
+The run fingerprint names the objective by more than ``"m.py:f"``: an objective whose file
+was edited between a run and its ``--resume`` would otherwise have the new function's runs
+mixed with the old one's (a false minimum). :func:`code_identity` is what enters the
+fingerprint and the provenance.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import inspect
+import sys
+from typing import Any
+
+#: Bytes of a source file read for its hash (a larger file is hashed up to there).
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+
+
+def _source_file(fun: Any) -> str | None:
+    """The file defining ``fun`` (its class's for a callable object), or None."""
+    target = inspect.unwrap(fun) if callable(fun) else fun
+    while isinstance(target, functools.partial):
+        target = target.func
+    target = getattr(target, "__func__", target)  # bound methods
+    if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismodule(target)):
+        target = type(target)
+    try:
+        return inspect.getsourcefile(target) or inspect.getfile(target)
+    except (TypeError, OSError):
+        return None
+
+
+def source_hash(fun: Any) -> str | None:
+    """SHA-256 (hex, 16 chars) of the file that defines ``fun``; None for built-ins.
+
+    Examples
+    --------
+    >>> import json
+    >>> len(source_hash(json.dumps)), source_hash(len)
+    (16, None)
+    """
+    path = _source_file(fun)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES)
+    except OSError:
+        return None
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def module_version(fun: Any) -> str | None:
+    """The installed version of the distribution whose top-level package defines ``fun``.
+
+    Examples
+    --------
+    >>> import numpy
+    >>> module_version(numpy.sum) == numpy.__version__
+    True
+    """
+    module = getattr(fun, "__module__", None) or getattr(type(fun), "__module__", None)
+    if not module or module == "__main__":
+        return None
+    top = module.split(".")[0]
+    version = getattr(sys.modules.get(top), "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        names = _distributions().get(top) or []
+        return importlib.metadata.version(names[0]) if names else None
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return dict(importlib.metadata.packages_distributions())
+
+
+def code_identity(*functions: Any) -> dict[str, Any]:
+    """``{"source": [hashes], "version": [versions]}`` of the callables among ``functions``.
+
+    What enters the run fingerprint besides the objective's name: editing the objective's
+    file, or upgrading the package that defines it, gives another fingerprint, so a journal
+    of the old code is refused on ``--resume`` (``--force`` accepts it).
+
+    Examples
+    --------
+    >>> import json
+    >>> ident = code_identity(json.dumps, None, True)
+    >>> len(ident["source"]), len(ident["version"])
+    (1, 1)
+    """
+    found = [fun for fun in functions if callable(fun)]
+    return {"source": [source_hash(fun) for fun in found],
+            "version": [module_version(fun) for fun in found]}
