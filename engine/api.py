@@ -93,6 +93,7 @@ def minimize(
     search: SearchOptions | Mapping[str, Any] | None = None,
     stop: StopOptions | Mapping[str, Any] | None = None,
     dedup: DedupOptions | Mapping[str, Any] | None = None,
+    symmetries: Any = None,
     **moved: Any,
 ) -> MultistartResult:
     """Find the distinct local minima of ``fun`` in a box from many starts.
@@ -149,6 +150,9 @@ def minimize(
         ``search={"strategy": "mlsl", "hops": True, ...}``,
         ``stop={"max_discoveries": 5, "bayes": True, ...}``,
         ``dedup={"xtol": 1e-4, "ftol": 1e-6}``.
+    symmetries : list, optional
+        Groups of parameters ``fun`` does not tell apart, e.g. ``[[0, 1], [2, 3]]``: minima
+        that differ only by swapping them are reported once, in canonical order, with a note.
 
     Returns
     -------
@@ -168,14 +172,15 @@ def minimize(
     if moved:
         raise ConfigError([_moved_message(name) for name in moved])
     problem = Problem.create(fun, bounds, args=args, jac=jac, hess=hess,
-                             constraints=constraints, maximize=maximize)
+                             constraints=constraints, maximize=maximize, symmetries=symmetries)
     flat = {"n_starts": n_starts, "method": method, "sampler": sampler, "x0": x0, "seed": seed,
             "options": options, "tol": tol, "max_evals": max_evals, "max_time": max_time,
             "target": target, "start_timeout": start_timeout}
     given = {"local": local, "search": search, "stop": stop, "dedup": dedup}
     identity = {"code": code_identity(fun, jac, hess),
                 "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
-                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize}
+                "bounds": [problem.lower, problem.upper], "maximize": problem.maximize,
+                "symmetries": [list(map(list, g)) for g in problem.symmetries]}
     return solve_problem(problem, flat, given, identity, client=client, journal=journal,
                          progress=progress, callback=callback)
 

@@ -368,3 +368,19 @@ def test_a_journal_of_a_fit_to_other_data_is_not_resumed(tmp_path):
     with pytest.raises(engine.JournalError):
         engine.curve_fit(line, x, 3 * x + 1, bounds=([-5, -5], [5, 5]), n_starts=4, seed=0,
                          client="serial", journal=journal)
+
+
+def test_minimize_takes_symmetries_too_and_refuses_bad_ones():
+    def f(x):
+        return float((x[0] * x[1] - 1) ** 2 + (x[0] + x[1] - 2.5) ** 2)
+
+    plain = engine.minimize(f, [(0, 3), (0, 3)], n_starts=16, seed=0, client="serial")
+    assert sorted(tuple(np.round(m.x, 6)) for m in plain.minima) == [(0.5, 2.0), (2.0, 0.5)]
+    folded = engine.minimize(f, [(0, 3), (0, 3)], n_starts=16, seed=0, client="serial",
+                             symmetries=[[0], [1]])
+    assert [tuple(np.round(m.x, 6)) for m in folded.minima] == [(0.5, 2.0)]
+    assert "relabelled copy" in folded.minima[0].note
+    with pytest.raises(ProblemError, match="different bounds"):
+        engine.minimize(f, [(0, 3), (0, 4)], n_starts=2, client="serial", symmetries=[[0], [1]])
+    with pytest.raises(ProblemError, match="names index 5"):
+        engine.minimize(f, [(0, 3), (0, 3)], n_starts=2, client="serial", symmetries=[[0], [5]])
