@@ -453,6 +453,7 @@ def run_config(
     out: str | Path | None = None,
     progress: bool = False,
     client: Any = None,
+    prepared: tuple[Problem, RunSpec] | None = None,
 ) -> MultistartResult:
     """Run a YAML config (or a loaded :class:`RunConfig`) and write its output files.
 
@@ -469,7 +470,9 @@ def run_config(
     # Some cluster kinds run this very function in every process of the job (MPI ranks): the
     # processes that are not the driver leave here, before any file is written.
     prepare_process(client or config.cluster)
-    problem, spec = config_spec(config)
+    # ``prepared``: what :func:`config_spec` gave for this config already (the command line
+    # checks it before a cluster starts); resolving again would measure the objective again.
+    problem, spec = prepared if prepared is not None else config_spec(config)
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:
         out_dir = Path.cwd() / out_dir

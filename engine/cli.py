@@ -38,7 +38,7 @@ import numpy as np
 from engine.analysis.diagnostics import diagnose
 from engine.analysis.fit_plots import plot_residuals
 from engine.analysis.plots import plot_all
-from engine.api import check_config, config_spec, run_config
+from engine.api import config_spec, run_config
 from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
 from engine.fitting.config import least_squares_problem
@@ -271,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
     # mpirun, all ranks but the driver's serve the cluster and leave here.
     prepare_process(config.cluster)
     out_dir = Path(config.output.dir)
-    check_config(config)  # before a cluster is started: a bad config costs nothing
+    prepared = config_spec(config)  # before a cluster is started: a bad config costs nothing
     check_writable(out_dir)
     if args.progress_every is not None and not args.progress_every > 0:
         raise ConfigError(f"--progress-every={args.progress_every!r} is not allowed; use a "
@@ -294,7 +294,7 @@ def _run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr, flush=True)
         try:
             result = run_config(config, resume=args.resume, force=args.force,
-                                progress=progress, client=executor)
+                                progress=progress, client=executor, prepared=prepared)
         finally:
             if signals.received is not None:
                 cluster_logs.silence()  # the cluster closes next

@@ -73,3 +73,34 @@ def test_noisy_in_four_variables_powell_finds_the_sixteen_minima():
     assert res.method == "Powell"
     assert res.n_failed == 0 and len(res.minima) == 16
     assert res.fun < 0.01
+
+
+COUNTED = '''
+import numpy as np
+
+calls = []
+
+def noisy_bowl(x):
+    calls.append(1)
+    rng = np.random.default_rng(len(calls))
+    return float((x[0] - 0.3) ** 2 + (x[1] + 0.2) ** 2 + 1e-6 * rng.normal())
+'''
+
+
+def test_the_command_line_measures_the_noise_once(tmp_path):
+    import yaml
+
+    from engine.cli import main
+    from engine.problem import load_callable
+
+    (tmp_path / "counted.py").write_text(COUNTED)
+    config = {"problem": {"objective": "counted.py:noisy_bowl", "bounds": [[-1, 1], [-1, 1]]},
+              "local": {"noisy": True}, "starts": {"n_starts": 6, "seed": 0},
+              "dedup": {"segment_check": False}, "cluster": {"kind": "serial"},
+              "output": {"dir": str(tmp_path / "out")}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "run.yaml"), "--quiet"]) == 0
+    calls = load_callable(f"{tmp_path / 'counted.py'}:noisy_bowl").__globals__["calls"]
+    nfev = engine.MultistartResult.load(tmp_path / "out").nfev
+    # The run's evaluations plus one noise estimate of 40 (it was made twice: 80).
+    assert len(calls) == nfev + 40
