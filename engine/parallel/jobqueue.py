@@ -211,8 +211,8 @@ def _cluster_class(kind: str) -> Any:
 DEFAULT_DASHBOARD = "127.0.0.1:0"
 
 
-def make_jobqueue_cluster(body: dict[str, Any], registry: JobRegistry | None = None,
-                          closers: list[Any] | None = None) -> Any:
+def make_jobqueue_cluster(body: dict[str, Any], closers: list[Any] | None = None, *,
+                          registry: JobRegistry | None = None) -> Any:
     """The dask-jobqueue cluster object for a ``cluster:`` block (no jobs submitted yet).
 
     With ``registry``, every job submitted (or refused) is reported to it. TLS as
@@ -245,7 +245,7 @@ def make_jobqueue_cluster(body: dict[str, Any], registry: JobRegistry | None = N
 def job_script(body: dict[str, Any]) -> str:
     """The batch script one worker job would be submitted with (nothing is submitted)."""
     closers: list[Any] = []
-    cluster = make_jobqueue_cluster(body, closers=closers)
+    cluster = make_jobqueue_cluster(body, closers)
     try:
         return cluster.job_script()
     finally:
@@ -315,7 +315,7 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
                            frozen_s=float(body.get("driver_timeout", DRIVER_TIMEOUT_S)))
     closers: list[Any] = []
     try:
-        cluster = make_jobqueue_cluster(body, registry, closers)
+        cluster = make_jobqueue_cluster(body, closers, registry=registry)
     except BaseException:
         registry.close()
         raise
