@@ -13,6 +13,7 @@ from engine.analysis.diagnostics import diagnose
 from engine.api import minimize, run_config
 from engine.config import RunConfig, load_config
 from engine.exceptions import ClusterError, ConfigError, EngineError, JournalError, ProblemError
+from engine.fitting.api import CurveFit, curve_fit, least_squares
 from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
 from engine.parallel.clusters import local_client
 from engine.results import LocalRun, Minimum, MultistartResult
@@ -21,6 +22,7 @@ from engine.results.types import RunSpec
 __all__ = [
     "ClusterError",
     "ConfigError",
+    "CurveFit",
     "DedupOptions",
     "EngineError",
     "JournalError",
@@ -35,7 +37,9 @@ __all__ = [
     "StartOptions",
     "StopOptions",
     "compare_methods",
+    "curve_fit",
     "diagnose",
+    "least_squares",
     "load_config",
     "local_client",
     "minimize",

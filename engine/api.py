@@ -19,6 +19,7 @@ import numpy as np
 from engine.config import RunConfig, describe, load_config
 from engine.driver import run_multistart
 from engine.exceptions import ConfigError, EngineError
+from engine.fitting.config import least_squares_problem
 from engine.local.methods import (
     METHODS,
     canonical_method,
@@ -171,18 +172,36 @@ def minimize(
             "options": options, "tol": tol, "max_evals": max_evals, "max_time": max_time,
             "target": target, "start_timeout": start_timeout}
     given = {"local": local, "search": search, "stop": stop, "dedup": dedup}
-    groups, problems = _gather(given, flat)
-    if callback is not None and not callable(callback):
-        problems.append(f"callback={callback!r} is not callable; pass a function "
-                        "callback(state) (return True from it to stop the run) or None")
-    if not (isinstance(progress, bool) or callable(progress)):
-        problems.append(f"progress={progress!r} is not allowed; use True, False or a callable "
-                        "display(state, final=False)")
-    if problems:
-        raise ConfigError(problems)
     identity = {"code": code_identity(fun, jac, hess),
                 "fun": f"{getattr(fun, '__module__', '')}:{problem.name}",
                 "bounds": [problem.lower, problem.upper], "maximize": problem.maximize}
+    return solve_problem(problem, flat, given, identity, client=client, journal=journal,
+                         progress=progress, callback=callback)
+
+
+def solve_problem(problem: Problem, flat: Mapping[str, Any], given: Mapping[str, Any],
+                  identity: Mapping[str, Any], *, client: Any = None,
+                  journal: str | Path | None = None,
+                  progress: bool | Callable[..., None] = False,
+                  callback: Callable[[RunState], Any] | None = None,
+                  problems: Sequence[str] = ()) -> MultistartResult:
+    """Check the options of a Python call, resolve them and run: the common tail of
+    :func:`minimize` and :func:`engine.least_squares`.
+
+    ``flat`` holds the plain keywords, ``given`` the grouped ones (``local``, ``search``,
+    ``stop``, ``dedup``); ``problems`` are the caller's own findings, reported with the rest
+    in one :class:`ConfigError`.
+    """
+    groups, found = _gather(given, flat)
+    found = [*problems, *found]
+    if callback is not None and not callable(callback):
+        found.append(f"callback={callback!r} is not callable; pass a function "
+                     "callback(state) (return True from it to stop the run) or None")
+    if not (isinstance(progress, bool) or callable(progress)):
+        found.append(f"progress={progress!r} is not allowed; use True, False or a callable "
+                     "display(state, final=False)")
+    if found:
+        raise ConfigError(found)
     spec = resolve_spec(problem, groups, identity)
     with contextlib.ExitStack() as stack:
         run_journal = None
@@ -382,6 +401,8 @@ def problem_from_config(config: RunConfig) -> Problem:
     """Import the objective (and ``jac``/``hess`` given as ``module:function``) of a config."""
     spec = config.problem
     base = config.base_dir
+    if spec.get("kind") == "least_squares":
+        return least_squares_problem(spec, base)
 
     def maybe_callable(key: str) -> Any:
         value = spec.get(key)
@@ -393,6 +414,7 @@ def problem_from_config(config: RunConfig) -> Problem:
     return Problem.create(
         fun, spec["bounds"], args=tuple(spec.get("args") or ()), jac=maybe_callable("jac"),
         hess=maybe_callable("hess"), maximize=bool(spec.get("maximize", False)),
+        symmetries=spec.get("symmetries"),
     )
 
 
@@ -464,4 +486,4 @@ def run_config(
 
 
 __all__ = ["SAMPLERS", "check_config", "minimize", "problem_from_config", "resolve_spec",
-           "run_config"]
+           "run_config", "solve_problem"]

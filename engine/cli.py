@@ -33,11 +33,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.analysis.diagnostics import diagnose
+from engine.analysis.fit_plots import plot_residuals
 from engine.analysis.plots import plot_all
 from engine.api import check_config, config_spec, run_config
 from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
+from engine.fitting.config import least_squares_problem
+from engine.fitting.residuals import Residuals
 from engine.parallel.array import (
     SliceExecutor,
     array_problems,
@@ -50,6 +55,7 @@ from engine.parallel.array import (
 from engine.parallel.base import Executor
 from engine.parallel.batch_jobs import submitted_job_ids
 from engine.parallel.clusters import cluster_kind, open_executor, prepare_process
+from engine.parallel.security import dashboard_loads
 from engine.parallel.serial import SerialExecutor
 from engine.problem import load_callable
 from engine.progress import make_progress
@@ -140,10 +146,11 @@ def _cluster_line(executor: Executor, kind: str) -> str | None:
     link = info.get("dashboard")
     if not link:
         return f"multistart: Dask cluster ({kind}, {workers}); no dashboard"
-    hint = ""
-    if kind == "local" and importlib.util.find_spec("bokeh") is None:
-        hint = " (install bokeh to see it: pip install bokeh)"
-    return f"multistart: Dask dashboard {link}{hint} ({kind}, {workers})"
+    if not dashboard_loads(link):  # e.g. no bokeh where the scheduler runs: the page is missing
+        hint = (" that loads from here" if importlib.util.find_spec("bokeh") else
+                ": pip install 'multistart-engine[plots]' (bokeh) to get one")
+        return f"multistart: Dask cluster ({kind}, {workers}); no dashboard{hint}"
+    return f"multistart: Dask dashboard {link} ({kind}, {workers})"
 
 
 class Terminated(KeyboardInterrupt):
@@ -453,6 +460,13 @@ def _objective(result: Any, spec: str | None) -> _Objective:
             return _Objective(load_callable(spec, None, key="--objective"), None, args)
         except EngineError as exc:
             raise ConfigError(str(exc)) from None
+    if problem.get("kind") == "least_squares":
+        try:  # the residual model itself: a cost for the pictures, residuals for diagnose
+            fit = least_squares_problem(problem, base or Path.cwd())
+        except EngineError as exc:
+            return _Objective(note=f"the run's residuals cannot be imported ({exc}); pass "
+                                   "--objective file.py:function")
+        return _Objective(fit.fun, None, fit.args)
     if not problem.get("objective"):
         return _Objective(note="the result holds no objective (it was not made from a config):"
                                " pass --objective file.py:function for the pictures and checks "
@@ -480,12 +494,23 @@ def _plot(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"multistart: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if written and isinstance(found.fun, Residuals) and result.x is not None:
+        written["residuals"] = _plot_fit_residuals(result, found, folder)
     if not written:
         print("multistart: nothing to draw: no local run succeeded", file=sys.stderr)
         return EXIT_FAILED
     for name, paths in written.items():
         print(f"{name:<12} {', '.join(str(p) for p in paths)}")
     return EXIT_OK
+
+
+def _plot_fit_residuals(result: Any, found: _Objective, folder: Path) -> list[Path]:
+    """The residual plot of a least-squares run, against the data's x where it has one."""
+    model = found.fun
+    xdata = getattr(model.fun, "xdata", None)
+    return plot_residuals(result, folder / "residuals",
+                          xdata=xdata if np.ndim(xdata) == 1 else None,
+                          residuals=lambda x: model.vector(x, *found.args))
 
 
 def _diagnose(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from engine.exceptions import ConfigError, ProblemError
+from engine.fitting.config import read_data
 from engine.options import (
     GROUPS,
     Check,
@@ -46,6 +47,10 @@ def _list(key: str, value: Any) -> str | None:
     return None if isinstance(value, list) else f"{key}={value!r}: use a list"
 
 
+def _optional_list(key: str, value: Any) -> str | None:
+    return None if value is None else _list(key, value)
+
+
 def _jac(key: str, value: Any) -> str | None:
     if value is None or isinstance(value, (bool, str)):
         return None
@@ -58,12 +63,32 @@ def _hess(key: str, value: Any) -> str | None:
     return f"{key}={value!r}: use '2-point', '3-point', 'module:function' or null"
 
 
-#: The ``problem:`` section: the arguments of :meth:`engine.problem.Problem.create`.
+def _kind(key: str, value: Any) -> str | None:
+    if value in PROBLEM_KINDS:
+        return None
+    return f"{key}={value!r}: use one of {', '.join(PROBLEM_KINDS)}"
+
+
+def _number(key: str, value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return None
+    return f"{key}={value!r}: use a positive number"
+
+
+#: What a ``problem:`` section describes: a scalar objective, or residuals (a fit).
+PROBLEM_KINDS = ("minimize", "least_squares")
+#: The ``problem:`` section: the arguments of :meth:`engine.problem.Problem.create`, and for
+#: ``kind: least_squares`` those of :func:`engine.least_squares` (or a model and data).
 PROBLEM_KEYS: dict[str, Check] = {
-    "objective": text, "bounds": _any, "maximize": boolean(), "args": _list, "jac": _jac,
-    "hess": _hess,
+    "kind": _kind, "objective": text, "bounds": _any, "maximize": boolean(), "args": _list,
+    "jac": _jac, "hess": _hess, "symmetries": _optional_list,
+    "residuals": text, "model": text, "data": text, "loss": text, "f_scale": _number,
+    "bounded": boolean(),
 }
-_REQUIRED = ("objective", "bounds")
+#: Keys that belong to one kind only.
+_KIND_KEYS = {"minimize": ("objective", "maximize", "hess"),
+              "least_squares": ("residuals", "model", "data", "loss", "f_scale", "bounded")}
+_REQUIRED = ("bounds",)
 SECTIONS = ("problem", *(group.section for group in GROUPS), "cluster")
 
 
@@ -104,6 +129,24 @@ def _problem_problems(body: Any) -> list[str]:
             errors.append(message)
     errors += [f"problem.{key} is required (see configs/quickstart.yaml)"
                for key in _REQUIRED if key not in body]
+    kind = body.get("kind", "minimize")
+    if kind not in PROBLEM_KINDS:
+        return errors
+    other = next(k for k in PROBLEM_KINDS if k != kind)
+    errors += [f"problem.{key} belongs to kind: {other}, but this problem is kind: {kind}; "
+               f"remove it, or set problem.kind: {other}"
+               for key in _KIND_KEYS[other] if key in body]
+    if kind == "minimize" and "objective" not in body:
+        errors.append("problem.objective is required (see configs/quickstart.yaml)")
+    if kind == "least_squares":
+        has_model = "model" in body or "data" in body
+        if "residuals" in body and has_model:
+            errors.append("problem: give residuals, or model and data, not both")
+        elif "residuals" not in body and not ("model" in body and "data" in body):
+            errors.append("problem.kind: least_squares needs residuals: 'file.py:function' "
+                          "(returning the residual vector), or model: 'file.py:function' "
+                          "with data: a CSV file with x,y[,sigma] columns (see "
+                          "configs/fit.yaml)")
     return errors
 
 
@@ -116,9 +159,17 @@ def _problem_value_problems(body: dict[str, Any], base_dir: Path) -> list[str]:
             normalize_bounds(body["bounds"], "problem.bounds")
         except ProblemError as exc:
             errors.append(str(exc))
-    if isinstance(body.get("objective"), str):
+    for key in ("objective", "residuals", "model"):
+        if isinstance(body.get(key), str):
+            try:
+                load_callable(body[key], base_dir, key=f"problem.{key}")
+            except ProblemError as exc:
+                errors.append(str(exc))
+    if isinstance(body.get("data"), str):
+        path = Path(body["data"])
+        path = base_dir / path if not path.is_absolute() and (base_dir / path).exists() else path
         try:
-            load_callable(body["objective"], base_dir, key="problem.objective")
+            read_data(path)
         except ProblemError as exc:
             errors.append(str(exc))
     return errors

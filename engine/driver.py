@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from engine.basins import Basin, cluster_points
+from engine.local.methods import METHODS
+from engine.local.solve import RELABELLED
 from engine.merge import merge_minima
 from engine.options import LocalOptions
 from engine.parallel.base import Executor
@@ -39,6 +41,7 @@ from engine.stop import (
     estimated_n_minima,
     worth_polishing,
 )
+from engine.symmetry import describe as describe_symmetries
 
 __all__ = [
     "StartPlan",
@@ -106,6 +109,7 @@ def run_multistart(
             # The segment check's few evaluations run where the solves ran (a cluster's
             # workers), not in the driver, where an expensive objective would stall it.
             evaluate=lambda points: executor.evaluate(problem, points, spec.search.vectorized),
+            portfolio=strategy.report() if hasattr(strategy, "report") else None,
         )
     finally:
         # Also when the run raised: a live progress bar must give the terminal back.
@@ -127,7 +131,9 @@ def _search(session: Session, strategy: Strategy, plan: StartPlan, local: LocalO
         stop_reason, note = why.reason, why.note
     except KeyboardInterrupt:
         stop_reason = "interrupted"
-    if polish_at_end and strategy.polishes and worth_polishing(stop_reason):
+    # A fit is always polished: its parameters are the answer, to the data's own digits.
+    fit = METHODS[local.method].least_squares if local.method in METHODS else False
+    if polish_at_end and (strategy.polishes or fit) and worth_polishing(stop_reason):
         try:
             polish(session, local)
         except StopRun:
@@ -165,6 +171,7 @@ def build_result(
     best_seen: tuple[np.ndarray, float] | None = None,
     note: str | None = None,
     evaluate: Callable[[np.ndarray], np.ndarray] | None = None,
+    portfolio: dict[str, Any] | None = None,
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them.
 
@@ -200,6 +207,8 @@ def build_result(
                                            stop_reason, evaluate)
         minima = as_minima(basins, sign, runs)
         minima = tuple(replace(m, note=notes.get(i)) for i, m in enumerate(minima))
+        if problem.symmetries:
+            minima = _relabelling_notes(problem, minima, runs)
         provenance = {**provenance, "merge": {"evaluations": spent, "minima_before": n_first,
                                               "minima_after": len(minima)}}
     n_failed = runs.n_failed
@@ -238,7 +247,24 @@ def build_result(
         method=spec.method,
         strategy=spec.strategy,
         spec=spec,
+        portfolio=portfolio,
     )
+
+
+def _relabelling_notes(problem: Problem, minima: tuple[Minimum, ...],
+                       runs: RunStore) -> tuple[Minimum, ...]:
+    """Each minimum reached in a relabelled copy by some runs, noted with how many."""
+    noted = []
+    for minimum in minima:
+        copies = sum(RELABELLED in runs.get(i).message for i in minimum.starts)
+        note = minimum.note
+        if copies:
+            found = (f"symmetric: {copies} of its {minimum.n_hits} runs ended in a relabelled "
+                     f"copy ({describe_symmetries(problem.symmetries)}), reported once in "
+                     "canonical order")
+            note = found if note is None else f"{note}; {found}"
+        noted.append(replace(minimum, note=note))
+    return tuple(noted)
 
 
 def _merge_pass(problem: Problem, spec: RunSpec, basins: list[Basin], nfev: int,

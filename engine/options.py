@@ -350,8 +350,9 @@ class LocalOptions(OptionGroup):
     section: ClassVar[str] = "local"
     method: str = option(
         "auto", one_of(("auto", *METHODS), case_insensitive=True),
-        "any scipy.optimize.minimize method, or auto: L-BFGS-B (SLSQP with constraints, "
-        "trust-constr with a Hessian, Nelder-Mead or Powell when noisy)", flat=True)
+        "any scipy.optimize.minimize method (or for a least-squares problem trf, dogbox, lm), "
+        "or auto: L-BFGS-B (SLSQP with constraints, trust-constr with a Hessian, Nelder-Mead "
+        "or Powell when noisy; trf for least squares)", flat=True)
     options: dict[str, Any] = option(
         None, mapping, "passed as options= to scipy (maxiter, ftol, gtol, ...)", flat=True,
         factory=dict)
@@ -398,7 +399,9 @@ class SearchOptions(OptionGroup):
         "auto", strategy_check, "all: solve from every start; mlsl: sample in rounds "
         "and solve only from points no better point or minimum covers; tiktak: from the best "
         "tenth of the sample, pulled toward the best minimum; descents: independent descents "
-        "until the budget is spent; auto: mlsl with only max_evals, else all")
+        "until the budget is spent; portfolio: mlsl, tiktak, descents, differential evolution "
+        "and a DIRECT-style partition on one budget, which moves to the searches that improve "
+        "(res.portfolio shows the split); auto: mlsl with only max_evals, else all")
     n_explore: int | None = option(
         None, integer(1, optional=True), "sample points evaluated per exploration round "
         "(null: 10% of max_evals, between 20 per variable and 20000)")

@@ -37,6 +37,7 @@ from scipy.optimize import (
 )
 
 from engine.exceptions import ProblemError
+from engine.symmetry import Symmetry, canonical, parse_symmetries
 
 #: Slack, as a fraction of each bound's width, within which a point still counts as inside
 #: the box (solvers step onto a bound up to rounding).
@@ -205,6 +206,9 @@ class Problem:
         scipy constraint dicts or ``LinearConstraint``/``NonlinearConstraint`` objects.
     maximize : bool
         When true the engine minimizes ``-fun`` and reports values with the original sign.
+    symmetries : tuple
+        Groups of parameters that may be permuted without changing ``fun``
+        (:mod:`engine.symmetry`): converged points are reported in canonical order.
 
     Examples
     --------
@@ -223,6 +227,7 @@ class Problem:
     constraints: tuple[Any, ...] = ()
     maximize: bool = False
     name: str = field(default="")
+    symmetries: tuple[Symmetry, ...] = ()
 
     @classmethod
     def create(
@@ -235,6 +240,7 @@ class Problem:
         hess: Any = None,
         constraints: Any = (),
         maximize: bool = False,
+        symmetries: Any = None,
     ) -> Problem:
         """Validate user input and build a :class:`Problem`.
 
@@ -293,6 +299,7 @@ class Problem:
             constraints=tuple(constraints),
             maximize=bool(maximize),
             name=getattr(fun, "__qualname__", type(fun).__name__),
+            symmetries=parse_symmetries(symmetries, lower, upper),
         )
         if lower.size == 1 and (isinstance(bounds, Bounds) or np.ndim(bounds) == 1):
             problem.check_dimension(*one_range)
@@ -347,6 +354,10 @@ class Problem:
     def sign(self) -> float:
         """``-1.0`` when maximizing (the engine minimizes ``sign * fun``), else ``1.0``."""
         return -1.0 if self.maximize else 1.0
+
+    def canonical(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``x`` in canonical order of its interchangeable groups, and whether it moved."""
+        return canonical(x, self.symmetries)
 
     def to_unit(self, x: np.ndarray) -> np.ndarray:
         """Map points from the user's box to the unit box ``[0, 1]^d``."""
@@ -691,11 +702,14 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
     """Import a callable named by ``"package.module:function"`` or ``"path/file.py:function"``.
 
     Only the named module or file is imported, nothing else a config holds: relative file
-    paths are resolved against ``base_dir`` (the directory of the config file) and then the
-    current directory, the file's folder is not put on ``sys.path`` (so it cannot shadow
-    other modules), module names must be plain dotted names (no relative imports), and the
-    attribute path may not pass through private or special names (``_x``, ``__class__``), so
-    a spec cannot reach beyond what the module offers publicly.
+    paths are resolved against ``base_dir`` (the directory of the config file) only, or the
+    current directory when there is no ``base_dir``; the file's folder is not put on
+    ``sys.path`` (so it cannot shadow other modules); module names must be plain dotted names
+    (no relative imports) and are looked up, like the imports the named file makes, with the
+    current directory left off ``sys.path`` (``python -m`` and interactive sessions put it
+    there), so a same-named file in the current or output folder is never imported by
+    accident; and the attribute path may not pass through private or special names (``_x``,
+    ``__class__``), so a spec cannot reach beyond what the module offers publicly.
 
     Parameters
     ----------
@@ -742,11 +756,13 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
                 "or a file path such as 'objectives.py:function'"
             )
         try:
-            module = importlib.import_module(target)
+            with _CurrentDirOffPath():
+                module = importlib.import_module(target)
         except ImportError as exc:
             raise ProblemError(
                 f"{key}={spec!r}: module {target!r} cannot be imported ({exc}); install it, "
-                "or give a file path such as 'objectives.py:function'"
+                "or give a file path such as 'objectives.py:function' (module names are not "
+                "looked up in the current folder)"
             ) from None
         except Exception as exc:  # the module itself fails while importing
             raise ProblemError(
@@ -767,10 +783,29 @@ def load_callable(spec: str, base_dir: str | Path | None = None, key: str = "obj
     return obj
 
 
+class _CurrentDirOffPath:
+    """Leave the current directory (``''``, ``'.'`` or its path) off ``sys.path`` inside;
+    put those entries back where they were afterwards (what the import added stays)."""
+
+    def __enter__(self) -> None:
+        import os
+
+        cwd = os.path.realpath(os.getcwd())
+        self.removed = [(i, p) for i, p in enumerate(sys.path)
+                        if p in ("", ".") or os.path.realpath(p) == cwd]
+        for i, _ in reversed(self.removed):
+            del sys.path[i]
+
+    def __exit__(self, *exc: object) -> None:
+        for i, p in self.removed:
+            sys.path.insert(i, p)
+
+
 def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:
-    candidates = [Path(target)]
-    if base_dir is not None and not Path(target).is_absolute():
-        candidates.insert(0, Path(base_dir) / target)
+    # Relative to the config's folder only: falling back to the current directory would
+    # import a same-named file from wherever the command runs (e.g. the output folder).
+    candidates = [Path(base_dir) / target if base_dir is not None and not Path(
+        target).is_absolute() else Path(target)]
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         tried = ", ".join(str(c) for c in candidates)
@@ -788,7 +823,8 @@ def _import_file(target: str, base_dir: str | Path | None, key: str) -> Any:
     module = importlib.util.module_from_spec(spec_obj)
     sys.modules[module_name] = module
     try:
-        spec_obj.loader.exec_module(module)
+        with _CurrentDirOffPath():
+            spec_obj.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
         raise ProblemError(

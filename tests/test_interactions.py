@@ -22,13 +22,14 @@ from functions import himmelblau, himmelblau_jac
 
 import engine
 from engine.local.methods import METHODS
+from engine.results.types import stopped_by_budget
 
 KNOWN = np.array([[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186],
                   [3.584428, -1.848126]])
 BOUNDS = [(-5.0, 5.0), (-5.0, 5.0)]
 
 FACTORS = {
-    "method": list(METHODS),
+    "method": [m for m, info in METHODS.items() if not info.least_squares],
     "jac": ["none", "callable", "true", "2-point"],
     "maximize": [False, True],
     "scale": [False, True],
@@ -140,3 +141,60 @@ def test_feature_pairs_find_the_known_minimum(row, request):
         if not run.success:
             assert any(a in run.message for a in allowed), (run.message, res.summary())
     assert res.n_failed < res.n_starts
+
+
+# ----------------------------------------------------------------------- least squares
+
+DECAY_T = np.linspace(0.0, 5.0, 40)
+DECAY_Y = 2.0 * np.exp(-0.5 * DECAY_T) + 1.0 * np.exp(-3.0 * DECAY_T)
+DECAY_BOUNDS = [(0.0, 5.0), (0.0, 10.0), (0.0, 5.0), (0.0, 10.0)]
+DECAY_KNOWN = np.array([[1.0, 3.0, 2.0, 0.5], [2.0, 0.5, 1.0, 3.0]])
+
+FIT_FACTORS = {
+    "method": ["trf", "dogbox", "lm"],
+    "jac": ["2-point", "3-point", "callable"],
+    "loss": ["linear", "soft_l1"],
+    "symmetries": [False, True],
+    "strategy": ["all", "mlsl", "tiktak"],
+    "client": ["serial", "cluster"],
+}
+FIT_ROWS = pairwise_rows(FIT_FACTORS)
+
+
+def decay_residuals(p: np.ndarray) -> np.ndarray:
+    return p[0] * np.exp(-p[1] * DECAY_T) + p[2] * np.exp(-p[3] * DECAY_T) - DECAY_Y
+
+
+def decay_jacobian(p: np.ndarray) -> np.ndarray:
+    t = DECAY_T
+    return np.column_stack([np.exp(-p[1] * t), -p[0] * t * np.exp(-p[1] * t),
+                            np.exp(-p[3] * t), -p[2] * t * np.exp(-p[3] * t)])
+
+
+@pytest.mark.parametrize("row", FIT_ROWS, ids=_row_id)
+def test_least_squares_feature_pairs_find_the_exact_fit(row, request):
+    client = request.getfixturevalue("cluster") if row["client"] == "cluster" else "serial"
+    lm = row["method"] == "lm"  # MINPACK: no bounds, only the linear loss
+    kwargs = dict(method=row["method"], bounded=not lm, loss="linear" if lm else row["loss"],
+                  jac=decay_jacobian if row["jac"] == "callable" else row["jac"],
+                  symmetries=[[0, 1], [2, 3]] if row["symmetries"] else None, seed=2,
+                  client=client, search={"strategy": row["strategy"]})
+    if row["strategy"] == "all":
+        kwargs["n_starts"] = 16
+    else:
+        kwargs["max_evals"] = 3000
+    res = engine.least_squares(decay_residuals, DECAY_BOUNDS, **kwargs)
+    assert res.spec.method == row["method"] and res.spec.strategy == row["strategy"]
+    # The data are exact: the cost at the best fit is 0 (up to rounding) under either loss.
+    assert res.fun < 1e-20, res.summary()
+    assert np.min(np.max(np.abs(DECAY_KNOWN - res.x), axis=1)) < 1e-7, res.x
+    exact = [m for m in res.minima if m.fun < 1e-20]
+    if row["symmetries"]:
+        assert len(exact) == 1
+        np.testing.assert_allclose(exact[0].x, DECAY_KNOWN[0], atol=1e-7)
+    else:
+        assert 1 <= len(exact) <= 2
+    for run in res.runs:
+        # Only lm (unbounded) may fail, and only by leaving the box; the budget may stop any.
+        assert (run.success or stopped_by_budget(run.error)
+                or (lm and not run.in_bounds)), run.message

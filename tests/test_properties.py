@@ -54,6 +54,8 @@ SLOW = settings(max_examples=15, deadline=None,
 
 # Methods that need a gradient/Hessian we do not give: they must be refused up front.
 NEEDS_DERIVATIVES = {m for m, info in METHODS.items() if info.needs_jac or info.needs_hess}
+#: Methods of scipy.optimize.least_squares: refused by minimize (they need residuals).
+LEAST_SQUARES = {m for m, info in METHODS.items() if info.least_squares}
 # Methods that are cheap enough to run in every example (COBYLA/COBYQA/trust-constr are ~20x
 # slower per start; they get their own, smaller test).
 CHEAP_METHODS = ["L-BFGS-B", "TNC", "SLSQP", "Powell", "Nelder-Mead", "CG", "BFGS"]
@@ -628,7 +630,7 @@ def test_method_names_case_insensitive_or_refused_naming_method(method, dim, see
     kwargs = {"method": method, "n_starts": 3, "seed": seed, "max_evals": MAX_EVALS,
               "maximize": maximize}
     fun = make_objective(*bounds_arrays(bounds), kind="cos")
-    if canonical is None or canonical in NEEDS_DERIVATIVES:
+    if canonical is None or canonical in NEEDS_DERIVATIVES | LEAST_SQUARES:
         err = expect_error(fun, bounds, ["method"], **kwargs)
         # An unknown name is an option error; a method lacking a gradient a problem error.
         assert isinstance(err, engine.ProblemError if canonical else engine.ConfigError)

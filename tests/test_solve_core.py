@@ -144,3 +144,20 @@ def test_unknown_bounds_are_solved_unbounded_and_unscaled():
     assert not setup.scaled and setup.bounds is None and not setup.finite
     run = solve_one(free, np.array([0.0]), 0, LocalOptions("Nelder-Mead", scale=True), setup)
     assert run.success and run.x[0] == pytest.approx(7.0, abs=1e-3)
+
+
+# A start whose value dwarfs the minimum's: the shift (the first value, subtracted so that
+# solvers judge changes relative to the minimum's scale) must not swallow the descent.
+def _far_above(x):
+    return float(np.exp(120.0 * x[0]) + (x[0] + 0.5) ** 2 + (x[1] - 0.25) ** 2)
+
+
+@pytest.mark.parametrize("method", ["L-BFGS-B", "Nelder-Mead", "Powell", "TNC"])
+def test_a_start_far_above_the_minimum_reports_the_value_where_it_ends(method):
+    problem = Problem.create(_far_above, [(-1, 1), (-1, 1)])
+    run = solve_one(problem, np.array([0.99, 0.9]), 0, LocalOptions(method=method))
+    assert run.success, run.message
+    # The reported value is the objective's at the reported point, and that is the minimum
+    # (before the fix: fun=0.0, the start's 3e51 minus itself, at a point of value ~0.7).
+    assert run.fun == pytest.approx(_far_above(run.x), rel=1e-12)
+    np.testing.assert_allclose(run.x, [-0.5, 0.25], atol=1e-3)

@@ -106,3 +106,14 @@ def test_descents_keep_to_the_budget_on_a_cluster(dask_client):
     assert res.stop_reason == "max_evals"
     assert res.nfev <= 1500  # each batch shares what is left: together they cannot overshoot
     assert len(res.minima) == 4
+
+
+@pytest.mark.parametrize("max_evals", [300, 1500])
+def test_all_starts_with_a_budget_keep_to_it_on_a_cluster(dask_client, max_evals):
+    # Before: a stream of 2000 starts ran ahead of its results and spent 4958 evaluations
+    # of a 300 budget (10716 of 1500).
+    res = engine.minimize(HIMMELBLAU.fun, HIMMELBLAU.bounds, n_starts=2000, max_evals=max_evals,
+                          seed=0, client=dask_client, search={"strategy": "all"})
+    assert res.stop_reason == "max_evals" and res.strategy == "all"
+    assert max_evals - 10 * 3 <= res.nfev <= max_evals
+    assert len(res.minima) >= 3

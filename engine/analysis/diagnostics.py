@@ -31,7 +31,10 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import approx_fprime, check_grad
 
+from engine.analysis.fit import fit_finding, residual_problem
 from engine.analysis.settings import RunSettings
+from engine.fitting.residuals import Residuals
+from engine.local.methods import LEAST_SQUARES_METHODS
 from engine.local.setup import SolveSetup, uses_scaling
 from engine.local.solve import NOT_STATIONARY, solve_one
 from engine.options import LocalOptions
@@ -78,7 +81,8 @@ class Finding:
         ``nonfinite``, ``exception``, ``timeout``, ``outside_bounds``, ``not_stationary``,
         ``other_failure``,
         ``warnflag`` (Nelder-Mead), ``badly_scaled``, ``flat_region``, ``gradient_check``,
-        ``tolerance``, ``coverage``.
+        ``tolerance``, ``coverage``, ``fit`` (a least-squares fit: rank, condition number,
+        unidentifiable parameters and standard errors at the best point).
     severity : {'info', 'warning'}
         ``warning`` when results are likely wrong or incomplete because of it.
     message : str
@@ -456,6 +460,10 @@ def _problem(result: MultistartResult, fun: Callable[..., Any], jac: Any,
     """
     dim = box.lower.size
     bounds = np.column_stack([box.lower, box.upper]) if box.known else [(0.0, 1.0)] * dim
+    if isinstance(fun, Residuals):  # a least-squares problem's own model
+        return Problem.create(fun, bounds, args=args)
+    if RunSettings.of(result).method in LEAST_SQUARES_METHODS:  # fun gives the residuals
+        return Problem.create(residual_problem(fun, jac), bounds, args=args)
     problem = Problem.create(fun, bounds, args=args, jac=jac, constraints=constraints,
                              maximize=result.maximize)
     if not box.known:
@@ -810,8 +818,10 @@ def diagnose(
         A finished (or loaded) run; its ``spec`` gives the bounds, method, options and the
         dedup tolerances.
     fun : callable, optional
-        The objective ``fun(x, *args)``. Enables the checks that evaluate it: the value
-        between equal minima (flat regions) and re-solving with a tight tolerance.
+        The objective ``fun(x, *args)`` (for a :func:`engine.least_squares` run, the
+        residual function). Enables the checks that evaluate it: the value between equal
+        minima (flat regions), re-solving with a tight tolerance, and for a fit its
+        identifiability and standard errors.
     jac : callable or True, optional
         The gradient (``True`` when ``fun`` returns ``(f, g)``); with ``fun``, it is compared
         with finite differences at the best minima and their starts.
@@ -861,6 +871,8 @@ def diagnose(
         tol = _tolerance_finding(result, problem, box, gradient_ok)
         if tol is not None:
             findings.append(tol)
+    if problem is not None and (fit := fit_finding(result, problem, Finding)) is not None:
+        findings.append(fit)
     if (coverage := _coverage_finding(result)) is not None:
         findings.append(coverage)
     findings.sort(key=lambda f: f.severity != "warning")  # stable: warnings first

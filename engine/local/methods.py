@@ -1,11 +1,16 @@
-"""What each :func:`scipy.optimize.minimize` method accepts and needs, and the choice that
-``method="auto"`` makes for a problem."""
+"""What each local method accepts and needs, and the choice that ``method="auto"`` makes.
+
+The methods are those of :func:`scipy.optimize.minimize`, and for a residual objective
+(:func:`engine.least_squares`) those of :func:`scipy.optimize.least_squares`: ``trf``,
+``dogbox`` and ``lm``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from engine.exceptions import ProblemError
+from engine.fitting.residuals import residual_model
 from engine.problem import Problem
 
 
@@ -19,6 +24,7 @@ class MethodInfo:
     needs_hess: bool = False
     uses_jac: bool = True
     uses_hess: bool = False
+    least_squares: bool = False
 
 
 # From scipy.optimize.minimize's documentation (scipy >= 1.14).
@@ -38,7 +44,13 @@ METHODS: dict[str, MethodInfo] = {
     "trust-ncg": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
     "trust-exact": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
     "trust-krylov": MethodInfo(bounds=False, needs_jac=True, needs_hess=True, uses_hess=True),
+    # scipy.optimize.least_squares, for residual objectives only.
+    "trf": MethodInfo(bounds=True, least_squares=True),
+    "dogbox": MethodInfo(bounds=True, least_squares=True),
+    "lm": MethodInfo(bounds=False, least_squares=True),
 }
+#: The methods of :func:`scipy.optimize.least_squares`.
+LEAST_SQUARES_METHODS = tuple(name for name, info in METHODS.items() if info.least_squares)
 _CANONICAL = {name.lower(): name for name in METHODS}
 
 
@@ -57,8 +69,8 @@ def canonical_method(method: str) -> str:
     if isinstance(method, str) and method.lower() in _CANONICAL:
         return _CANONICAL[method.lower()]
     raise ProblemError(
-        f"method={method!r} is not a scipy.optimize.minimize method; allowed: "
-        f"'auto', {', '.join(METHODS)}"
+        f"method={method!r} is not a scipy.optimize.minimize or least_squares method; "
+        f"allowed: 'auto', {', '.join(METHODS)}"
     )
 
 
@@ -78,6 +90,8 @@ def choose_method(problem: Problem, noisy: bool = False) -> tuple[str, str]:
     ('L-BFGS-B', 'Nelder-Mead')
     """
     has_jac = callable(problem.jac) or problem.jac is True
+    if residual_model(problem) is not None:
+        return "trf", "residuals given: scipy's least_squares (trust region reflective)"
     if problem.constraints:
         if callable(problem.hess):
             return "trust-constr", "constraints and a Hessian are given"
@@ -96,6 +110,25 @@ def choose_method(problem: Problem, noisy: bool = False) -> tuple[str, str]:
 def check_method_requirements(method: str, problem: Problem) -> None:
     """Raise :class:`ProblemError` before any work when ``method`` lacks what it needs."""
     info = METHODS[method]
+    model = residual_model(problem)
+    if method == "lm" and model is not None:
+        if model.bounded:
+            raise ProblemError(
+                "method='lm' takes no bounds (MINPACK's Levenberg-Marquardt), but the solves are "
+                "asked to stay inside them (bounded=True); use method='trf' (a trust region "
+                "that keeps to the bounds), or pass bounded=False so that the bounds only "
+                "place the starts")
+        if model.loss != "linear":
+            raise ProblemError(
+                f"method='lm' supports only loss='linear', not loss={model.loss!r}; use "
+                "method='trf' or 'dogbox' for a robust loss")
+    if info.least_squares and model is None:
+        raise ProblemError(
+            f"method={method!r} is a scipy.optimize.least_squares method: it needs the "
+            "residual vector, not a scalar objective; call engine.least_squares(residuals, "
+            "bounds, method=...) (or engine.curve_fit), or choose a minimize method such as "
+            "'L-BFGS-B'"
+        )
     has_jac = callable(problem.jac) or problem.jac is True
     if info.needs_jac and not has_jac:
         raise ProblemError(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from engine.fitting.residuals import residual_model
 from engine.local.setup import SolveSetup
 from engine.problem import Problem
 
@@ -23,6 +24,20 @@ EvaluationCallback = Callable[[np.ndarray, float], None]
 
 class StopSolve(Exception):
     """Raised inside the objective to end a solve: its message is the reason."""
+
+
+class Reshift(Exception):
+    """Raised inside the objective when the shift would cost the solver digits: the solve is
+    started again from the best point, with that point's value as the new shift."""
+
+
+#: The shift is replaced once it exceeds a value seen by this factor (beyond 1): subtracting
+#: it would then leave the solver ``log10(RESHIFT_RATIO)`` fewer of the 16 digits of ``f``;
+#: 10 digits stay, below any solver's tolerance. A restart disturbs a solver (COBYLA's trust
+#: region starts again), so it is kept for the case where the digits are really lost.
+RESHIFT_RATIO = 1e6
+#: Solves start again at most this often; after that the solver sees ``f`` unshifted.
+MAX_RESHIFTS = 8
 
 
 class SolverObjective:
@@ -52,6 +67,11 @@ class SolverObjective:
         its start). A constant changes no minimizer, gradient or Hessian, but solvers stop on
         the change of ``f`` relative to ``|f|``: with ``f`` near 1e6 L-BFGS-B would stop
         where the value still changes by 1e-3. Values given back to the user add it again.
+        When a later value is smaller than the shift by more than :data:`RESHIFT_RATIO`
+        (beyond 1), the difference would have lost digits (a start at 1e50 whose minimum is
+        0.2 sees only -1e50): :class:`Reshift` ends the solve, which starts again from the best
+        point with the shift made afresh. A least-squares solve is never shifted (its solver
+        sees the residuals, not the cost).
 
     Examples
     --------
@@ -82,6 +102,7 @@ class SolverObjective:
         self._width = setup.width if setup.scaled else None
         self.shift = 0.0
         self._unshifted = True
+        self.reshifts = 0
 
     def _check_limits(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -98,7 +119,18 @@ class SolverObjective:
             self.callback(x, value)
         if self._unshifted:
             self.shift, self._unshifted = value, False
+        elif abs(self.shift) > RESHIFT_RATIO * max(abs(value), 1.0):
+            self.reshifts += 1
+            if self.reshifts < MAX_RESHIFTS:
+                self._unshifted = True  # the next solve's first value is the new shift
+            else:
+                self.shift = 0.0  # the next solve sees f itself
+            raise Reshift
         return value - self.shift
+
+    def no_shift(self) -> None:
+        """Never shift (a least-squares solve: its solver does not see the cost)."""
+        self.shift, self._unshifted = 0.0, False
 
     def fun(self, z: np.ndarray) -> float:
         """The minimized value at ``z`` (solver coordinates)."""
@@ -122,6 +154,28 @@ class SolverObjective:
         """The gradient with respect to ``z`` (not counted as an evaluation, as in scipy)."""
         grad = self.problem.minimized_gradient(self.to_user(z))
         return grad if self._width is None else grad * self._width
+
+    def residuals(self, z: np.ndarray) -> np.ndarray:
+        """The residual vector at ``z`` (a least-squares solve; one evaluation).
+
+        Non-finite residuals go to the solver, which shrinks its step there; only finite
+        costs are recorded as seen.
+        """
+        if self._limited:
+            self._check_limits()
+        self.nfev += 1
+        x = self.to_user(z)
+        model = residual_model(self.problem)
+        r = model.vector(x, *self.problem.args)
+        cost = model.cost(r)
+        if math.isfinite(cost):
+            self._seen(x, cost)
+        return r
+
+    def residual_jacobian(self, z: np.ndarray) -> np.ndarray:
+        """The residuals' Jacobian with respect to ``z`` (not counted, as ``jac``)."""
+        jacobian = residual_model(self.problem).jacobian(self.to_user(z), *self.problem.args)
+        return jacobian if self._width is None else jacobian * self._width
 
     def hess(self, z: np.ndarray) -> np.ndarray:
         """The Hessian with respect to ``z``."""

@@ -1,4 +1,6 @@
-"""The ``options=`` each :func:`scipy.optimize.minimize` method takes, checked before any work.
+"""The ``options=`` each :func:`scipy.optimize.minimize` method takes, checked before any work
+(for the least-squares methods, the keywords of :func:`scipy.optimize.least_squares` that
+``options=`` may hold).
 
 scipy only warns about an unknown option (or, for trust-constr, raises inside every solve),
 and a wrongly typed one (``maxiter="100"``) fails every start; :func:`option_problems` names
@@ -16,7 +18,9 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from scipy.optimize import least_squares
 
+from engine.local.least_squares import LEAST_SQUARES_OPTIONS
 from engine.options import did_you_mean
 
 #: The solver function of each method (as in ``scipy.optimize._optimize.show_options``).
@@ -45,9 +49,9 @@ _ARGUMENTS = frozenset({"fun", "func", "x0", "args", "jac", "grad", "hess", "hes
 _LENIENT = frozenset({"disp", "maxiter", "return_all"})
 #: Counts: must be integers even where scipy's default is None.
 _INTEGERS = frozenset({"maxiter", "maxfun", "maxfev", "maxls", "maxcor", "maxCGit", "iprint",
-                       "verbose", "mesg_num", "minfev"})
+                       "verbose", "mesg_num", "minfev", "max_nfev"})
 #: Tolerances and step sizes: must be real numbers even where scipy's default is None.
-_NUMBERS = frozenset({"gtol", "ftol", "xtol", "xatol", "fatol", "eps", "tol", "catol",
+_NUMBERS = frozenset({"gtol", "ftol", "xtol", "diff_step", "xatol", "fatol", "eps", "tol", "catol",
                       "barrier_tol", "rhobeg", "f_target", "feasibility_tol",
                       "initial_tr_radius", "final_tr_radius", "eta", "stepmx", "accuracy",
                       "rescale", "offset", "finite_diff_rel_step"})
@@ -62,6 +66,10 @@ def allowed_options(method: str) -> dict[str, Any] | None:
     >>> sorted(allowed_options("Nelder-Mead"))[:4]
     ['adaptive', 'disp', 'fatol', 'initial_simplex']
     """
+    if method in ("trf", "dogbox", "lm"):  # least_squares: its keywords, not options=
+        parameters = inspect.signature(least_squares).parameters
+        return {key: parameters[key].default for key in LEAST_SQUARES_OPTIONS
+                if key in parameters}
     target = _SOLVERS.get(method)
     if target is None:
         return None

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.optimize import Bounds
 
+from engine.fitting.residuals import residual_model
+from engine.local.least_squares import solver_arguments
 from engine.local.methods import METHODS, MethodInfo, choose_method
 from engine.options import LocalOptions
 from engine.problem import Problem
@@ -63,6 +65,10 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
     if problem.constraints or not (
             problem.hess is None or callable(problem.hess) or isinstance(problem.hess, str)):
         return False
+    if METHODS.get(opts.method, _UNLISTED).least_squares:
+        # Its tolerances are relative (to x and to the cost) and its trust region is
+        # scaled by the Jacobian's columns (x_scale): only scaled on request.
+        return bool(opts.scale)
     if opts.scale is None:
         widest = problem.width.max()
         if widest > BADLY_SCALED_RATIO * problem.width.min():
@@ -186,9 +192,10 @@ class SolveSetup:
         The box in the solver's coordinates.
     bounds : scipy.optimize.Bounds or None
         What the solver is given as bounds (None for methods that take none).
-    gradient : {'with_value', 'separate', ''}
-        How the solver gets the gradient: from ``fun`` (``jac=True``), from ``jac``, or not
-        from the problem (finite differences, or a scheme name such as ``'2-point'``).
+    gradient : {'with_value', 'separate', 'residual_jac', ''}
+        How the solver gets the gradient: from ``fun`` (``jac=True``), from ``jac``, from the
+        residuals' Jacobian function (a least-squares method), or not from the problem
+        (finite differences, or a scheme name such as ``'2-point'``).
     hessian : bool
         The solver calls the problem's Hessian function.
     fixed : dict
@@ -246,11 +253,14 @@ class SolveSetup:
         width = problem.width if scaled else np.ones(problem.dim)
         solver_lower, solver_upper = (problem.lower - offset) / width, (
             problem.upper - offset) / width
-        bounds = None
-        if finite and (info.bounds if bounded is None else bounded):
-            bounds = Bounds(solver_lower, solver_upper)
+        model = residual_model(problem)
+        if bounded is None:
+            bounded = info.bounds and (model is None or model.bounded)
+        bounds = Bounds(solver_lower, solver_upper) if finite and bounded else None
         mode = ""
-        if gradient and problem.jac is True:
+        if info.least_squares:
+            mode = "residual_jac" if gradient and model and callable(model.jac) else ""
+        elif gradient and problem.jac is True:
             mode = "with_value"
         elif gradient and callable(problem.jac):
             mode = "separate"
@@ -294,6 +304,11 @@ class SolveSetup:
         """
         kwargs = dict(self.fixed)
         kwargs["x0"] = self.to_solver(x0) if z0 is None else z0
+        if self.gradient == "residual_jac" or METHODS.get(self.method, _UNLISTED).least_squares:
+            kwargs["fun"] = objective.residuals
+            if self.gradient == "residual_jac":
+                kwargs["jac"] = objective.residual_jacobian
+            return kwargs
         if self.gradient == "with_value":
             kwargs["fun"], kwargs["jac"] = objective.fun_and_grad, True
         else:
@@ -331,8 +346,19 @@ def _fixed_arguments(problem: Problem, opts: LocalOptions, info: MethodInfo,
                      bounds: Bounds | None) -> dict[str, Any]:
     """The arguments of every solve that do not depend on the start or the objective wrapper.
 
-    No ``args``: the problem passes its own to ``fun``, ``jac`` and ``hess``.
+    No ``args``: the problem passes its own to ``fun``, ``jac`` and ``hess``. A least-squares
+    method gets :func:`scipy.optimize.least_squares`'s keywords instead (the loss from the
+    problem's residual model, the tolerances from ``options`` and ``tol``).
     """
+    model = residual_model(problem)
+    if info.least_squares and model is not None:
+        kwargs = {"method": opts.method, "loss": model.loss, "f_scale": model.f_scale,
+                  **solver_arguments(opts.options or {}, opts.tol)}
+        if isinstance(model.jac, str):
+            kwargs["jac"] = model.jac
+        if bounds is not None:
+            kwargs["bounds"] = bounds
+        return kwargs
     kwargs: dict[str, Any] = {"method": opts.method, "tol": opts.tol}
     if isinstance(problem.jac, str) and info.uses_jac:
         kwargs["jac"] = problem.jac  # a finite-difference scheme, e.g. '2-point'

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
-from engine.local.objective import EvaluationCallback, SolverObjective, StopSolve
+from engine.local.least_squares import solve_least_squares
+from engine.local.methods import LEAST_SQUARES_METHODS
+from engine.local.objective import EvaluationCallback, Reshift, SolverObjective, StopSolve
 from engine.local.setup import (
     SolveSetup,
 )
@@ -93,11 +95,21 @@ def _accept_precision_stop(problem: Problem, objective: SolverObjective,
 class _Descent:
     """Runs the solver and counts its iterations, a count kept when a later call fails."""
 
-    def __init__(self) -> None:
+    def __init__(self, objective: SolverObjective, setup: SolveSetup) -> None:
         self.nit = 0
+        self.objective = objective
+        self.setup = setup
+        if setup.method in LEAST_SQUARES_METHODS:
+            objective.no_shift()
 
     def run(self, kwargs: dict[str, Any]) -> OptimizeResult:
-        result = minimize(**kwargs)
+        while True:
+            try:
+                result = (solve_least_squares(kwargs, self.objective)
+                          if kwargs["method"] in LEAST_SQUARES_METHODS else minimize(**kwargs))
+                break
+            except Reshift:  # values far below the shift: again from the best point
+                kwargs = self.setup.arguments(self.objective, self.objective.best_x)
         self.nit += int(result.get("nit", 0) or 0)
         return result
 
@@ -207,7 +219,7 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions,
     if setup is None:
         setup = SolveSetup.of(problem, opts)
     objective = SolverObjective(problem, setup, opts.start_timeout, opts.max_nfev, callback)
-    descent = _Descent()
+    descent = _Descent(objective, setup)
     try:
         with Watchdog(opts.start_timeout), warnings.catch_warnings():
             # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
@@ -233,6 +245,7 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
                   objective: SolverObjective, nit: int, best: OptimizeResult,
                   started: float) -> LocalRun:
     x = setup.to_user(np.asarray(best.x, dtype=float).reshape(x0.shape))
+    x, relabelled = problem.canonical(x)
     # The value as evaluated where it can be had (adding the shift back rounds): scipy's x is
     # almost always the best point the objective saw.
     exact = objective.best_x is not None and np.array_equal(x, objective.best_x)
@@ -243,6 +256,8 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
     message = str(best.message)
     if not in_bounds:
         message = f"converged outside the bounds ({message})"
+    if relabelled:
+        message = f"{message} {RELABELLED}"
     return LocalRun(
         index=index, x0=x0, x=x, fun=fun, nfev=objective.nfev, nit=nit, success=success,
         message=message, error=None, time=time.perf_counter() - started, in_bounds=in_bounds,
@@ -261,6 +276,9 @@ def _failed_run(problem: Problem, x0: np.ndarray, index: int, objective: SolverO
         in_bounds=problem.contains(x),
     )
 
+
+#: Ends the message of a run whose end point was put in canonical order (``symmetries``).
+RELABELLED = "(relabelled: interchangeable parameter groups put in canonical order)"
 
 _BLAS_CONTROLLER: Any = None
 

@@ -110,7 +110,7 @@ def allowed_keys(kind: str) -> tuple[str, ...]:
     Examples
     --------
     >>> allowed_keys("address")
-    ('address', 'scheduler_file')
+    ('address', 'scheduler_file', 'security')
     """
     known = CLUSTER_KINDS.get(kind)
     return known.keys if known is not None else ()

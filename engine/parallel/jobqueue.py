@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 from engine.exceptions import ClusterError
@@ -36,6 +37,7 @@ from engine.parallel.jobqueue_check import (
     short_walltime_error,
     walltime_error,
 )
+from engine.parallel.security import jobqueue_security, security_errors
 
 #: The dask-jobqueue cluster class of each kind.
 CLASSES = {
@@ -204,32 +206,52 @@ def _cluster_class(kind: str) -> Any:
     return getattr(dask_jobqueue, CLASSES[kind])
 
 
-def make_jobqueue_cluster(body: dict[str, Any], registry: JobRegistry | None = None) -> Any:
+#: Where the scheduler's dashboard listens unless ``scheduler_options`` says otherwise: the
+#: host running the command only, on a free port (reach it through an SSH tunnel).
+DEFAULT_DASHBOARD = "127.0.0.1:0"
+
+
+def make_jobqueue_cluster(body: dict[str, Any], closers: list[Any] | None = None,
+                          registry: JobRegistry | None = None) -> Any:
     """The dask-jobqueue cluster object for a ``cluster:`` block (no jobs submitted yet).
 
-    With ``registry``, every job submitted (or refused) is reported to it.
+    TLS as ``security`` says (temporary credentials by default); what must be closed after
+    the cluster (the folder of the workers' credentials) is appended to ``closers``. With
+    ``registry``, every job submitted (or refused) is reported to it.
     """
     cls = _cluster_class(body["kind"])
-    kwargs = jobqueue_kwargs(body)
+    kwargs, folder = jobqueue_security(body["kind"], jobqueue_kwargs(body))
+    kwargs["scheduler_options"] = {"dashboard_address": DEFAULT_DASHBOARD,
+                                   **(kwargs.get("scheduler_options") or {})}
     if registry is not None:
         kwargs["job_cls"] = tracked_job_class(cls.job_cls, registry)
     try:
-        return cls(**kwargs)
+        cluster = cls(**kwargs)
     except (TypeError, ValueError) as exc:
+        if folder is not None:
+            folder.close()
         raise ClusterError(
             f"cluster: {cls.__name__} refused the options ({exc}); every key besides "
             f"kind, {', '.join(ENGINE_KEYS)} is passed to {cls.__name__} as a keyword argument"
         ) from None
+    if folder is not None:
+        folder.owner = cluster
+        weakref.finalize(cluster, folder.close)  # at the latest when the cluster is collected
+        if closers is not None:
+            closers.append(folder)
+    return cluster
 
 
 def job_script(body: dict[str, Any]) -> str:
     """The batch script one worker job would be submitted with (nothing is submitted)."""
-    cluster = make_jobqueue_cluster(body)
+    closers: list[Any] = []
+    cluster = make_jobqueue_cluster(body, closers)
     try:
         return cluster.job_script()
     finally:
-        with contextlib.suppress(Exception):
-            cluster.close()
+        for thing in (cluster, *closers):
+            with contextlib.suppress(Exception):
+                thing.close()
 
 
 def _say(line: str) -> None:
@@ -291,8 +313,9 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
     cls = _cluster_class(body["kind"])
     registry = JobRegistry(cls.job_cls.cancel_command,
                            frozen_s=float(body.get("driver_timeout", DRIVER_TIMEOUT_S)))
+    closers: list[Any] = []  # the folder of the workers' TLS credentials, if any
     try:
-        cluster = make_jobqueue_cluster(body, registry)
+        cluster = make_jobqueue_cluster(body, closers, registry)
     except BaseException:
         registry.close()
         raise
@@ -315,20 +338,20 @@ def start_jobqueue_cluster(body: dict[str, Any]) -> Started:
         if minimum < wanted:
             cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
     except ClusterError:
-        _close_quietly(client, cluster, registry)
+        _close_quietly(client, cluster, registry, closers)
         raise
     except Exception as exc:
-        _close_quietly(client, cluster, registry)
+        _close_quietly(client, cluster, registry, closers)
         raise ClusterError(
             f"cluster.kind={body['kind']!r}: could not start worker jobs "
             f"({type(exc).__name__}: {exc}); check the batch system is reachable from this "
             "host (e.g. `sbatch --version`) and `multistart check CONFIG` for the job script"
         ) from exc
     except BaseException:  # Ctrl-C or SIGTERM while waiting: leave no job behind
-        _close_quietly(client, cluster, registry)
+        _close_quietly(client, cluster, registry, closers)
         raise
     watch = WorkerWatch(client, body, registry)
-    return client, [watch, ClusterCloser(cluster, registry)]
+    return client, [watch, ClusterCloser(cluster, registry), *closers]
 
 
 class ClusterCloser:
@@ -439,13 +462,15 @@ def _quiet_submission_errors() -> Any:
             logging.getLogger(name).setLevel(level)
 
 
-def _close_quietly(client: Any, cluster: Any, registry: JobRegistry) -> None:
-    """Close what a failed start made: the client, every job, the cluster."""
+def _close_quietly(client: Any, cluster: Any, registry: JobRegistry,
+                   closers: list[Any]) -> None:
+    """Close what a failed start made: the client, every job, the cluster, the rest."""
     with contextlib.suppress(Exception):
         if client is not None:
             client.close()
-    with contextlib.suppress(Exception):
-        ClusterCloser(cluster, registry).close()
+    for thing in (ClusterCloser(cluster, registry), *closers):
+        with contextlib.suppress(Exception):
+            thing.close()
 
 
 class JobqueueKind(ClusterKind):
@@ -471,6 +496,7 @@ class JobqueueKind(ClusterKind):
             errors.append("cluster.jobs and cluster.adapt are exclusive: give a fixed number of "
                           "jobs, or adapt: {minimum: m, maximum: n}")
         errors += positive_int_errors(body, ("jobs",))
+        errors += security_errors(body.get("security"), self.name)
         if not walltime_error(self.name, body.get("walltime", "1")):
             short = short_walltime_error(job_walltime_seconds(body),
                                          body.get("lifetime") is not None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.exceptions import ClusterError
 from engine.parallel.cluster_kind import ClusterKind, Started, positive_int_errors
+from engine.parallel.security import make_security, security_config, security_errors
 
 _SPAWN_HELP = (
     "a local Dask cluster starts its workers as new Python processes, which re-import your "
@@ -61,22 +62,38 @@ def spawned_child_guard() -> None:
         raise ClusterError(_SPAWN_HELP)
 
 
+#: Where a local cluster's dashboard listens unless asked otherwise: this machine only, on a
+#: free port (``":8787"`` would serve it to every host that can reach this one).
+DEFAULT_DASHBOARD = "127.0.0.1:0"
+
+
 def local_client(n_workers: int | None = None, threads_per_worker: int = 1,
                  processes: bool = True, memory_limit: str | float = "auto",
-                 dashboard_address: str | None = ":0") -> Any:
+                 dashboard_address: str | None = DEFAULT_DASHBOARD,
+                 security: str | dict[str, str] | None = "auto") -> Any:
     """A ``distributed.Client`` on a new local cluster set up for multistart runs.
 
     The cluster has one single-threaded worker process per core by default and the settings
     of :data:`LOCAL_CLUSTER_CONFIG`; closing the client closes the cluster. Use it to run
     several :func:`engine.minimize` calls on one cluster (``client=None`` starts and stops a
-    cluster per call).
+    cluster per call). Scheduler and workers listen on 127.0.0.1 only, and, by default,
+    speak TLS with credentials made for this cluster alone: other users of the machine can
+    reach 127.0.0.1 too, and a scheduler that accepts them runs their code as you
+    (``processes=False`` needs none: its threads talk in memory, over no socket).
 
     Parameters
     ----------
     n_workers : int, optional
         Worker processes; default one per available core.
-    threads_per_worker, processes, memory_limit, dashboard_address
-        As for ``distributed.LocalCluster``; ``dashboard_address=None`` serves no dashboard.
+    threads_per_worker, processes, memory_limit
+        As for ``distributed.LocalCluster``.
+    dashboard_address : str, optional
+        Where the dashboard listens; default 127.0.0.1 on a free port (this machine only);
+        ``None`` serves no dashboard.
+    security : {'auto', 'none'} or dict
+        ``'auto'``: TLS with temporary credentials made for this cluster (only this process
+        holds them); ``'none'``: plain TCP; ``{'tls_ca_file': ..., 'tls_cert': ...,
+        'tls_key': ...}``: TLS with your own PEM files.
 
     Returns
     -------
@@ -86,7 +103,8 @@ def local_client(n_workers: int | None = None, threads_per_worker: int = 1,
     ------
     ClusterError
         When called while a spawned worker process imports the user's script (the call
-        belongs under ``if __name__ == "__main__":``), or when the cluster does not start.
+        belongs under ``if __name__ == "__main__":``), when ``security`` is not allowed, or
+        when the cluster does not start.
 
     Examples
     --------
@@ -103,10 +121,16 @@ def local_client(n_workers: int | None = None, threads_per_worker: int = 1,
     if processes and main_file is not None and not os.path.exists(main_file):
         # spawn re-runs __main__ from its file; code from stdin or '-c' has none to re-run.
         raise ClusterError(_SPAWN_HELP)
+    # Threads of this process (processes=False) talk over inproc://, which no socket
+    # exposes: 'auto' needs no certificates there.
+    tls = None if not processes and security in (None, "auto") else make_security(
+        security, "local")
     try:
         # The settings are read when each process starts, so setting them around the start
         # is enough (and leaves the user's own Dask configuration untouched afterwards).
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        # The cluster Client starts builds its Security from Dask's configuration.
+        with dask.config.set({**LOCAL_CLUSTER_CONFIG,
+                              **(security_config(tls) if tls is not None else {})}):
             return Client(
                 n_workers=n_workers or default_worker_count(),
                 threads_per_worker=threads_per_worker,
@@ -114,6 +138,8 @@ def local_client(n_workers: int | None = None, threads_per_worker: int = 1,
                 memory_limit=memory_limit,
                 dashboard_address=dashboard_address,
                 silence_logs=logging.ERROR,
+                security=tls,
+                protocol="tls://" if tls is not None else None,
             )
     except Exception as exc:
         raise ClusterError(f"the local Dask cluster did not start ({exc}); {_SPAWN_HELP}") from exc
@@ -130,10 +156,11 @@ class LocalKind(ClusterKind):
 
     name = "local"
     keys = ("n_workers", "threads_per_worker", "memory_limit", "processes",
-            "dashboard_address")
+            "dashboard_address", "security")
 
     def check(self, body: dict[str, Any]) -> list[str]:
-        return positive_int_errors(body, ("n_workers", "threads_per_worker"))
+        return (positive_int_errors(body, ("n_workers", "threads_per_worker"))
+                + security_errors(body.get("security"), self.name))
 
     def start(self, body: dict[str, Any]) -> Started:
         client = local_client(
@@ -141,6 +168,7 @@ class LocalKind(ClusterKind):
             threads_per_worker=body.get("threads_per_worker", 1),
             processes=body.get("processes", True),
             memory_limit=body.get("memory_limit", "auto"),
-            dashboard_address=body.get("dashboard_address", ":0"),
+            dashboard_address=body.get("dashboard_address", DEFAULT_DASHBOARD),
+            security=body.get("security", "auto"),
         )
         return client, []

@@ -474,6 +474,10 @@ class MultistartResult:
         Estimated fraction of the box lying in the basins of the minima found.
     method, strategy : str
         The local method used (what ``method="auto"`` chose) and the search strategy.
+    portfolio : dict or None
+        With ``strategy="portfolio"``: how the budget was split, per search its
+        ``evaluations``, ``improvements`` (steps that lowered the best value), ``new_minima``,
+        ``steps`` and why it ``ended`` early (None while it could go on); None otherwise.
 
     Notes
     -----
@@ -502,6 +506,7 @@ class MultistartResult:
     method: str = ""
     strategy: str = "all"
     spec: RunSpec | None = None
+    portfolio: dict[str, dict[str, Any]] | None = None
 
 
     # -- scipy's OptimizeResult view (a frozen dataclass, not a dict subclass)
@@ -596,6 +601,7 @@ class MultistartResult:
             "minima": [m.to_dict() for m in self.minima],
             "provenance": self.provenance,
             "spec": None if self.spec is None else self.spec.to_dict(),
+            "portfolio": self.portfolio,
         }
         if include_runs:
             out["runs"] = [r.to_dict() for r in self.runs]
@@ -632,6 +638,7 @@ class MultistartResult:
             method=str(data.get("method", "")),
             strategy=str(data.get("strategy", "all")),
             spec=RunSpec.from_dict(data["spec"]) if data.get("spec") else None,
+            portfolio=data.get("portfolio"),
         )
 
     @classmethod

@@ -7,6 +7,8 @@ Every strategy follows :class:`Strategy` and is found by name in :data:`STRATEGI
   rounds of exploration (:mod:`engine.search.rounds`) that pick starts from a growing
   sample, plus hops from the best minima (:mod:`engine.search.hops`).
 * ``'descents'`` (:mod:`engine.search.descents`): every start, until the budget is spent.
+* ``'portfolio'`` (:mod:`engine.search.portfolio`): MLSL, TikTak, descents, a population
+  and a space partition on one budget, stepped by a bandit rule.
 
 ``'auto'`` is resolved by :func:`resolve_strategy`.
 """
@@ -14,6 +16,7 @@ Every strategy follows :class:`Strategy` and is found by name in :data:`STRATEGI
 from engine.search import all as _all  # noqa: F401 (registers the strategy)
 from engine.search import descents as _descents  # noqa: F401
 from engine.search import mlsl as _mlsl  # noqa: F401
+from engine.search import portfolio as _portfolio  # noqa: F401
 from engine.search import tiktak as _tiktak  # noqa: F401
 from engine.search.registry import (
     STRATEGIES,

@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from engine.local.methods import METHODS
 from engine.options import LocalOptions
 
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
@@ -38,9 +39,31 @@ def polish(session: Session, local: LocalOptions) -> None:
         points = [session.best_seen_x, *points[:2]]
     if not points:
         return
-    tight = replace(local, tol=min(local.tol or 1e-12, 1e-12), restarts=max(local.restarts, 1))
     left = session.remaining_evals()
     if left <= 0:
         return
     first = session.next_index()
-    session.solve_within([(first + k, x) for k, x in enumerate(points)], tight, 0.0)
+    session.solve_within([(first + k, x) for k, x in enumerate(points)], tight_options(local),
+                         0.0)
+
+
+#: Tolerances of a least-squares polish: the solver stops where rounding does, so fits with a
+#: certified answer agree with it to the digits the data allow.
+LEAST_SQUARES_TOL = 1e-15
+
+
+def tight_options(local: LocalOptions) -> LocalOptions:
+    """``local`` with the tolerances of a polish: ``tol=1e-12``; for a least-squares method
+    ``ftol = xtol = gtol = 1e-15`` and ``x_scale='jac'`` (unless the user chose an
+    ``x_scale``).
+
+    Examples
+    --------
+    >>> tight_options(LocalOptions(method="trf")).options["x_scale"]
+    'jac'
+    """
+    if local.method in METHODS and METHODS[local.method].least_squares:
+        tight = {"x_scale": "jac", **local.options, "ftol": LEAST_SQUARES_TOL,
+                 "xtol": LEAST_SQUARES_TOL, "gtol": LEAST_SQUARES_TOL}
+        return replace(local, tol=None, restarts=max(local.restarts, 1), options=tight)
+    return replace(local, tol=min(local.tol or 1e-12, 1e-12), restarts=max(local.restarts, 1))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -45,6 +47,31 @@ def round_size(max_evals: int | None, dim: int) -> int:
     if max_evals is None:
         return max(100, 20 * dim)
     return int(np.clip(max_evals // 10, 20 * dim, 20_000))
+
+
+@dataclass
+class StartIndices:
+    """The indices new starts get, in order, up to ``limit`` (the plan's total): shared by
+    the searches of a portfolio so that no two starts share one.
+
+    Examples
+    --------
+    >>> ids = StartIndices(2, 4)
+    >>> ids.take(), ids.take(), ids.left
+    (2, 3, 0)
+    """
+
+    next: int
+    limit: int
+
+    def take(self) -> int:
+        index = self.next
+        self.next += 1
+        return index
+
+    @property
+    def left(self) -> int:
+        return self.limit - self.next
 
 
 class Sample:
@@ -105,22 +132,42 @@ class ExplorationRounds:
 
     def run(self, session: Session, plan: StartPlan, local: LocalOptions) -> StopReason:
         """Rounds of: pick starts (plus hops), solve them. Returns why it ended."""
-        loop = _Loop(self, session, plan, local)
-        loop.first_starts()
+        steps = self.steps(session, plan, local, StartIndices(len(plan.fixed), plan.total))
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    def steps(self, session: Session, plan: StartPlan, local: LocalOptions,
+              indices: StartIndices, *, first_starts: bool = True,
+              sample_share: float = 1.0, stream_key: int = 0, alone: bool = True
+              ) -> Iterator[None]:
+        """The rounds one at a time: yields after each round's solves; returns why it ended.
+
+        A portfolio runs several of these side by side on one session: it solves the user's
+        points itself (``first_starts=False``), gives each its ``sample_share`` of the
+        exploration allowance, counted over its own sample only (``alone=False``), and its
+        own sample stream (``stream_key``; 0 is the plan's).
+        """
+        loop = _Loop(self, session, plan, local, indices, sample_share, stream_key, alone)
+        if first_starts:
+            loop.first_starts()
         for round_no in itertools.count():
             session.check_limits()
             if session.remaining_evals() <= loop.reserve:
                 return "max_evals"
-            if loop.next_index >= loop.max_solves:
+            if indices.left <= 0:
                 return "n_starts"
             grew = loop.refill(round_no)
             order = loop.fit(loop.take_picks(), loop.hops_of(round_no))
             if not order:
-                if not grew and loop.sample_cap - session.n_explore < 1:
+                if not grew and loop.sample_cap - loop.explored < 1:
                     return "explored"
                 continue
             loop.solve(order)
             session.check_round()
+            yield
         return "n_starts"  # unreachable: the loop ends by return or StopRun
 
 
@@ -128,7 +175,8 @@ class _Loop:
     """The state of one exploration: sample, picks waiting, hops, next start index."""
 
     def __init__(self, strategy: ExplorationRounds, session: Session, plan: StartPlan,
-                 local: LocalOptions) -> None:
+                 local: LocalOptions, indices: StartIndices, sample_share: float = 1.0,
+                 stream_key: int = 0, alone: bool = True) -> None:
         search = strategy.search
         dim = session.problem.dim
         max_evals = session.stop.max_evals
@@ -138,12 +186,17 @@ class _Loop:
         # In more dimensions a sample says less about where the basins are, and the budget
         # is better spent on descents and hops.
         share = SAMPLE_SHARE * min(1.0, (2 / dim) ** 0.5)
-        self.sample_cap = math.inf if max_evals is None else share * max_evals
-        self.stream = UnitStream(plan.options.sampler, dim, plan.root)
+        self.sample_cap = math.inf if max_evals is None else share * max_evals * sample_share
+        root = plan.root if not stream_key else np.random.SeedSequence(
+            plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, stream_key))
+        self.stream = UnitStream(plan.options.sampler, dim, root)
         self.sample = Sample(dim)
-        self.hops = Hops(plan.root, search.vectorized) if search.hops else None
-        self.max_solves = plan.total
-        self.next_index = len(plan.fixed)
+        self.hops = Hops(root, search.vectorized) if search.hops else None
+        self.indices = indices
+        # Alone, the exploration allowance is the run's (sweeps and a global phase count);
+        # in a portfolio each search counts its own sample.
+        self.alone = alone
+        self.own_samples = 0
         self.pending: list[np.ndarray] = []  # picked starts (unit box), best first
         self.pending_rows: list[int] = []
 
@@ -158,8 +211,7 @@ class _Loop:
             *root.spawn_key, 3)).generate_state(1)[0])
         x = global_phase(session, search, session.stop.max_evals, seed)
         if x is not None:
-            session.solve_within([(self.next_index, x)], self.local, self.reserve)
-            self.next_index += 1
+            session.solve_within([(self.indices.take(), x)], self.local, self.reserve)
 
     def refill(self, round_no: int) -> bool:
         """Drop stale picks; grow the sample and pick anew when none are left. Grew?"""
@@ -168,7 +220,7 @@ class _Loop:
             session, self.pending, self.pending_rows, sample)
         grew = False
         if not self.pending:
-            n_new = int(min(self.per_round, self.sample_cap - session.n_explore,
+            n_new = int(min(self.per_round, self.sample_cap - self.explored,
                             session.remaining_evals() - self.reserve))
             if n_new > 0:
                 if len(sample.values):
@@ -180,12 +232,18 @@ class _Loop:
                     dim = session.problem.dim
                     fresh = np.vstack([np.full((1, dim), 0.5), self.stream.draw(n_new - 1)])
                 sample.add(fresh, session.evaluate(fresh, self.strategy.search.vectorized))
+                self.own_samples += len(fresh)
                 session.check_limits()
                 grew = True
         if grew or round_no == 0:
             self.pending, self.pending_rows = (
                 self.strategy.pick(session, sample) if len(sample.values) else ([], []))
         return grew
+
+    @property
+    def explored(self) -> int:
+        """Evaluations counted against the exploration allowance."""
+        return self.session.n_explore if self.alone else self.own_samples
 
     def take_picks(self) -> list[tuple[np.ndarray, int]]:
         """This round's sample picks, best first, as ``(unit point, sample row)``."""
@@ -208,7 +266,7 @@ class _Loop:
                 order.append((picks[k][0], picks[k][1], None))
             if k < len(hops):
                 order.append((hops[k][0], None, hops[k][1]))
-        return order[: affordable(self.session, self.reserve, self.max_solves - self.next_index)]
+        return order[: affordable(self.session, self.reserve, self.indices.left)]
 
     def solve(self, order: _Order) -> None:
         """Solve the round's starts; the hopper learns from where its hops ended."""
@@ -218,10 +276,10 @@ class _Loop:
         for point, row, anchor in order:
             if row is not None:
                 self.sample.used[row] = True
+            index = self.indices.take()
             if anchor is not None and anchor >= 0:
-                hop_of[self.next_index] = anchor
-            batch.append((self.next_index, session.problem.from_unit(point)))
-            self.next_index += 1
+                hop_of[index] = anchor
+            batch.append((index, session.problem.from_unit(point)))
         anchors_before = session.minima_units()
         finished = session.solve_within(batch, self.local, self.reserve)
         if self.hops is not None:

@@ -1,0 +1,351 @@
+"""A portfolio of searches sharing one budget and one set of minima, the budget moved online
+to the searches that are paying off.
+
+No single search wins on every landscape: MLSL on well-separated basins, TikTak where good
+sample points cluster, plain descents on many small basins, a population method on needles
+and deceptive funnels, a space partition where the minimum hides in a corner. The portfolio
+runs them side by side on one :class:`~engine.session.Session` (so a minimum one finds, the
+others see and skip), one step at a time. Which search takes the next step is decided by a
+bandit rule on the searches' records: each has a target share of the evaluations, its prior
+share (:data:`PRIOR`) times how often its steps lowered the best value or found a new minimum
+(:func:`target_shares`), and the search furthest below its share goes next
+(:func:`next_arm`): the budget moves to the searches that pay off, and none starves (each
+keeps at least a third of its prior share). Every evaluation of every search counts against
+``max_evals``; ``res.portfolio`` says how the budget was split.
+
+Each step is decided from the results of the steps before it only, so the same seed gives the
+same run on any number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from engine.options import LocalOptions, SearchOptions
+from engine.sampling import UnitStream
+from engine.search.mlsl import MLSL
+from engine.search.polish import polish_reserve
+from engine.search.registry import register
+from engine.search.rounds import StartIndices, affordable
+from engine.search.tiktak import TikTak
+from engine.stop import StopReason
+
+if TYPE_CHECKING:  # annotations only: the session imports engine.search
+    from engine.session import Session, StartPlan
+
+#: Starts per step of the plain descents.
+DESCENT_BATCH = 4
+#: Reward of a step that found a new minimum without lowering the best value.
+NEW_MINIMUM = 0.25
+
+#: A search: a generator that yields after each step and returns when it has no more to do.
+Steps = Iterator[None]
+
+
+@dataclass
+class Arm:
+    """One search of the portfolio and what its steps brought.
+
+    Attributes
+    ----------
+    name : str
+        The search.
+    evaluations : int
+        Evaluations its steps spent (exploration and local solves).
+    improvements : int
+        Steps that lowered the best value of the run.
+    new_minima : int
+        Distinct minima its steps added.
+    steps : int
+        Steps taken.
+    reward : float
+        Improvements, plus :data:`NEW_MINIMUM` per step that only found a new minimum.
+    done : str or None
+        Why it stopped before the run did (its own end), or None.
+    """
+
+    name: str
+    steps_iter: Steps = field(repr=False)
+    evaluations: int = 0
+    improvements: int = 0
+    new_minima: int = 0
+    steps: int = 0
+    reward: float = 0.0
+    done: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"evaluations": self.evaluations, "improvements": self.improvements,
+                "new_minima": self.new_minima, "steps": self.steps,
+                "ended": self.done}
+
+
+#: Each search's share of the budget before any has shown what it finds: MLSL, the engine's
+#: best single search on average, leads; the others get a fair try.
+PRIOR = {"mlsl": 0.6, "tiktak": 0.1, "descents": 0.05, "population": 0.15, "partition": 0.1}
+#: Weight of the prior against a search's record (in steps).
+PRIOR_STEPS = 2.0
+#: Budgets below this lean on MLSL: a fair try of each other search would cost a large part
+#: of them (their prior shares shrink in proportion).
+FULL_PORTFOLIO_EVALS = 10_000
+
+
+def budget_weight(max_evals: int | None) -> float:
+    """How much of their prior share the searches other than MLSL get at this budget.
+
+    Examples
+    --------
+    >>> budget_weight(1000), budget_weight(50_000), budget_weight(None)
+    (0.1, 1.0, 1.0)
+    """
+    return 1.0 if max_evals is None else min(1.0, max_evals / FULL_PORTFOLIO_EVALS)
+
+
+def target_shares(arms: list[Arm], weight: float = 1.0) -> dict[str, float]:
+    """The share of the evaluations each live search should have had by now.
+
+    A search's weight is its prior share times ``0.5 + rate``, ``rate`` being its smoothed
+    fraction of steps that improved (the prior counts as :data:`PRIOR_STEPS` steps at 0.5),
+    so a search that keeps improving gains budget and one that does not keeps a floor of a
+    third of its prior share. ``weight`` (:func:`budget_weight`) scales the prior shares of
+    the searches other than MLSL.
+
+    Examples
+    --------
+    >>> a, b = Arm("mlsl", iter(())), Arm("partition", iter(()))
+    >>> a.steps, a.reward, b.steps = 10, 8.0, 10
+    >>> {k: round(v, 2) for k, v in target_shares([a, b]).items()}
+    {'mlsl': 0.93, 'partition': 0.07}
+    """
+    live = [arm for arm in arms if arm.done is None]
+    weights = {}
+    for arm in live:
+        rate = (arm.reward + 0.5 * PRIOR_STEPS) / (arm.steps + PRIOR_STEPS)
+        prior = PRIOR.get(arm.name, 0.1) * (1.0 if arm.name == "mlsl" else weight)
+        weights[arm.name] = prior * (0.5 + min(rate, 1.0))
+    total = sum(weights.values()) or 1.0
+    return {name: weight / total for name, weight in weights.items()}
+
+
+def next_arm(arms: list[Arm], weight: float = 1.0, first_step: float = 100.0) -> Arm:
+    """The search to step next: of those whose next step fits what they are owed, the one
+    furthest below its target share of the evaluations spent.
+
+    A search is owed ``share * spent - its evaluations``; its next step is expected to cost
+    what its steps cost on average (``first_step`` before its first). MLSL, the backbone, may
+    always step, so a small budget is not spent on steps that would overrun a small share.
+
+    Examples
+    --------
+    >>> a, b = Arm("mlsl", iter(())), Arm("partition", iter(()))
+    >>> a.evaluations, a.steps, b.evaluations, b.steps = 900, 3, 0, 0
+    >>> next_arm([a, b], first_step=50).name  # partition is owed 0.1 * 900 >= 50
+    'partition'
+    >>> next_arm([a, b], first_step=500).name  # its first step would overrun its share
+    'mlsl'
+    """
+    shares = target_shares(arms, weight)
+    live = [arm for arm in arms if arm.done is None]
+    spent = sum(arm.evaluations for arm in live)
+
+    def owed(arm: Arm) -> float:
+        return shares[arm.name] * spent - arm.evaluations
+
+    def fits(arm: Arm) -> bool:
+        cost = arm.evaluations / arm.steps if arm.steps else first_step
+        return arm.name == "mlsl" or owed(arm) >= cost
+
+    eligible = [arm for arm in live if fits(arm)] or live
+    return max(eligible, key=lambda arm: owed(arm) / max(spent, 1))
+
+
+@register("portfolio")
+class Portfolio:
+    """Several searches on one budget and one set of minima, stepped by a bandit rule.
+
+    The searches: ``mlsl`` and ``tiktak`` (exploration rounds, each with its own sample and
+    half the exploration allowance), ``descents`` (plain descents from a space-filling
+    stream), ``population`` (differential evolution, DE/rand/1/bin, whose best member is
+    descended from when it improves) and ``partition`` (DIRECT-style trisection of the box,
+    descending from the best new centre). See the module docstring for the rule.
+
+    Examples
+    --------
+    >>> import engine
+    >>> def himmelblau(x):
+    ...     return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+    >>> res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], max_evals=3000, seed=0,
+    ...                       client="serial", search={"strategy": "portfolio"})
+    >>> len(res.minima), sorted(res.portfolio)[:2]
+    (4, ['descents', 'mlsl'])
+    """
+
+    polishes: ClassVar[bool] = True
+
+    def __init__(self, search: SearchOptions) -> None:
+        self.search = search
+        self.arms: list[Arm] = []
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Evaluations, improvements, new minima and steps of each search."""
+        return {arm.name: arm.to_dict() for arm in self.arms}
+
+    def run(self, session: Session, plan: StartPlan, local: LocalOptions) -> StopReason:
+        max_evals = session.stop.max_evals
+        reserve = polish_reserve(max_evals, session.problem.dim) if self.search.polish else 0.0
+        session.solve_within(list(enumerate(plan.fixed)), local, reserve)
+        indices = StartIndices(len(plan.fixed), plan.total)
+        searches = {
+            # MLSL, the backbone, explores the plan's own stream with the whole allowance.
+            "mlsl": MLSL(self.search).steps(session, plan, local, indices, first_starts=False,
+                                            alone=False),
+            "tiktak": TikTak(self.search).steps(session, plan, local, indices,
+                                                first_starts=False, alone=False,
+                                                sample_share=PRIOR["tiktak"] + 0.1,
+                                                stream_key=2),
+            "descents": _descents(session, plan, local, indices, reserve),
+            "population": _population(session, plan, local, indices, reserve, self.search),
+            "partition": _partition(session, local, indices, reserve, self.search),
+        }
+        self.arms = [Arm(name, steps) for name, steps in searches.items()]
+        weight = budget_weight(max_evals)
+        first_step = 30.0 * (session.problem.dim + 1)  # a local solve, as `affordable` assumes
+        while True:
+            if session.remaining_evals() - reserve < 1:
+                return "max_evals"
+            if indices.left <= 0:
+                return "n_starts"
+            if all(arm.done is not None for arm in self.arms):
+                return "explored"
+            self._step(session, next_arm(self.arms, weight, first_step))
+        return "n_starts"  # unreachable
+
+    def _step(self, session: Session, arm: Arm) -> None:
+        """One step of ``arm``, credited with what it spent and brought."""
+        nfev, best, n_minima = session.nfev, _best(session), len(session.online)
+        try:
+            next(arm.steps_iter)
+        except StopIteration as end:
+            arm.done = str(end.value or "done")
+        finally:
+            arm.steps += 1
+            arm.evaluations += session.nfev - nfev
+            improved = _best(session) < best - session.dedup.ftol * max(1.0, abs(best))
+            found = len(session.online) > n_minima
+            arm.improvements += improved
+            arm.new_minima += max(0, len(session.online) - n_minima)
+            arm.reward += 1.0 if improved else (NEW_MINIMUM if found else 0.0)
+
+
+def _best(session: Session) -> float:
+    """The best value so far (minimized sign): a minimum's or a point evaluated."""
+    return min(session.best, session.best_seen_f)
+
+
+def _solve_from(session: Session, units: list[np.ndarray], local: LocalOptions,
+                indices: StartIndices, reserve: float) -> None:
+    """Local solves from ``units`` (unit box), fitted to what the budget pays for."""
+    n = min(len(units), affordable(session, reserve, indices.left))
+    batch = [(indices.take(), session.problem.from_unit(u)) for u in units[:n]]
+    if batch:
+        session.solve_within(batch, local, reserve)
+
+
+def _descents(session: Session, plan: StartPlan, local: LocalOptions, indices: StartIndices,
+              reserve: float) -> Steps:
+    """Plain descents from a space-filling stream of its own, a few per step."""
+    stream = UnitStream(plan.options.sampler, session.problem.dim, np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 3)))
+    while session.remaining_evals() - reserve >= 1 and indices.left > 0:
+        _solve_from(session, list(stream.draw(DESCENT_BATCH)), local, indices, reserve)
+        yield
+    return "max_evals"
+
+
+def _population(session: Session, plan: StartPlan, local: LocalOptions,
+                indices: StartIndices, reserve: float, search: SearchOptions) -> Steps:
+    """Differential evolution (DE/rand/1/bin, F = 0.7, CR = 0.9; Storn and Price, J. Global
+    Optim. 11, 1997) in the unit box; after a generation that improved its best member, a
+    local solve from that member. One generation per step."""
+    dim = session.problem.dim
+    size = int(np.clip(10 * dim, 20, 60))
+    rng = np.random.default_rng(np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 4)))
+    stream = UnitStream(plan.options.sampler, dim, np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 5)))
+    if session.remaining_evals() - reserve < size:
+        return "max_evals"
+    members = stream.draw(size)
+    values = session.evaluate(members, search.vectorized)
+    started = math.inf
+    while True:
+        best = int(np.argmin(values))
+        if values[best] < started and np.isfinite(values[best]):
+            started = float(values[best])
+            _solve_from(session, [members[best]], local, indices, reserve)
+        yield
+        if session.remaining_evals() - reserve < size:
+            return "max_evals"
+        pick = np.array([rng.choice(np.delete(np.arange(size), i), 3, replace=False)
+                         for i in range(size)])
+        mutant = members[pick[:, 0]] + 0.7 * (members[pick[:, 1]] - members[pick[:, 2]])
+        cross = rng.random((size, dim)) < 0.9
+        cross[np.arange(size), rng.integers(0, dim, size)] = True
+        trial = np.clip(np.where(cross, mutant, members), 0.0, 1.0)
+        trial_values = session.evaluate(trial, search.vectorized)
+        better = trial_values <= values
+        members[better], values[better] = trial[better], trial_values[better]
+
+
+@dataclass
+class _Box:
+    centre: np.ndarray
+    half: np.ndarray  # half-widths (unit box)
+    value: float
+
+
+def _partition(session: Session, local: LocalOptions, indices: StartIndices,
+               reserve: float, search: SearchOptions) -> Steps:
+    """DIRECT-style partition (Jones, Perttunen and Stuckman, JOTA 79, 1993): each step
+    trisects, along its longest side, the lowest box of each size (the potentially optimal
+    candidates), evaluating the two new centres; a local solve starts from the best centre
+    when it is the best the partition has seen."""
+    dim = session.problem.dim
+    if session.remaining_evals() - reserve < 1:
+        return "max_evals"
+    centre = np.full(dim, 0.5)
+    boxes = [_Box(centre, np.full(dim, 0.5),
+                  float(session.evaluate(centre[None, :], search.vectorized)[0]))]
+    started = math.inf
+    while True:
+        best = min(boxes, key=lambda box: box.value)
+        if best.value < started and math.isfinite(best.value):
+            started = best.value
+            _solve_from(session, [best.centre], local, indices, reserve)
+        yield
+        by_size: dict[float, _Box] = {}
+        for box in boxes:
+            size = round(float(np.linalg.norm(box.half)), 12)
+            if size not in by_size or box.value < by_size[size].value:
+                by_size[size] = box
+        chosen = [by_size[s] for s in sorted(by_size, reverse=True)]
+        if session.remaining_evals() - reserve < 2 * len(chosen):
+            return "max_evals"
+        new_centres, splits = [], []
+        for box in chosen:
+            axis = int(np.argmax(box.half))
+            step = np.zeros(dim)
+            step[axis] = 2.0 * box.half[axis] / 3.0
+            new_centres += [box.centre - step, box.centre + step]
+            splits.append((box, axis))
+        values = session.evaluate(np.array(new_centres), search.vectorized)
+        for k, (box, axis) in enumerate(splits):
+            box.half = box.half.copy()
+            box.half[axis] /= 3.0
+            for j in (0, 1):
+                boxes.append(_Box(new_centres[2 * k + j], box.half.copy(),
+                                  float(values[2 * k + j])))
