@@ -19,6 +19,27 @@ from typing import Any
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
 
+def user_callable(fun: Any) -> Any:
+    """The user's function inside a callable object that wraps it (a residual model's
+    ``fun``/``model``, a ``functools.partial``'s ``func``), else ``fun`` itself.
+
+    Examples
+    --------
+    >>> import functools, math
+    >>> user_callable(functools.partial(math.pow, 2)) is math.pow
+    True
+    """
+    for _ in range(4):
+        if inspect.isfunction(fun) or inspect.isbuiltin(fun) or inspect.ismethod(fun):
+            return fun
+        inner = next((getattr(fun, name) for name in ("fun", "model", "func")
+                      if callable(getattr(fun, name, None))), None)
+        if inner is None:
+            return fun
+        fun = inner
+    return fun
+
+
 def _source_file(fun: Any) -> str | None:
     """The file defining ``fun`` (its class's for a callable object), or None."""
     target = inspect.unwrap(fun) if callable(fun) else fun
@@ -95,6 +116,6 @@ def code_identity(*functions: Any) -> dict[str, Any]:
     >>> len(ident["source"]), len(ident["version"])
     (1, 1)
     """
-    found = [fun for fun in functions if callable(fun)]
+    found = [user_callable(fun) for fun in functions if callable(fun)]
     return {"source": [source_hash(fun) for fun in found],
             "version": [module_version(fun) for fun in found]}

@@ -365,15 +365,21 @@ def test_sbatch_example_reaching_its_walltime_requeues_itself_and_resumes(tmp_pa
         capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout.strip()
     try:
         deadline = time.monotonic() + 240
-        state = ""
+        state, held_since = "", None
         while time.monotonic() < deadline:
             state, reason, restarts = job_state(job_id)
             if state in ("COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "GONE"):
                 break
             if state == "PENDING" and reason == "BeginTime":
-                # SLURM holds a requeued job for two minutes; let it start now.
-                subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"],
-                               capture_output=True)
+                # SLURM holds a requeued job for two minutes; let it start sooner, once the
+                # node has cleaned up after the previous run of the job (a few seconds:
+                # starting it at once races that cleanup, "Job credential revoked").
+                held_since = held_since or time.monotonic()
+                if time.monotonic() - held_since > 4:
+                    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"],
+                                   capture_output=True)
+            else:
+                held_since = None
             time.sleep(0.5)
     finally:
         subprocess.run(["scancel", job_id], capture_output=True)
