@@ -170,6 +170,9 @@ class Session:
         self.best_seen_x: np.ndarray | None = None
         self.track_best = track_best
         self.started = time.perf_counter()
+        # The highest start index asked for in this session, resumed ones included: where the
+        # starts added after the strategy's (the polish) begin, the same on a resume.
+        self.last_requested = -1
 
     # -- bookkeeping
     def resume(self) -> None:
@@ -359,6 +362,7 @@ class Session:
 
         def pending() -> Iterator[Start]:
             for start in starts:
+                self.last_requested = max(self.last_requested, start[0])
                 if collect:
                     wanted.append(start[0])
                 if start[0] not in self.runs:

@@ -42,10 +42,9 @@ def polish(session: Session, local: LocalOptions) -> None:
     left = session.remaining_evals()
     if left <= 0:
         return
-    # Indices right after the plan's: a resumed run finds its polish done (the journal has
-    # those indices) instead of adding another after every resume.
-    # (Starts of the plan have smaller indices: only polish runs get these.)
-    first = session.n_planned if session.n_planned > 0 else session.next_index()
+    # Right after the last start the strategy asked for (resumed ones included): a resumed
+    # run finds its polish in the journal under these indices instead of adding another.
+    first = session.last_requested + 1 if session.last_requested >= 0 else session.next_index()
     session.solve_within([(first + k, x) for k, x in enumerate(points)], tight_options(local),
                          0.0)
 
