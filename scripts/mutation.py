@@ -217,8 +217,10 @@ MODULES = {
     "session": (["engine/session.py"], ["tests/test_session.py", "tests/test_stop.py",
                                         "tests/test_resume.py"]),
     "journal": (["engine/results/journal.py"], ["tests/test_resume.py", "tests/test_runstore.py",
+                                                "tests/test_journal_exact.py",
                                                 "tests/test_mutation_kills.py"]),
     "sampling": (["engine/sampling.py"], ["tests/test_sampling.py",
+                                          "tests/test_sampling_exact.py",
                                           "tests/test_mutation_kills.py"]),
     "local": (["engine/local/solve.py", "engine/local/objective.py"],
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
@@ -234,6 +236,14 @@ _TRANSLATE = ("adds the same 2*lower/width to every unit coordinate of a group t
 _SENTINEL = "another negative 'not joined' sentinel: only its sign is ever tested"
 _STRICT = "zip over two sequences that always have the same length"
 _SAME_INDEX = ("(f, index) ties only for the same start index, which is added once")
+_ALL_WARNINGS = ("ignores every warning instead of UserWarning: the qmc engines raise no "
+                 "other")
+_REFUSED = ("an unknown sampler is refused by the name check before n or d are read")
+_UTF8 = ("the encoding spelled 'UTF-8' or left to the locale: codec names are case-blind, and "
+         "Python (3.7+) reads and writes UTF-8 under the C/POSIX locale and every UTF-8 locale "
+         "the engine runs on")
+_TRAMPOLINE = ("the warning's stacklevel: mutmut's trampoline adds a frame, so only an "
+               "ordinary run can check it (tests/test_journal_exact.py does)")
 EQUIVALENT = {
     "basins": {
         "x_cluster_points__mutmut_6": "values dtype: add_many converts them to float",
@@ -316,6 +326,49 @@ EQUIVALENT = {
         "x_estimated_coverage__mutmut_7": "at n == w + 1 the formula gives 0.0 too",
         "xǁMaxTimeǁmet__mutmut_1": "elapsed() equal to max_time to the last bit: a float "
                                    "clock reading, not a value a test can hit",
+    },
+    "journal": {
+        **{name: _UTF8 for name in (
+            "x_finished_starts__mutmut_7", "x_finished_starts__mutmut_10",
+            "x_finished_starts__mutmut_13", "xǁJournalǁ_open__mutmut_10",
+            "xǁJournalǁ_open__mutmut_13", "xǁJournalǁ_open__mutmut_15",
+            "xǁJournalǁ_read__mutmut_2", "xǁJournalǁ_read__mutmut_5",
+            "xǁJournalǁ_read__mutmut_8")},
+        **{name: _TRAMPOLINE for name in (
+            "xǁJournalǁ_keep_finished_starts__mutmut_32",
+            "xǁJournalǁ_keep_finished_starts__mutmut_33",
+            "xǁJournalǁ_read__mutmut_68", "xǁJournalǁ_read__mutmut_72")},
+        "xǁJournalǁ__init____mutmut_12": "the handle is replaced by _open before any path "
+                                          "reads it (close is never reached with the initial "
+                                          "value)",
+        "xǁJournalǁ_read__mutmut_22": "an unparsable header, None or '', fails the same "
+                                      "isinstance(header, dict) check",
+        "xǁJournalǁ_write__mutmut_5": "now - synced equal to FSYNC_INTERVAL to the last bit: a "
+                                      "float clock reading, not a value a test can hit",
+    },
+    "sampling": {
+        **{name: "scramble=True is scipy.stats.qmc's default" for name in (
+            "x__unit_halton__mutmut_6", "x__unit_sobol__mutmut_6",
+            "x_iter_unit_blocks__mutmut_28", "xǁUnitStreamǁ__init____mutmut_32")},
+        **{name: _ALL_WARNINGS for name in (
+            "x__unit_sobol__mutmut_18", "x_iter_unit_blocks__mutmut_47",
+            "xǁUnitStreamǁdraw__mutmut_11")},
+        **{name: "sobol_seq returns float64 already" for name in (
+            "x__unit_sobol_seq__mutmut_4", "x__unit_sobol_seq__mutmut_6")},
+        "x_iter_unit_blocks__mutmut_1": "block size only: the concatenated blocks are the same",
+        "x_iter_unit_blocks__mutmut_2": "the check then runs for known samplers (a no-op "
+                                        "sample of 0 points), and an unknown one is refused "
+                                        "by sample_unit on the eager path",
+        **{name: _REFUSED for name in (
+            "x_iter_unit_blocks__mutmut_4", "x_iter_unit_blocks__mutmut_5",
+            "x_iter_unit_blocks__mutmut_9", "xǁUnitStreamǁ__init____mutmut_3",
+            "xǁUnitStreamǁ__init____mutmut_4", "xǁUnitStreamǁ__init____mutmut_8")},
+        **{name: "bounds as float or as given: lower + unit * (upper - lower) is float either "
+                 "way" for name in (
+            "x_sample_starts__mutmut_3", "x_sample_starts__mutmut_5",
+            "x_sample_starts__mutmut_8", "x_sample_starts__mutmut_10")},
+        **{name: "n == 0 then reaches the generators, which all return (0, d)" for name in (
+            "x_sample_unit__mutmut_7", "xǁUnitStreamǁdraw__mutmut_1")},
     },
 }
 
