@@ -215,7 +215,9 @@ MODULES = {
     "stop": (["engine/stop.py"], ["tests/test_stop.py", "tests/test_session.py",
                                   "tests/test_mutation_kills.py"]),
     "session": (["engine/session.py"], ["tests/test_session.py", "tests/test_stop.py",
-                                        "tests/test_resume.py"]),
+                                        "tests/test_resume.py", "tests/test_progress.py",
+                                        "tests/test_problem.py", "tests/test_strategies.py",
+                                        "tests/test_session_exact.py"]),
     "journal": (["engine/results/journal.py"], ["tests/test_resume.py", "tests/test_runstore.py",
                                                 "tests/test_journal_exact.py",
                                                 "tests/test_mutation_kills.py"]),
@@ -224,7 +226,7 @@ MODULES = {
                                           "tests/test_mutation_kills.py"]),
     "local": (["engine/local/solve.py", "engine/local/objective.py"],
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
-               "tests/test_mutation_kills.py"]),
+               "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py"]),
 }
 
 #: Survivors judged equivalent (same results for every input the engine passes), by mutmut's
