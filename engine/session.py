@@ -95,6 +95,24 @@ def as_minima(basins: list[Basin], sign: float,
     return minima if runs is None else with_runs(minima, runs, sign)
 
 
+def _first_of_each(batch: list[LocalRun], recorded: RunStore) -> list[LocalRun]:
+    """The runs of ``batch`` whose start is not recorded yet, the first of each start.
+
+    Examples
+    --------
+    >>> run = LocalRun(3, np.zeros(1), np.zeros(1), 0.0, 1, 1, True, "ok")
+    >>> [r.index for r in _first_of_each([run, run], RunStore())]
+    [3]
+    """
+    fresh: list[LocalRun] = []
+    taken: set[int] = set()
+    for run in batch:
+        if run.index not in taken and run.index not in recorded:
+            taken.add(run.index)
+            fresh.append(run)
+    return fresh
+
+
 class Session:
     """The state of one run: finished runs, minima so far, counters, budget and stop rules.
 
@@ -239,13 +257,12 @@ class Session:
 
     def _count_up(self, runs: list[LocalRun],
                   before: tuple[int, int, int, float]) -> dict[int, tuple[int, int, int, float]]:
-        """The counts after each of ``runs`` (a batch recorded at once), from ``before`` it."""
+        """The counts after each of ``runs`` (a batch recorded at once, each start once), from
+        ``before`` it."""
         n_done, nfev, n_failed, best = before
         sign = self.problem.sign
         out: dict[int, tuple[int, int, int, float]] = {}
         for run in runs:
-            if run.index in out:  # a start repeated within the batch was stored once
-                continue
             n_done, nfev = n_done + 1, nfev + run.nfev
             if not run.success:
                 n_failed += not stopped_by_budget(run.error)
@@ -373,8 +390,9 @@ class Session:
         one_by_one = per_run or self.display is not None or bool(self._rules_at["report"])
         try:
             for batch in batches:
-                # A task re-run after a lost worker may repeat starts: keep the first result.
-                fresh = [run for run in batch if run.index not in self.runs]
+                # A task re-run after a lost worker may repeat starts, in earlier batches or in
+                # this one: the first result counts, and only it is journaled and shown.
+                fresh = _first_of_each(batch, self.runs)
                 before = (len(self.runs), self.nfev, self.n_failed, self.best)
                 self.record_many(fresh)
                 if self.journal is not None:

@@ -242,3 +242,63 @@ def test_a_callback_can_read_the_minima_so_far():
     session.solve([(0, np.array([0.25, 1.0]))], LocalOptions())
     session.solve([(1, np.array([0.25, 1.0])), (2, np.array([1.0, 3.0]))], LocalOptions())
     assert minima == [[(1, (0,))], [(2, (0, 1)), (1, (2,))], [(2, (0, 1)), (1, (2,))]]
+
+
+class Mixed(Recorder):
+    """Runs of a batch: a success, a failure, a budget stop, and a start sent twice."""
+
+    def run(self, problem, local, starts, total=None, timeout=None):
+        starts = list(starts)
+        self.calls.append(([i for i, _ in starts], local, total))
+        (i0, x0), (i1, x1), (i2, x2) = starts
+        yield [done(i0, x0, math.nan, nfev=3, success=False, error="ValueError: nan"),
+               done(i1, x1, 0.5, nfev=4), done(i1, x1, 0.5, nfev=4),
+               done(i2, x2, 0.1, nfev=5, success=False,
+                    error="BudgetExhausted: max_evals reached after 5 evaluations")]
+
+
+def test_counts_of_a_batch_skip_repeats_and_count_only_real_failures():
+    seen = []
+    session = Session(problem(), DedupOptions(), StopOptions(), Mixed(),
+                      display=lambda state: seen.append(
+                          (state.run.index, state.n_done, state.nfev, state.n_failed,
+                           state.best_fun, state.minima_source)))
+    session.solve([(0, np.array([0.0, 1.0])), (1, np.array([0.5, 1.0])),
+                   (2, np.array([0.5, 2.0]))], LocalOptions())
+    # Start 1 came twice in the batch: shown, counted and journaled once.
+    assert [s[:4] for s in seen] == [(0, 1, 3, 1), (1, 2, 7, 1), (2, 3, 12, 1)]
+    assert math.isnan(seen[0][4]) and seen[1][4] == seen[2][4] == 0.5
+    assert all(s[5] is None for s in seen)  # no callback: the minima are not merged per run
+
+
+def test_sample_evaluations_pass_the_vectorized_flag_and_the_time_left():
+    class Asked(Recorder):
+        def evaluate(self, problem, points, vectorized, timeout=None):
+            self.asked = (vectorized, timeout)
+            return problem.minimized_many(points, vectorized)
+
+    executor = Asked()
+    session = Session(problem(), DedupOptions(), StopOptions(max_time=1e6), executor)
+    session.evaluate(np.array([[0.5, 0.5]]), True)
+    session.evaluate(np.array([[0.5, 0.5], [0.25, 0.25]]), True)
+    assert executor.asked[0] is True and 0 < executor.asked[1] <= 1e6
+    assert session.n_explore == 3 and session.nfev == 3
+
+    class Counting(Problem):
+        pass
+
+    calls = []
+    vectorized = Problem.create(lambda x: (calls.append(np.shape(x)), np.sum(x ** 2, axis=0))[1],
+                                BOX)
+    alone = Session(vectorized, DedupOptions(), StopOptions(), executor=None)
+    alone.evaluate(np.array([[0.5, 0.5], [0.25, 0.25]]), True)
+    assert calls[-1] == (2, 2)  # one call on the (d, n) block
+
+
+def test_a_callback_gets_minima_with_their_best_start_and_evaluations():
+    got = []
+    session = Session(problem(), DedupOptions(), StopOptions(), Recorder(),
+                      callback=lambda state: got.append(state.minima))
+    session.solve([(0, np.array([0.25, 1.0]))], LocalOptions())
+    (minimum,) = got[0]
+    assert minimum.nfev == 10 and minimum.x0 is not None
