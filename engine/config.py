@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from engine.exceptions import ConfigError, ProblemError
-from engine.fitting.config import read_data
+from engine.fitting.config import data_path, read_data
 from engine.options import (
     GROUPS,
     Check,
@@ -166,10 +166,8 @@ def _problem_value_problems(body: dict[str, Any], base_dir: Path) -> list[str]:
             except ProblemError as exc:
                 errors.append(str(exc))
     if isinstance(body.get("data"), str):
-        path = Path(body["data"])
-        path = base_dir / path if not path.is_absolute() and (base_dir / path).exists() else path
         try:
-            read_data(path)
+            read_data(data_path(body["data"], base_dir))
         except ProblemError as exc:
             errors.append(str(exc))
     return errors

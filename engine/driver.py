@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.basins import Basin, cluster_points
-from engine.local.methods import METHODS
+from engine.local.methods import is_least_squares
 from engine.local.solve import RELABELLED
 from engine.merge import merge_minima
 from engine.options import LocalOptions
@@ -132,7 +132,7 @@ def _search(session: Session, strategy: Strategy, plan: StartPlan, local: LocalO
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     # A fit is always polished: its parameters are the answer, to the data's own digits.
-    fit = METHODS[local.method].least_squares if local.method in METHODS else False
+    fit = is_least_squares(local.method)
     if polish_at_end and (strategy.polishes or fit) and worth_polishing(stop_reason):
         try:
             polish(session, local)

@@ -74,7 +74,7 @@ def least_squares_problem(spec: dict[str, Any], base_dir: Path) -> Problem:
         fun = load_callable(spec["residuals"], base_dir, key="problem.residuals")
     else:
         model = load_callable(spec["model"], base_dir, key="problem.model")
-        xdata, y, sigma = read_data(_path(spec["data"], base_dir))
+        xdata, y, sigma = read_data(data_path(spec["data"], base_dir))
         fun = ModelResiduals(model, xdata, y, sigma, jac if callable(jac) else None)
         if callable(jac):
             jac = fun.jacobian
@@ -85,7 +85,8 @@ def least_squares_problem(spec: dict[str, Any], base_dir: Path) -> Problem:
                           symmetries=spec.get("symmetries"))
 
 
-def _path(value: str, base_dir: Path) -> Path:
+def data_path(value: str, base_dir: Path) -> Path:
+    """The data file a config names: beside the config when it is there, else as given."""
     path = Path(value)
     if not path.is_absolute() and (base_dir / path).exists():
         return base_dir / path

@@ -51,6 +51,18 @@ METHODS: dict[str, MethodInfo] = {
 }
 #: The methods of :func:`scipy.optimize.least_squares`.
 LEAST_SQUARES_METHODS = tuple(name for name, info in METHODS.items() if info.least_squares)
+
+
+def is_least_squares(method: str) -> bool:
+    """Whether ``method`` is one of :func:`scipy.optimize.least_squares`'s (``"auto"`` and
+    unknown names are not).
+
+    Examples
+    --------
+    >>> is_least_squares("trf"), is_least_squares("L-BFGS-B"), is_least_squares("auto")
+    (True, False, False)
+    """
+    return method in LEAST_SQUARES_METHODS
 _CANONICAL = {name.lower(): name for name in METHODS}
 
 

@@ -103,6 +103,7 @@ class SolverObjective:
         self.shift = 0.0
         self._unshifted = True
         self.reshifts = 0
+        self._model = residual_model(problem)  # the residuals of a least-squares problem
 
     def _check_limits(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -165,16 +166,15 @@ class SolverObjective:
             self._check_limits()
         self.nfev += 1
         x = self.to_user(z)
-        model = residual_model(self.problem)
-        r = model.vector(x, *self.problem.args)
-        cost = model.cost(r)
+        r = self._model.vector(x, *self.problem.args)
+        cost = self._model.cost(r)
         if math.isfinite(cost):
             self._seen(x, cost)
         return r
 
     def residual_jacobian(self, z: np.ndarray) -> np.ndarray:
         """The residuals' Jacobian with respect to ``z`` (not counted, as ``jac``)."""
-        jacobian = residual_model(self.problem).jacobian(self.to_user(z), *self.problem.args)
+        jacobian = self._model.jacobian(self.to_user(z), *self.problem.args)
         return jacobian if self._width is None else jacobian * self._width
 
     def hess(self, z: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from engine.local.least_squares import LEAST_SQUARES_OPTIONS
+from engine.local.methods import is_least_squares
 from engine.options import did_you_mean
 
 #: The solver function of each method (as in ``scipy.optimize._optimize.show_options``).
@@ -66,7 +67,7 @@ def allowed_options(method: str) -> dict[str, Any] | None:
     >>> sorted(allowed_options("Nelder-Mead"))[:4]
     ['adaptive', 'disp', 'fatol', 'initial_simplex']
     """
-    if method in ("trf", "dogbox", "lm"):  # least_squares: its keywords, not options=
+    if is_least_squares(method):  # least_squares: its keywords, not options=
         parameters = inspect.signature(least_squares).parameters
         return {key: parameters[key].default for key in LEAST_SQUARES_OPTIONS
                 if key in parameters}

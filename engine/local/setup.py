@@ -17,7 +17,7 @@ from scipy.optimize import Bounds
 
 from engine.fitting.residuals import residual_model
 from engine.local.least_squares import solver_arguments
-from engine.local.methods import METHODS, MethodInfo, choose_method
+from engine.local.methods import METHODS, MethodInfo, choose_method, is_least_squares
 from engine.options import LocalOptions
 from engine.problem import Problem
 
@@ -65,7 +65,7 @@ def uses_scaling(problem: Problem, opts: LocalOptions) -> bool:
     if problem.constraints or not (
             problem.hess is None or callable(problem.hess) or isinstance(problem.hess, str)):
         return False
-    if METHODS.get(opts.method, _UNLISTED).least_squares:
+    if is_least_squares(opts.method):
         # Its tolerances are relative (to x and to the cost) and its trust region is
         # scaled by the Jacobian's columns (x_scale): only scaled on request.
         return bool(opts.scale)
@@ -304,7 +304,7 @@ class SolveSetup:
         """
         kwargs = dict(self.fixed)
         kwargs["x0"] = self.to_solver(x0) if z0 is None else z0
-        if self.gradient == "residual_jac" or METHODS.get(self.method, _UNLISTED).least_squares:
+        if is_least_squares(self.method):
             kwargs["fun"] = objective.residuals
             if self.gradient == "residual_jac":
                 kwargs["jac"] = objective.residual_jacobian

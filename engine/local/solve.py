@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
 from engine.local.least_squares import solve_least_squares
-from engine.local.methods import LEAST_SQUARES_METHODS
+from engine.local.methods import is_least_squares
 from engine.local.objective import EvaluationCallback, Reshift, SolverObjective, StopSolve
 from engine.local.setup import (
     SolveSetup,
@@ -99,14 +99,14 @@ class _Descent:
         self.nit = 0
         self.objective = objective
         self.setup = setup
-        if setup.method in LEAST_SQUARES_METHODS:
+        if is_least_squares(setup.method):
             objective.no_shift()
 
     def run(self, kwargs: dict[str, Any]) -> OptimizeResult:
         while True:
             try:
                 result = (solve_least_squares(kwargs, self.objective)
-                          if kwargs["method"] in LEAST_SQUARES_METHODS else minimize(**kwargs))
+                          if is_least_squares(kwargs["method"]) else minimize(**kwargs))
                 break
             except Reshift:  # values far below the shift: again from the best point
                 kwargs = self.setup.arguments(self.objective, self.objective.best_x)

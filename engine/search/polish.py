@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from engine.local.methods import METHODS
+from engine.local.methods import is_least_squares
 from engine.options import LocalOptions
 
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
@@ -64,7 +64,7 @@ def tight_options(local: LocalOptions) -> LocalOptions:
     >>> tight_options(LocalOptions(method="trf")).options["x_scale"]
     'jac'
     """
-    if local.method in METHODS and METHODS[local.method].least_squares:
+    if is_least_squares(local.method):
         tight = {"x_scale": "jac", **local.options, "ftol": LEAST_SQUARES_TOL,
                  "xtol": LEAST_SQUARES_TOL, "gtol": LEAST_SQUARES_TOL}
         return replace(local, tol=None, restarts=max(local.restarts, 1), options=tight)
