@@ -19,7 +19,9 @@ the objective stayed within ``ftol`` of the best value along every segment check
 flat direction: :attr:`Merged.degenerate` is set.
 
 Work is bounded: ``max_evals`` evaluations at most (each check costs ``n_points``), and only
-minima whose values agree within the looser tolerance are ever compared.
+minima whose values agree within the looser tolerance are ever compared. The segments from
+one minimum to all its candidates are evaluated in one request (one round trip on a
+cluster), so a candidate after the one it joins may have been evaluated for nothing.
 """
 
 from __future__ import annotations
@@ -112,29 +114,45 @@ def merge_minima(
     t = np.arange(1, n_points + 1, dtype=float)[:, None] / (n_points + 1)
     ordered = sorted(basins, key=lambda b: (b.f, b.index))
     leaders: list[Merged] = []
+    # The leaders' unit points and values as arrays, in the order made: best value first, so
+    # the values are sorted and the leaders a value can agree with are a suffix (found by
+    # bisection). Thousands of distinct minima (a 20-D landscape) are then compared in C, not
+    # pair by pair.
+    lead_units = np.empty((len(ordered), len(lower)))
+    lead_f = np.empty(len(ordered))
+    widest = max(loose, window) * ftol
     spent = 0
     for basin in ordered:
         scale = ftol * max(1.0, abs(basin.f))
         joined = None
         unit = (basin.x - lower) / width
-        # leaders agreeing in value, nearest first (ties: the better leader)
-        # Near each other (a loosely converged cluster, e.g. stops short of a minimum on a
-        # bound) values may differ up to ``loose * ftol``; far apart only up to
-        # ``window * ftol`` (a flat valley), so points left on a slope stay apart.
-        def agree(m: Merged, basin: Basin = basin, unit: np.ndarray = unit) -> bool:
-            apart = float(np.max(np.abs((m.basin.x - lower) / width - unit)))
-            factor = loose if apart <= flat_xtol else window
-            return abs(basin.f - m.basin.f) <= factor * ftol * max(1.0, abs(basin.f),
-                                                                    abs(m.basin.f))
-
-        near = [m for m in leaders if agree(m)]
-        near.sort(key=lambda m: float(np.max(np.abs((m.basin.x - lower) / width - unit))))
-        for leader in near:
-            if spent + n_points > max_evals:
-                break
-            segment = leader.basin.x + t * (basin.x - leader.basin.x)
-            values = np.asarray(values_at(segment), dtype=float)
-            spent += n_points
+        n_lead = len(leaders)
+        first = 0
+        if widest < 1.0 and np.isfinite(basin.f):
+            # |f - g| <= c * max(1, |f|, |g|) with g <= f implies f - g <= c * max(1, |f|) /
+            # (1 - c): no leader below that can agree.
+            reach = widest * max(1.0, abs(basin.f)) / (1.0 - widest)
+            first = int(np.searchsorted(lead_f[:n_lead], basin.f - reach, side="left"))
+        # Leaders agreeing in value, nearest first (ties: the better leader). Near each other
+        # (a loosely converged cluster, e.g. stops short of a minimum on a bound) values may
+        # differ up to ``loose * ftol``; far apart only up to ``window * ftol`` (a flat
+        # valley), so points left on a slope stay apart.
+        values_f = lead_f[first:n_lead]
+        apart = np.max(np.abs(lead_units[first:n_lead] - unit), axis=1, initial=0.0)
+        factor = np.where(apart <= flat_xtol, loose, window)
+        limit = factor * ftol * np.maximum(max(1.0, abs(basin.f)), np.abs(values_f))
+        agree = np.flatnonzero(np.abs(basin.f - values_f) <= limit)
+        order = agree[np.argsort(apart[agree], kind="stable")]
+        # The segments to every candidate the budget allows go in one request: on a cluster
+        # each request is a round trip to the workers, and most basins have one candidate.
+        near = [leaders[first + k] for k in order][:max(0, (max_evals - spent) // n_points)]
+        along = np.empty((0, n_points))
+        if near:
+            segments = np.concatenate([leader.basin.x + t * (basin.x - leader.basin.x)
+                                       for leader in near])
+            along = np.asarray(values_at(segments), dtype=float).reshape(len(near), n_points)
+            spent += len(near) * n_points
+        for leader, values in zip(near, along, strict=True):
             top = max(basin.f, leader.basin.f)
             tol = ftol * max(1.0, abs(top))
             # Between two true minima a lower value means a basin between them, hence a barrier
@@ -151,6 +169,7 @@ def merge_minima(
         if joined is None:
             leaders.append(Merged(Basin(basin.x, basin.f, basin.index, list(basin.members)),
                                   parts=[unit]))
+            lead_units[n_lead], lead_f[n_lead] = unit, basin.f
             continue
         joined.basin.members.extend(basin.members)
         joined.parts.append(unit)

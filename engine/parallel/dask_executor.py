@@ -28,6 +28,7 @@ from engine.exceptions import ClusterError
 from engine.options import LocalOptions
 from engine.parallel.base import Start
 from engine.parallel.chunking import MIN_TASK_SECONDS, ChunkSizer
+from engine.parallel.evaluation_cost import EvaluationCost
 from engine.parallel.hangs import HangWatch
 from engine.parallel.tasks import (
     evaluate_chunk_task,
@@ -88,7 +89,7 @@ class DaskExecutor:
         self.tasks_per_slot = tasks_per_slot
         self.target_task_seconds = target_task_seconds
         self.min_task_seconds = min_task_seconds
-        self._sample_cache: tuple[Problem, str, bytes] | None = None
+        self._sample_cache: tuple[Problem, str, bytes, EvaluationCost] | None = None
         self._slots_read = (-math.inf, 1)
 
     @property
@@ -128,26 +129,30 @@ class DaskExecutor:
 
     def evaluate(self, problem: Problem, points: np.ndarray, vectorized: bool,
                  timeout: float | None = None) -> np.ndarray:
-        """The objective at each exploration point (minimized sign), on the workers.
+        """The objective at each point (minimized sign): an exploration sample, the
+        segments the second merge checks.
 
-        The points go out in about two blocks per worker thread, so the objective runs
-        where the local solves run (an objective may need what only the workers have)
-        and the sample is evaluated in parallel. Blocks lost with their workers are
-        evaluated again in this process rather than losing the sample; blocks not done
-        within ``timeout`` seconds are cancelled and count as ``inf`` (the run's
-        ``max_time`` is then over).
+        The points go out in blocks, so the objective runs where the local solves run (an
+        objective may need what only the workers have, or crash its process) and the sample
+        is evaluated in parallel: at most two blocks per worker thread, each worth a round
+        trip to the scheduler once the cost of a point has been measured
+        (:mod:`engine.parallel.evaluation_cost`). Blocks lost with their workers are evaluated
+        again in this process rather than losing the sample; blocks not done within
+        ``timeout`` seconds are cancelled and count as ``inf`` (the run's ``max_time`` is
+        then over).
         """
         from distributed import wait
 
         points = np.asarray(points, dtype=float)
         if len(points) == 0:
             return np.empty(0)
-        token, payload = self._sample_payload(problem)
+        token, payload, cost = self._sample_payload(problem)
         now = time.monotonic()
         if now - self._slots_read[0] > 2.0:  # a round trip to the scheduler: not every call
             self._slots_read = (now, max(1, self.n_threads()))
         slots = self._slots_read[1]
-        blocks = [b for b in np.array_split(points, min(len(points), 2 * slots)) if len(b)]
+        blocks = [b for b in np.array_split(points, cost.n_blocks(len(points), slots))
+                  if len(b)]
         prefix = f"multistart-sample-{token[:8]}-{uuid.uuid4().hex[:8]}"
         futures = [self.client.submit(evaluate_chunk_task, token, payload, block, vectorized,
                                       pure=False, key=f"{prefix}-{i}")
@@ -162,19 +167,22 @@ class DaskExecutor:
                 values.append(np.full(len(block), np.inf))
                 continue
             try:
-                values.append(np.asarray(future.result(), dtype=float))
+                block_values, seconds = future.result()
             except Exception:  # its workers died: the values are still wanted
                 values.append(problem.minimized_many(block, vectorized))
+                continue
+            cost.observe(len(block), seconds)
+            values.append(np.asarray(block_values, dtype=float))
         return np.concatenate(values)
 
-    def _sample_payload(self, problem: Problem) -> tuple[str, bytes]:
-        """The pickled problem for sample tasks, made once per problem."""
+    def _sample_payload(self, problem: Problem) -> tuple[str, bytes, EvaluationCost]:
+        """The pickled problem for evaluation tasks and its measured cost, made once per
+        problem."""
         if self._sample_cache is not None and self._sample_cache[0] is problem:
-            return self._sample_cache[1], self._sample_cache[2]
+            return self._sample_cache[1:]
         payload = pickled(problem, None)
-        token = payload_token(payload)
-        self._sample_cache = (problem, token, payload)
-        return token, payload
+        self._sample_cache = (problem, payload_token(payload), payload, EvaluationCost())
+        return self._sample_cache[1:]
 
 
 # A start_timeout this long (or longer) is no limit worth watching for.

@@ -30,6 +30,7 @@ from engine.local.solve import one_blas_thread, solve_chunk
 from engine.options import LocalOptions
 from engine.parallel.base import Start
 from engine.parallel.chunking import MIN_TASK_SECONDS, ChunkSizer
+from engine.parallel.evaluation_cost import EvaluationCost
 from engine.parallel.tasks import (
     evaluate_chunk_task,
     payload_token,
@@ -140,6 +141,7 @@ class FuturesExecutor:
             else by_value
         self._replace = replace or replacement_factory(pool)
         self._owned: cf.Executor | None = None  # a replacement pool: this executor's own
+        self._cost: tuple[Problem, EvaluationCost] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "futures", "pool": type(self.pool).__name__,
@@ -178,7 +180,8 @@ class FuturesExecutor:
         points = np.asarray(points, dtype=float)
         if len(points) == 0:
             return np.empty(0)
-        blocks = [b for b in np.array_split(points, min(len(points), 2 * self.n_workers))
+        cost = self._evaluation_cost(problem)
+        blocks = [b for b in np.array_split(points, cost.n_blocks(len(points), self.n_workers))
                   if len(b)]
         if self.by_value:
             payload = pickled(problem, None)
@@ -199,8 +202,16 @@ class FuturesExecutor:
                 self.pool_broke(pool, future.exception())
                 values.append(problem.minimized_many(block, vectorized))
             else:
-                values.append(np.asarray(future.result(), dtype=float))
+                block_values, seconds = future.result()
+                cost.observe(len(block), seconds)
+                values.append(np.asarray(block_values, dtype=float))
         return np.concatenate(values)
+
+    def _evaluation_cost(self, problem: Problem) -> EvaluationCost:
+        """The measured cost of ``problem``'s evaluations (one problem remembered)."""
+        if self._cost is None or self._cost[0] is not problem:
+            self._cost = (problem, EvaluationCost())
+        return self._cost[1]
 
     # -- the pool and its replacement
 
@@ -306,6 +317,9 @@ class _PoolTasks:
             future.cancel()
 
 
-def _evaluate_here(problem: Problem, points: np.ndarray, vectorized: bool) -> np.ndarray:
-    """A block of sample points evaluated in a thread of this process."""
-    return problem.minimized_many(points, vectorized)
+def _evaluate_here(problem: Problem, points: np.ndarray,
+                   vectorized: bool) -> tuple[np.ndarray, float]:
+    """A block of points evaluated in a thread of this process, and the seconds it took."""
+    began = time.perf_counter()
+    values = problem.minimized_many(points, vectorized)
+    return values, time.perf_counter() - began

@@ -121,11 +121,25 @@ def running_starts() -> dict[str, tuple[int, int, float]]:
 
 
 def evaluate_chunk_task(token: str, payload: bytes, points: np.ndarray,
-                        vectorized: bool) -> np.ndarray:
-    """The objective at a block of exploration sample points, on a worker."""
+                        vectorized: bool) -> tuple[np.ndarray, float]:
+    """The objective at a block of points, on a worker, and the seconds it took (the driver
+    learns from them where later blocks are cheaper to evaluate,
+    :mod:`engine.parallel.placement`).
+
+    Examples
+    --------
+    >>> p = Problem.create(lambda x: float(x[0] ** 2), [(-1, 1)])
+    >>> payload = pickled(p, None)
+    >>> values, seconds = evaluate_chunk_task(payload_token(payload), payload,
+    ...                                       np.array([[0.5], [2.0]]), False)
+    >>> values.tolist(), seconds >= 0
+    ([0.25, 4.0], True)
+    """
     problem, _ = load_payload(token, payload)
+    began = time.perf_counter()
     with one_blas_thread():
-        return problem.minimized_many(points, vectorized)
+        values = problem.minimized_many(points, vectorized)
+    return values, time.perf_counter() - began
 
 
 def unpacked(result: RunBatch | list[LocalRun]) -> list[LocalRun]:
