@@ -23,8 +23,11 @@ class ChunkSizer:
     2-core machine) stays small; with many worker threads tasks grow further, so that all of
     them together send the scheduler no more than ``max_tasks_per_second``. Near the end of
     the run chunks shrink so that every worker still has work and none finishes long after
-    the others. They shrink no further than ``min_seconds`` of work: below that a task costs
-    more to schedule than a worker can lose waiting for the last one.
+    the others. They shrink no further than ``min_seconds`` of work, nor than all slots
+    together can send at ``max_tasks_per_second``: below that a task costs more to schedule
+    than a worker can lose waiting for the last one (on hundreds of slots, halving the chunks
+    all the way down would send thousands of one-start tasks, more than the driver settles in
+    a second). What is left then goes in one round of equal chunks, one per slot.
 
     Examples
     --------
@@ -34,8 +37,8 @@ class ChunkSizer:
     >>> sizer.observe(n_starts=10, seconds=0.01)   # 1 ms per start
     >>> sizer.next_size(remaining=1000)
     50
-    >>> sizer.next_size(remaining=40)
-    25
+    >>> sizer.next_size(remaining=40)  # the end: 40 starts left, 20 for each slot
+    20
     >>> sizer.next_size(remaining=3)
     3
     >>> ChunkSizer(n_slots=200, target_seconds=0.2).target_for_slots()  # 200 / 50 per second
@@ -52,6 +55,7 @@ class ChunkSizer:
         self.max_size = max_size
         self._starts = 0
         self._seconds = 0.0
+        self._last_share: int | None = None  # the chunk size of the run's last round
 
     def observe(self, n_starts: int, seconds: float) -> None:
         self._starts += n_starts
@@ -69,8 +73,21 @@ class ChunkSizer:
         if remaining is not None:
             # Leave about two chunks per slot for the tail so workers finish together...
             size = min(size, remaining // (2 * self.n_slots))
-            # ...but never chunks so small that scheduling them costs more than it saves.
-            size = max(size, min(remaining, math.ceil(self.min_seconds / per_start)))
+            # ...but never chunks so small that scheduling them costs more than it saves:
+            # under min_seconds of work, or so short that all slots together would send the
+            # scheduler more than max_tasks_per_second (on hundreds of slots, halving the
+            # chunks towards the end would otherwise send thousands of one-start tasks, and
+            # the driver can settle only so many a second). The last starts are spread over
+            # every slot.
+            floor = math.ceil(max(self.min_seconds, self.n_slots / self.max_tasks_per_second)
+                              / per_start)
+            if remaining <= self.n_slots * floor:
+                # The end: what is left goes in equal chunks, one per slot, so that every
+                # slot finishes within one short chunk of the others.
+                if self._last_share is None:
+                    self._last_share = math.ceil(remaining / self.n_slots)
+                return max(1, min(self._last_share, remaining))
+            size = max(size, floor)
         # The cap guards against a first start that failed at once (a per-start time far too
         # small); it grows with the target so that it never undoes the tasks-per-second limit,
         # but only once a start per slot has been measured.
