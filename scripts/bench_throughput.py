@@ -26,8 +26,15 @@ and the time ratio to ``pool``. A second part times the distinct-minimum merge o
 converged 20-D points. Results: ``bench-results/throughput.{json,csv,png}`` and
 ``throughput-summary.txt`` (the table and every target, met or missed by how much).
 
+A second part fits a cost model, ``wall = fixed + work / (efficiency x workers)``, over runs
+of about 3, 30 and 120 s of serial work, for Pool, ProcessPoolExecutor, joblib, the engine on
+a warm 2-worker client and the engine with ``client=None`` (a cluster started per run): the
+fixed cost per run (start-up and tail) and the marginal efficiency (throughput) separately.
+Results: ``bench-results/throughput-model.json`` and the same summary.
+
 Usage: scripts/bench-throughput [--costs 0.1,1,10,100] [--dims 2,20] [--seconds 2.5]
-                                [--rounds 3] [--workers 1,2]
+                                [--rounds 3] [--workers 1,2] [--only table|model]
+                                [--model-lengths 3,30,120] [--model-costs 1,10]
 """
 
 from __future__ import annotations
@@ -117,13 +124,14 @@ def _drain(iterator) -> float:
     return first
 
 
-def _engine_measure(client, starts: np.ndarray, repeat: int) -> dict:
+def _engine_measure(client, starts: np.ndarray, repeat: int, warm: bool = True) -> dict:
     import engine
 
     bounds = [(LOW, HIGH)] * starts.shape[1]
     kwargs = {"args": (repeat,), "jac": True, "method": "L-BFGS-B", "local": {"restarts": 0},
               "client": client}
-    engine.minimize(tunable, bounds, sampler=starts[:8], **kwargs)  # warm-up: imports, payload
+    if warm:
+        engine.minimize(tunable, bounds, sampler=starts[:8], **kwargs)  # imports, payload
 
     def run() -> float:
         first: list[float] = []
@@ -171,6 +179,12 @@ def measure_one(name: str, workers: int, dim: int, repeat: int, n: int) -> dict:
                                                        for x in starts))))
     if name == "engine-serial":
         return _engine_measure("serial", starts, repeat)
+    if name == "engine-cold":
+        # client=None: the run starts (and stops) its own local cluster, as a first call does.
+        # The imports are done first: they are paid once per process, not per run.
+        import distributed  # noqa: F401
+
+        return _engine_measure(None, starts, repeat, warm=False)
     if name.startswith("engine-dask-"):
         import engine
 
@@ -246,6 +260,105 @@ def run_workload(dim: int, cost_ms: float, budget_s: float, rounds: int,
                    overhead_per_start_us=(row["seconds"] * row["workers"] - serial) / n * 1e6,
                    vs_pool=row["seconds"] / pool if pool else None)
     return rows
+
+
+# ------------------------------------------------------------------ the cost model
+
+#: Contenders of the cost model: what a user who switches from a pool loop compares.
+MODEL_CONTENDERS = [("pool", 2), ("futures", 2), ("joblib", 2), ("engine-dask-2", 2),
+                    ("engine-cold", 2)]
+
+
+def fit_cost_model(work: list[float], wall: list[float], workers: int) -> dict:
+    """``wall = fixed + work / (efficiency x workers)`` fitted by least squares.
+
+    ``work`` is the serial seconds of each run. Short runs pin the fixed cost (start-up and
+    tail), long ones the marginal efficiency (throughput).
+
+    Examples
+    --------
+    >>> fit = fit_cost_model([3.0, 30.0, 120.0], [2.0, 15.5, 60.5], workers=2)
+    >>> round(fit["fixed_s"], 3), round(fit["marginal_efficiency"], 3)
+    (0.5, 1.0)
+    """
+    slope, fixed = np.polyfit(np.asarray(work), np.asarray(wall), 1)
+    predicted = fixed + slope * np.asarray(work)
+    return {"fixed_s": float(fixed), "marginal_efficiency": float(1.0 / (slope * workers)),
+            "max_residual_s": float(np.max(np.abs(predicted - np.asarray(wall))))}
+
+
+def run_model(dim: int, cost_ms: float, lengths: list[float], rounds: int, log) -> list[dict]:
+    """Each contender at each run length (serial seconds of work), then the fitted model.
+
+    The serial work of a run is its number of starts times the cost of a start in a plain
+    loop, measured (by ``serial-loop`` on the shortest run) in every round.
+    """
+    repeat = calibrate(dim, cost_ms)
+    estimate = per_solve_ms(repeat, make_starts(64, dim))
+    sizes = [max(16, round(length * 1e3 / estimate)) for length in lengths]
+    samples: dict[tuple[str, int], list[float]] = {}
+    per_start: list[float] = []
+    for round_no in range(rounds):
+        out = run_child("serial-loop", 1, dim, repeat, sizes[0], 60 + 3 * lengths[0])
+        if "seconds" in out:
+            per_start.append(out["seconds"] / sizes[0])
+        for n, length in zip(sizes, lengths, strict=True):
+            for name, workers in MODEL_CONTENDERS:
+                out = run_child(name, workers, dim, repeat, n, 120 + 2 * length)
+                samples.setdefault((name, n), []).append(out.get("seconds", np.nan))
+                shown = f"{out['seconds']:.2f} s" if "seconds" in out else out["error"]
+                log(f"  model {dim}-D {cost_ms:g} ms, {length:g} s of work, round "
+                    f"{round_no + 1}: {name:<14} {shown}")
+    start_cost = statistics.median(per_start)
+    rows = []
+    for name, workers in MODEL_CONTENDERS:
+        walls = [float(np.nanmedian(samples[(name, n)])) for n in sizes]
+        work = [n * start_cost for n in sizes]
+        row = {"dim": dim, "cost_ms": start_cost * 1e3, "contender": name, "workers": workers,
+               "rounds": rounds, "n_starts": sizes, "work_s": work, "wall_s": walls,
+               "efficiency_at": [w / (workers * t) for w, t in zip(work, walls, strict=True)]}
+        if np.all(np.isfinite(walls)):
+            row.update(fit_cost_model(work, walls, workers))
+        else:
+            row["error"] = "a run failed (see the log)"
+        rows.append(row)
+    pool = next(r for r in rows if r["contender"] == "pool")
+    for row in rows:
+        if "marginal_efficiency" in row and "marginal_efficiency" in pool:
+            row["marginal_vs_pool"] = row["marginal_efficiency"] / pool["marginal_efficiency"]
+    return rows
+
+
+def model_table(rows: list[dict]) -> list[str]:
+    lines = [f"{'dim':>3} {'ms':>6} {'contender':>14} {'fixed s':>8} {'marg eff':>8} "
+             f"{'vs pool':>7} {'fit err s':>9}   wall s / efficiency at each length"]
+    for r in rows:
+        if "marginal_vs_pool" not in r:
+            lines.append(f"{r['dim']:>3} {r['cost_ms']:>6.2f} {r['contender']:>14} failed: "
+                         f"{r.get('error', 'no Pool figure to compare with')}")
+            continue
+        at = "  ".join(f"{t:.2f}/{e:.2f}" for t, e in zip(r["wall_s"], r["efficiency_at"],
+                                                          strict=True))
+        lines.append(f"{r['dim']:>3} {r['cost_ms']:>6.2f} {r['contender']:>14} "
+                     f"{r['fixed_s']:>8.3f} {r['marginal_efficiency']:>8.3f} "
+                     f"{r['marginal_vs_pool']:>7.3f} {r['max_residual_s']:>9.2f}   {at}")
+    return lines
+
+
+def model_targets(rows: list[dict]) -> list[str]:
+    """The issue's targets: marginal efficiency within 5% of Pool's, warm fixed cost < 0.5 s."""
+    out = []
+    for r in rows:
+        if r["contender"] != "engine-dask-2" or "marginal_vs_pool" not in r:
+            continue
+        label = f"{r['dim']}-D {r['cost_ms']:.2f} ms"
+        gap = 0.95 - r["marginal_vs_pool"]
+        out.append(f"{label}: marginal efficiency {r['marginal_efficiency']:.3f} = "
+                   f"{r['marginal_vs_pool']:.3f} of Pool's (target >= 0.95) "
+                   + ("ok" if gap <= 0 else f"MISSED by {gap:.3f}"))
+        out.append(f"{label}: fixed cost on a warm client {r['fixed_s']:.3f} s (target < 0.5 s) "
+                   + ("ok" if r["fixed_s"] < 0.5 else f"MISSED by {r['fixed_s'] - 0.5:.3f} s"))
+    return out
 
 
 def dedup_million() -> dict:
@@ -361,43 +474,81 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measurements per contender")
     parser.add_argument("--workers", default=None,
                         help="engine-dask worker counts (default 1, 2, 4, 8, 16 up to the cores)")
+    parser.add_argument("--model-lengths", default="3,30,120",
+                        help="serial seconds of work of the cost model's runs")
+    parser.add_argument("--model-costs", default="1,10", help="ms per start, cost model")
+    parser.add_argument("--model-dims", default="2")
+    parser.add_argument("--model-rounds", type=int, default=1)
+    parser.add_argument("--only", choices=("table", "model"), default=None,
+                        help="run one part; the other keeps its last results in the summary")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
 
-    cores = len(os.sched_getaffinity(0))
-    if args.workers:
-        worker_counts = [int(c) for c in args.workers.split(",")]
-    else:
-        worker_counts = [c for c in (1, 2, 4, 8, 16) if c <= max(2, cores)]
-    rows: list[dict] = []
-    for dim in (int(d) for d in args.dims.split(",")):
-        for cost in (float(c) for c in args.costs.split(",")):
-            rows.extend(run_workload(dim, cost, args.seconds, args.rounds, worker_counts,
-                                     lambda line: print(line, flush=True)))
-    dedup = dedup_million()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    cores = len(os.sched_getaffinity(0))
+    log = lambda line: print(line, flush=True)  # noqa: E731
     meta = {"host": platform.node(), "cores": cores, "python": platform.python_version(),
-            "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": args.rounds,
-            "seconds": args.seconds, "command": " ".join(sys.argv)}
-    verdicts = targets(rows, dedup)
-    (out / "throughput.json").write_text(
-        json.dumps({"meta": meta, "rows": rows, "dedup": dedup, "targets": verdicts}, indent=1))
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    with open(out / "throughput.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    plot(rows, out / "throughput.png")
-    summary = [
-        f"{meta['when']}  {cores} cores  median of {args.rounds} rounds  ({meta['command']})",
-        "", *table(rows), "",
-        f"dedup: {dedup['points']} points in {dedup['dim']}-D -> {dedup['minima']} minima "
-        f"in {dedup['seconds']:.2f} s", "", "targets (engine-dask-2):", *verdicts,
-    ]
-    (out / "throughput-summary.txt").write_text("\n".join(summary) + "\n")
-    print("\n".join(summary))
-    print(f"\nwrote {out}/throughput.json, .csv, .png, throughput-summary.txt")
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": " ".join(sys.argv)}
+    if args.only != "model":
+        if args.workers:
+            worker_counts = [int(c) for c in args.workers.split(",")]
+        else:
+            worker_counts = [c for c in (1, 2, 4, 8, 16) if c <= max(2, cores)]
+        rows: list[dict] = []
+        for dim in (int(d) for d in args.dims.split(",")):
+            for cost in (float(c) for c in args.costs.split(",")):
+                rows.extend(run_workload(dim, cost, args.seconds, args.rounds, worker_counts,
+                                         log))
+        dedup = dedup_million()
+        table_meta = {**meta, "rounds": args.rounds, "seconds": args.seconds}
+        (out / "throughput.json").write_text(json.dumps(
+            {"meta": table_meta, "rows": rows, "dedup": dedup,
+             "targets": targets(rows, dedup)}, indent=1))
+        fields = list(dict.fromkeys(key for row in rows for key in row))
+        with open(out / "throughput.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        plot(rows, out / "throughput.png")
+    if args.only != "table":
+        lengths = [float(x) for x in args.model_lengths.split(",")]
+        model: list[dict] = []
+        for dim in (int(d) for d in args.model_dims.split(",")):
+            for cost in (float(c) for c in args.model_costs.split(",")):
+                model.extend(run_model(dim, cost, lengths, args.model_rounds, log))
+        (out / "throughput-model.json").write_text(json.dumps(
+            {"meta": {**meta, "rounds": args.model_rounds, "lengths": lengths}, "rows": model,
+             "targets": model_targets(model)}, indent=1))
+    summary = write_summary(out)
+    print(summary)
+    print(f"\nwrote {out}/throughput*.json, .csv, .png, throughput-summary.txt")
+
+
+def write_summary(out: Path) -> str:
+    """``throughput-summary.txt`` from the last results of both parts."""
+    lines: list[str] = []
+    if (out / "throughput.json").exists():
+        data = json.loads((out / "throughput.json").read_text())
+        meta, dedup = data["meta"], data["dedup"]
+        lines += [f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} rounds  "
+                  f"({meta['command']})", "", *table(data["rows"]), "",
+                  f"dedup: {dedup['points']} points in {dedup['dim']}-D -> {dedup['minima']} "
+                  f"minima in {dedup['seconds']:.2f} s", "", "targets (engine-dask-2):",
+                  *data["targets"], ""]
+    if (out / "throughput-model.json").exists():
+        data = json.loads((out / "throughput-model.json").read_text())
+        meta = data["meta"]
+        lines += [f"cost model: wall = fixed + work / (efficiency x workers), fitted over runs "
+                  f"of {', '.join(f'{x:g}' for x in meta['lengths'])} s of serial work",
+                  f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} "
+                  f"round(s)  ({meta['command']})",
+                  "engine-dask-2: a warm engine.local_client(2); engine-cold: client=None "
+                  "(the run starts and stops its cluster)", "", *model_table(data["rows"]), "",
+                  "targets (engine-dask-2):", *data["targets"]]
+    text = "\n".join(lines) + "\n"
+    (out / "throughput-summary.txt").write_text(text)
+    return text
 
 
 if __name__ == "__main__":
