@@ -361,6 +361,45 @@ def model_targets(rows: list[dict]) -> list[str]:
     return out
 
 
+def rastrigin_columns(x: np.ndarray) -> np.ndarray | float:
+    """Rastrigin, for one point (shape (d,)) or for points as columns (shape (d, n))."""
+    return 10.0 * x.shape[0] + np.sum(x * x - 10.0 * np.cos(2.0 * np.pi * x), axis=0)
+
+
+def vectorized_speedup(n_explore: int = 10_000, dim: int = 10, rounds: int = 3) -> dict:
+    """``search.vectorized`` on a numpy objective: the exploration sample of ``n_explore``
+    points in one call instead of one call a point, in this process (``client='serial'``).
+
+    Reported: the time of evaluating the sample alone (``Problem.minimized_many``) and of a
+    whole run whose budget is mostly that sample (the local solves are the same either way),
+    each the best of ``rounds``.
+    """
+    import engine
+    from engine.problem import Problem
+
+    bounds = [(-5.12, 5.12)] * dim
+    points = np.random.default_rng(0).uniform(-5.12, 5.12, (n_explore, dim))
+    problem = Problem.create(rastrigin_columns, bounds)
+    out: dict = {"n_explore": n_explore, "dim": dim}
+    for vectorized in (False, True):
+        label = "vectorized" if vectorized else "pointwise"
+        sample, run = [], []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            problem.minimized_many(points, vectorized)
+            sample.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            res = engine.minimize(rastrigin_columns, bounds, max_evals=n_explore + 3000, seed=0,
+                                  client="serial", search={"n_explore": n_explore,
+                                                           "vectorized": vectorized})
+            run.append(time.perf_counter() - began)
+        out[f"{label}_sample_s"], out[f"{label}_run_s"] = min(sample), min(run)
+        out[f"{label}_fun"] = float(res.fun)
+    out["sample_speedup"] = out["pointwise_sample_s"] / out["vectorized_sample_s"]
+    out["run_speedup"] = out["pointwise_run_s"] / out["vectorized_run_s"]
+    return out
+
+
 def dedup_million() -> dict:
     from engine.basins import cluster_points
 
@@ -501,6 +540,7 @@ def main() -> None:
                 rows.extend(run_workload(dim, cost, args.seconds, args.rounds, worker_counts,
                                          log))
         dedup = dedup_million()
+        dedup["vectorized"] = vectorized_speedup()
         table_meta = {**meta, "rounds": args.rounds, "seconds": args.seconds}
         (out / "throughput.json").write_text(json.dumps(
             {"meta": table_meta, "rows": rows, "dedup": dedup,
@@ -525,6 +565,18 @@ def main() -> None:
     print(f"\nwrote {out}/throughput*.json, .csv, .png, throughput-summary.txt")
 
 
+def vectorized_lines(dedup: dict) -> list[str]:
+    v = dedup.get("vectorized")
+    if v is None:
+        return []
+    return [f"vectorized=True, {v['n_explore']} sample points of a {v['dim']}-D numpy "
+            f"Rastrigin: the sample {v['pointwise_sample_s']:.3f} s -> "
+            f"{v['vectorized_sample_s']:.4f} s ({v['sample_speedup']:.0f}x); the whole run "
+            f"{v['pointwise_run_s']:.2f} s -> {v['vectorized_run_s']:.2f} s "
+            f"({v['run_speedup']:.1f}x; best values {v['pointwise_fun']:.4g} and "
+            f"{v['vectorized_fun']:.4g})"]
+
+
 def write_summary(out: Path) -> str:
     """``throughput-summary.txt`` from the last results of both parts."""
     lines: list[str] = []
@@ -534,7 +586,8 @@ def write_summary(out: Path) -> str:
         lines += [f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} rounds  "
                   f"({meta['command']})", "", *table(data["rows"]), "",
                   f"dedup: {dedup['points']} points in {dedup['dim']}-D -> {dedup['minima']} "
-                  f"minima in {dedup['seconds']:.2f} s", "", "targets (engine-dask-2):",
+                  f"minima in {dedup['seconds']:.2f} s", *vectorized_lines(dedup), "",
+                  "targets (engine-dask-2):",
                   *data["targets"], ""]
     if (out / "throughput-model.json").exists():
         data = json.loads((out / "throughput-model.json").read_text())
