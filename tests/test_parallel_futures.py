@@ -74,6 +74,31 @@ def test_himmelblau_four_minima_on_a_pool_same_as_serial(pool):
     assert pool.submit(sum, [1, 2]).result() == 3  # the pool is left running
 
 
+def test_a_journal_written_on_a_pool_resumes_anywhere_with_nothing_solved_again(processes,
+                                                                                 tmp_path):
+    """client= any concurrent.futures pool keeps the journal rules: a run journaled on a
+    process pool and resumed in this process solves no start twice and gives the minima of
+    an uninterrupted serial run with the same seed."""
+    path, log = tmp_path / "runs.jsonl", tmp_path / "calls.log"
+    logged = data_objective("logged_himmelblau")
+    on_pool = engine.minimize(logged, BOX, n_starts=24, seed=5, client=processes,
+                              journal=path, args=(str(log),))
+    assert log.read_text().count("\n") == on_pool.nfev + on_pool.provenance["merge"][
+        "evaluations"]  # every call counted, in whichever process it ran
+    log.unlink()
+    resumed = engine.minimize(logged, BOX, n_starts=24, seed=5, client="serial",
+                              journal=path, args=(str(log),))
+    serial = engine.minimize(data_objective("himmelblau"), BOX, n_starts=24, seed=5,
+                             client="serial")
+    assert_himmelblau(resumed.minima)
+    # Nothing solved again: the only calls are the second merge's segment checks.
+    calls = log.read_text().count("\n") if log.exists() else 0
+    assert calls == resumed.provenance["merge"]["evaluations"]
+    assert sorted(r.index for r in resumed.runs) == list(range(24))
+    assert ([m.starts for m in resumed.minima] == [m.starts for m in on_pool.minima]
+            == [m.starts for m in serial.minima])
+
+
 def test_lambda_objective_travels_to_worker_processes(processes):
     offset = 0.25
     res = engine.minimize(lambda x: float((x[0] - offset) ** 2), [(-1, 1)], n_starts=6,

@@ -23,6 +23,13 @@ def at_trap(x: np.ndarray) -> bool:
     return abs(x[0] - TRAP[0]) < 1e-3 and abs(x[1] - TRAP[1]) < 1e-3
 
 
+def logged_himmelblau(x: np.ndarray, log: str) -> float:
+    """Himmelblau; each call appends a line to the file ``log`` (calls of every process)."""
+    with open(log, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    return himmelblau(x)
+
+
 def slow_himmelblau(x: np.ndarray) -> float:
     """Himmelblau with a 0.5 ms pause per evaluation (about 20 ms per local solve)."""
     time.sleep(0.0005)
