@@ -4,8 +4,8 @@ An objective that sleeps costs no CPU and releases the GIL, so one 2-core machin
 local Dask cluster of many worker threads (``processes x threads`` slots) and the only CPU
 work left is the engine's and Dask's own: what a cluster of hundreds of real workers asks of
 the driver. Each local solve (L-BFGS-B with the gradient on a 2-D bowl) takes a few objective
-calls; each call sleeps ``cost / calls`` so that a start lasts about ``cost`` (20 ms and
-200 ms by default).
+calls; each call sleeps ``cost / calls`` so that a start lasts about ``cost`` (20 ms to 1 s;
+the grid pairs slot counts with start costs).
 
 Per configuration (slots, start cost) on a warm cluster (the engine's own
 ``engine.local_client``, scheduler in the driver's process):
@@ -25,8 +25,8 @@ Per configuration (slots, start cost) on a warm cluster (the engine's own
 Results: ``bench-results/scale/scale.{json,csv}`` and ``scale-summary.txt`` (the curve and the
 target, efficiency >= 0.90 at 256 slots, met or missed and what saturated).
 
-Usage: scripts/bench-scale [--slots 64,256,1024] [--costs 20,200,1000] [--seconds 8]
-                           [--min-starts 20000] [--max-starts 200000]
+Usage: scripts/bench-scale [--grid 64:20,256:20,64:200,256:200,1024:200,1024:1000]
+                           [--seconds 8] [--min-starts 20000] [--max-starts 50000]
 """
 
 from __future__ import annotations
@@ -182,6 +182,10 @@ def saturation(row: dict) -> str:
     if row["driver_cpu"] + row["workers_cpu"] > 0.85 * len(os.sched_getaffinity(0)):
         return ("this machine's cores: the workers' CPU (solver, task handling, the GIL of "
                 "many threads) at this start rate; on a cluster each worker has its own core")
+    chunks_per_slot = row["tasks"] / row["slots"]
+    if chunks_per_slot < 8:
+        return (f"the end of the run: {chunks_per_slot:.1f} tasks per slot, and the last ones "
+                "end up to one task's time apart")
     if row["ideal_s"] < 3.0:
         return "start-up and tail: the ideal run is too short for the fixed cost"
     return "latency: tasks wait for the driver between results"
@@ -189,20 +193,20 @@ def saturation(row: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slots", default="64,256,1024")
-    parser.add_argument("--costs", default="20,200,1000", help="ms per start")
+    parser.add_argument("--grid", default="64:20,256:20,64:200,256:200,1024:200,1024:1000",
+                        help="slots:ms-per-start pairs")
     parser.add_argument("--seconds", type=float, default=8.0,
                         help="ideal seconds per configuration (sets the number of starts)")
     parser.add_argument("--min-starts", type=int, default=20000)
-    parser.add_argument("--max-starts", type=int, default=200000)
+    parser.add_argument("--max-starts", type=int, default=50000)
     parser.add_argument("--out", default="bench-results/scale")
     args = parser.parse_args()
 
     calls = calls_per_start()
     print(f"{calls:.2f} objective calls per start", flush=True)
-    rows = [measure(int(s), float(c), args.seconds, args.min_starts, args.max_starts, calls,
-                    lambda line: print(line, flush=True))
-            for c in args.costs.split(",") for s in args.slots.split(",")]
+    grid = [pair.split(":") for pair in args.grid.split(",")]
+    rows = [measure(int(slots), float(cost), args.seconds, args.min_starts, args.max_starts,
+                    calls, lambda line: print(line, flush=True)) for slots, cost in grid]
     for row in rows:
         row["saturated_by"] = saturation(row)
     out = Path(args.out)

@@ -34,7 +34,7 @@ def test_tasks_amortize_scheduling_and_cover_every_start(per_start):
     # one start is longer than that), but the last round: what is left then (under a
     # floor's worth per slot) goes in equal chunks, one per slot, the last one the rest.
     final = sizes[-2:]
-    assert final[1] <= final[0] and sum(final) <= 2 * max(1, math.ceil(0.04 / per_start))
+    assert final[1] <= final[0] and sum(final) <= 2 * max(1, math.ceil(0.025 / per_start))
     for size in sizes[1:-2]:
         assert size * per_start >= 0.0249 or size == 1000
     # None is longer than the target (a worker is never stuck with a long task at the end).
@@ -47,10 +47,11 @@ def test_tail_shrinks_so_workers_finish_together():
     # The last tasks are short: a worker waits at most about one short task for the other.
     assert all(size * 0.01 <= 0.05 for size in sizes[-4:])
     # and the tail does not explode into single-start tasks: the only one is the first task
-    # (which measures); the tail stops at what 2 slots may send at 50 tasks a second, 0.04 s
-    # = 4 starts, then what is left (at most 8) is shared between the two slots.
+    # (which measures); the tail stops at min_seconds of work (2 slots at 100 tasks a second
+    # ask for 0.02 s, less), 0.025 s = 3 starts, then what is left (at most 6) is shared
+    # between the two slots.
     assert sizes.count(1) == 1 and sizes[0] == 1
-    floor = math.ceil(0.04 / 0.01 - 1e-9)  # 4 starts (5 when the measured cost rounds up)
+    floor = math.ceil(0.025 / 0.01 - 1e-9)  # 3 starts
     assert floor <= min(sizes[1:-2]) <= floor + 1
     assert sizes[-1] <= sizes[-2] <= floor + 1 and sum(sizes[-2:]) <= 2 * (floor + 1)
 
@@ -63,14 +64,14 @@ def test_many_slots_spread_the_tail():
 
 @pytest.mark.parametrize("slots", [2, 16, 100, 400])
 def test_many_workers_do_not_flood_the_scheduler(slots):
-    """However many worker threads, the full tasks of a long run together come at most 50 a
-    second (each costs the scheduler about 3 ms of CPU)."""
+    """However many worker threads, the full tasks of a long run together come at most 100 a
+    second (each costs the driver's process 2-3 ms of CPU)."""
     per_start = 0.01
-    total = 8 * slots * round(max(0.2, slots / 50) / per_start)  # long enough for full tasks
+    total = 8 * slots * round(max(0.2, slots / 100) / per_start)  # long enough for full tasks
     sizes = plan(per_start, total, slots=slots)
     assert sum(sizes) == total
     full = max(sizes) * per_start  # seconds of a full task
-    assert slots / full <= 50 * 1.01
+    assert slots / full <= 100 * 1.01
     if slots <= 10:
         assert full == pytest.approx(0.2, rel=0.01)  # small clusters keep the 0.2 s target
 
@@ -78,14 +79,15 @@ def test_many_workers_do_not_flood_the_scheduler(slots):
 def test_a_zero_target_still_gives_chunks():
     sizer = ChunkSizer(2, target_seconds=0.0)
     sizer.observe(4, 0.004)
-    # The scheduler's rate limit sets the task length instead: 2 slots / 50 tasks a second
-    # = 0.04 s, at 1 ms a start = 40 starts (below both the tail share 1000 // 4 and the cap).
-    assert sizer.next_size(remaining=1000) == 40
+    # The scheduler's rate limit sets the task length instead, 2 slots / 100 tasks a second
+    # = 0.02 s, and no task carries less than min_seconds (0.025 s): at 1 ms a start, 25
+    # starts (below both the tail share 1000 // 4 and the cap).
+    assert sizer.next_size(remaining=1000) == 25
 
 
 def test_one_instant_start_cannot_make_huge_tasks_on_a_big_cluster():
     sizer = ChunkSizer(200, target_seconds=0.2)
     sizer.observe(1, 1e-7)  # a start that failed at once
-    assert sizer.next_size(remaining=None) == 1000  # the plain cap, not 200 / 50 times it
+    assert sizer.next_size(remaining=None) == 1000  # the plain cap, not 200 / 100 times it
     sizer.observe(199, 199 * 1e-3)  # a start per slot measured: now the cap may grow
     assert sizer.next_size(remaining=None) > 1000

@@ -155,6 +155,9 @@ class StuckOnce:
         self.chunks[len(self.sent)] = chunk
         return len(self.sent)
 
+    def submit_many(self, chunks):
+        return [self.submit(chunk) for chunk in chunks]
+
     def next_done(self):
         return min(self.chunks, default=None)
 

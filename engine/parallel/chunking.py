@@ -10,9 +10,12 @@ import numpy as np
 MIN_TASK_SECONDS = 0.025
 
 #: Tasks per second the scheduler is asked to handle at most, whatever the number of workers:
-#: each costs it about 3 ms of CPU (measured: 3.1-3.5 ms of driver CPU per task on a local
-#: cluster), so 50 a second keep one scheduler core at most about 15% busy.
-MAX_TASKS_PER_SECOND = 50.0
+#: each costs the driver's process (scheduler, client, the engine's bookkeeping) about 2-3 ms
+#: of CPU (measured by scripts/bench-scale: 0.1-0.25 of a core at 50-70 tasks a second), so
+#: 100 a second keep one driver core at most about a third busy, and on 256 slots give
+#: 2.6 s tasks, short enough that the end of a 15 s run is not one long task (50 a second
+#: gave 5 s tasks: 0.84 of the ideal time instead of 0.89).
+MAX_TASKS_PER_SECOND = 100.0
 
 
 class ChunkSizer:
@@ -41,8 +44,8 @@ class ChunkSizer:
     20
     >>> sizer.next_size(remaining=3)
     3
-    >>> ChunkSizer(n_slots=200, target_seconds=0.2).target_for_slots()  # 200 / 50 per second
-    4.0
+    >>> ChunkSizer(n_slots=200, target_seconds=0.2).target_for_slots()  # 200 / 100 a second
+    2.0
     """
 
     def __init__(self, n_slots: int, target_seconds: float = 0.05, max_size: int = 1000,

@@ -250,6 +250,24 @@ class _DaskTasks:
             self.sent[future] = (time.monotonic(), len(chunk))
         return future
 
+    def submit_many(self, chunks: list[list[Start]]) -> list[Any]:
+        if len(chunks) == 1:
+            return [self.submit(chunks[0])]
+        arrays = [chunk_arrays(chunk) for chunk in chunks]
+        keys = [f"{self.key_prefix}-{next(self.serial)}" for _ in chunks]
+        n = len(chunks)
+        futures = self.client.map(
+            run_chunk_task, [self.token] * n, [self._current_payload()] * n,
+            [indices for indices, _ in arrays], [points for _, points in arrays],
+            [None if self.watch is None else key for key in keys], key=keys, pure=False,
+        )
+        self.completed.update(futures)
+        if self.watch is not None:
+            now = time.monotonic()
+            for future, chunk in zip(futures, chunks, strict=True):
+                self.sent[future] = (now, len(chunk))
+        return futures
+
     def next_done(self) -> Any | None:
         if self.watch is None:
             try:

@@ -283,6 +283,9 @@ class _PoolTasks:
         future.add_done_callback(self.done.put)
         return future
 
+    def submit_many(self, chunks: list[list[Start]]) -> list[cf.Future]:
+        return [self.submit(chunk) for chunk in chunks]
+
     def next_done(self) -> cf.Future | None:
         if self.deadline is None:
             return self.done.get()

@@ -62,6 +62,11 @@ class ChunkTasks(Protocol):
         """Send a chunk of starts; returns its future."""
         ...
 
+    def submit_many(self, chunks: list[list[Start]]) -> list[Any]:
+        """Send several chunks at once (to a scheduler: one message, not one per chunk);
+        their futures, in order."""
+        ...
+
     def next_done(self) -> Any | None:
         """The next finished future; None once the run's timeout has passed."""
         ...
@@ -261,14 +266,20 @@ class ChunkWindow:
             if not self.in_flight:
                 self._submit([self.quarantine.next()], alone=True)
             return
-        while self.more and len(self.in_flight) < window:
+        chunks: list[list[Start]] = []
+        while self.more and len(self.in_flight) + len(chunks) < window:
             chunk = list(itertools.islice(self.starts, self.sizer.next_size(self.remaining)))
             if not chunk:
                 self.more = False
-                return
+                break
             if self.remaining is not None:
                 self.remaining -= len(chunk)
-            self._submit(chunk)
+            chunks.append(chunk)
+        # Sent together: the first wave fills every slot of a big cluster at once (measured
+        # on 256 slots: 1.5 s to start 256 tasks sent one by one).
+        if chunks:
+            for future, chunk in zip(self.tasks.submit_many(chunks), chunks, strict=True):
+                self.in_flight[future] = (chunk, False)
 
 
 def chunk_arrays(chunk: list[Start]) -> tuple[np.ndarray, np.ndarray]:
