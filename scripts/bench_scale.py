@@ -25,7 +25,7 @@ Per configuration (slots, start cost) on a warm cluster (the engine's own
 Results: ``bench-results/scale/scale.{json,csv}`` and ``scale-summary.txt`` (the curve and the
 target, efficiency >= 0.90 at 256 slots, met or missed and what saturated).
 
-Usage: scripts/bench-scale [--grid 64:20,256:20,64:200,256:200,1024:200,1024:1000]
+Usage: scripts/bench-scale [--grid 64:20,256:20,64:200,256:200,256:200:60000,1024:200,1024:1000]
                            [--seconds 8] [--min-starts 20000] [--max-starts 50000]
 """
 
@@ -193,8 +193,9 @@ def saturation(row: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", default="64:20,256:20,64:200,256:200,1024:200,1024:1000",
-                        help="slots:ms-per-start pairs")
+    parser.add_argument("--grid", default="64:20,256:20,64:200,256:200,256:200:60000,1024:200,"
+                        "1024:1000",
+                        help="slots:ms-per-start pairs, or slots:ms:starts")
     parser.add_argument("--seconds", type=float, default=8.0,
                         help="ideal seconds per configuration (sets the number of starts)")
     parser.add_argument("--min-starts", type=int, default=20000)
@@ -204,9 +205,12 @@ def main() -> None:
 
     calls = calls_per_start()
     print(f"{calls:.2f} objective calls per start", flush=True)
-    grid = [pair.split(":") for pair in args.grid.split(",")]
-    rows = [measure(int(slots), float(cost), args.seconds, args.min_starts, args.max_starts,
-                    calls, lambda line: print(line, flush=True)) for slots, cost in grid]
+    rows = []
+    for item in args.grid.split(","):
+        slots, cost, *n = item.split(":")  # slots:ms, or slots:ms:starts
+        low, high = (int(n[0]), int(n[0])) if n else (args.min_starts, args.max_starts)
+        rows.append(measure(int(slots), float(cost), args.seconds, low, high, calls,
+                            lambda line: print(line, flush=True)))
     for row in rows:
         row["saturated_by"] = saturation(row)
     out = Path(args.out)

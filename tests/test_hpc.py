@@ -158,6 +158,52 @@ def test_mpirun_gives_the_same_minima_as_serial(tmp_path):
         assert m_mpi["n_hits"] == m_serial.n_hits
 
 
+MPI_POOL_SCRIPT = """
+import json
+
+from mpi4py.futures import MPIPoolExecutor
+
+import engine
+
+
+def himmelblau(x):
+    return float((x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2)
+
+
+if __name__ == "__main__":
+    with MPIPoolExecutor() as pool:
+        res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], n_starts=32, seed=3, client=pool)
+    print(json.dumps({"x": [m.x.tolist() for m in res.minima],
+                      "starts": [list(m.starts) for m in res.minima],
+                      "cluster": res.provenance["cluster"]}))
+"""
+
+
+@pytest.mark.mpi
+def test_mpi4py_pool_executor_gives_the_same_minima_as_serial(tmp_path):
+    """client= an mpi4py MPIPoolExecutor (like scipy's workers= taking a map): 2 worker ranks
+    under a real mpirun, the same minima from the same starts as a serial run."""
+    reason = mpi_ready()
+    if reason:
+        pytest.skip(reason)
+    script = tmp_path / "mpi_pool.py"
+    script.write_text(MPI_POOL_SCRIPT)
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["mpirun", "--oversubscribe", "-n", "3", sys.executable, "-m", "mpi4py.futures",
+         str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["cluster"]["kind"] == "futures" and out["cluster"]["pool"] == "MPIPoolExecutor"
+    assert out["cluster"]["n_workers"] == 2
+    serial = engine.minimize(
+        lambda x: float((x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2),
+        [(-5, 5), (-5, 5)], n_starts=32, seed=3, client="serial")
+    assert_himmelblau([np.array(x) for x in out["x"]])
+    assert out["starts"] == [list(m.starts) for m in serial.minima]
+
+
 def test_unguarded_script_gets_a_clear_message_about_main_guard(tmp_path):
     script = tmp_path / "noguard.py"
     script.write_text("import engine\n"
