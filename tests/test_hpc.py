@@ -200,7 +200,7 @@ def test_mpi4py_pool_executor_gives_the_same_minima_as_serial(tmp_path):
     serial = engine.minimize(
         lambda x: float((x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2),
         [(-5, 5), (-5, 5)], n_starts=32, seed=3, client="serial")
-    assert_himmelblau([np.array(x) for x in out["x"]])
+    assert_himmelblau([{"x": x} for x in out["x"]])
     assert out["starts"] == [list(m.starts) for m in serial.minima]
 
 
