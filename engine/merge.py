@@ -19,9 +19,11 @@ the objective stayed within ``ftol`` of the best value along every segment check
 flat direction: :attr:`Merged.degenerate` is set.
 
 Work is bounded: ``max_evals`` evaluations at most (each check costs ``n_points``), and only
-minima whose values agree within the looser tolerance are ever compared. The segments from
-one minimum to all its candidates are evaluated in one request (one round trip on a
-cluster), so a candidate after the one it joins may have been evaluated for nothing.
+minima whose values agree within the looser tolerance are ever compared. Segments are asked
+for in few requests (one round trip each on a cluster): a minimum's segments to all its
+candidates at once and, while no minimum has joined another, those the next minima will need
+if each becomes a leader; a segment asked for and not used (a candidate after the one joined)
+counts as spent.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ def merge_minima(
     flat_xtol = 10.0 * xtol if flat_xtol is None else flat_xtol
     t = np.arange(1, n_points + 1, dtype=float)[:, None] / (n_points + 1)
     ordered = sorted(basins, key=lambda b: (b.f, b.index))
+    units = np.array([(b.x - lower) / width for b in ordered]).reshape(len(ordered), len(lower))
+    values_f = np.array([b.f for b in ordered], dtype=float)
     leaders: list[Merged] = []
     # The leaders' unit points and values as arrays, in the order made: best value first, so
     # the values are sorted and the leaders a value can agree with are a suffix (found by
@@ -121,38 +125,88 @@ def merge_minima(
     lead_units = np.empty((len(ordered), len(lower)))
     lead_f = np.empty(len(ordered))
     widest = max(loose, window) * ftol
+
+    def candidates(k: int, pool_units: np.ndarray, pool_f: np.ndarray) -> np.ndarray:
+        """Positions in the pool (sorted values, all <= basin k's) of the minima basin k may
+        join: values agreeing, nearest first (ties: the better one). Near each other (a
+        loosely converged cluster, e.g. stops short of a minimum on a bound) values may differ
+        up to ``loose * ftol``; far apart only up to ``window * ftol`` (a flat valley), so
+        points left on a slope stay apart."""
+        f = values_f[k]
+        first = 0
+        if widest < 1.0 and np.isfinite(f):
+            # |f - g| <= c * max(1, |f|, |g|) with g <= f implies f - g <= c * max(1, |f|) /
+            # (1 - c): nothing below that can agree.
+            first = int(np.searchsorted(pool_f, f - widest * max(1.0, abs(f)) / (1.0 - widest),
+                                        side="left"))
+        apart = np.max(np.abs(pool_units[first:] - units[k]), axis=1, initial=0.0)
+        factor = np.where(apart <= flat_xtol, loose, window)
+        limit = factor * ftol * np.maximum(max(1.0, abs(f)), np.abs(pool_f[first:]))
+        agree = np.flatnonzero(np.abs(f - pool_f[first:]) <= limit)
+        return first + agree[np.argsort(apart[agree], kind="stable")]
+
+    # Segment values by (basin position, position of the minimum it may join). On a cluster
+    # each request for values is a round trip to the workers, so requests are few: while no
+    # minimum has joined another (distinct minima, the usual case when there are many),
+    # every minimum is likely a leader, and the segments the next minima will need are asked
+    # for together, up to half the budget left. The checks made, and their order, are those
+    # of one minimum at a time; a segment asked for and not needed counts as spent.
+    cache: dict[tuple[int, int], np.ndarray] = {}
     spent = 0
-    for basin in ordered:
+    optimistic = True
+
+    def fetch(pairs: list[tuple[int, int]]) -> None:
+        nonlocal spent
+        if not pairs:
+            return
+        segments = np.concatenate([ordered[j].x + t * (ordered[k].x - ordered[j].x)
+                                   for k, j in pairs])
+        along = np.asarray(values_at(segments), dtype=float).reshape(len(pairs), n_points)
+        spent += len(pairs) * n_points
+        cache.update(zip(pairs, along, strict=True))
+
+    def prefetch(start: int, needed: list[tuple[int, int]], allowed: int) -> None:
+        """Fetch ``needed`` and the segments the minima after ``start`` need if every one
+        from ``start`` on becomes a leader, ``allowed`` segments in all."""
+        pairs, wanted = list(needed), set(needed)
+        n_lead = len(leaders)
+        for k in range(start + 1, len(ordered)):
+            if len(pairs) >= allowed:
+                break
+            pool_units = np.concatenate([lead_units[:n_lead], units[start:k]])
+            pool_f = np.concatenate([lead_f[:n_lead], values_f[start:k]])
+            for c in candidates(k, pool_units, pool_f):
+                j = lead_pos[c] if c < n_lead else start + c - n_lead
+                if (k, j) not in cache and (k, j) not in wanted:
+                    pairs.append((k, j))
+                    wanted.add((k, j))
+        fetch(pairs[:max(allowed, len(needed))])
+
+    lead_pos: list[int] = []  # position in ``ordered`` of each leader
+    for k, basin in enumerate(ordered):
         scale = ftol * max(1.0, abs(basin.f))
         joined = None
-        unit = (basin.x - lower) / width
+        unit = units[k]
         n_lead = len(leaders)
-        first = 0
-        if widest < 1.0 and np.isfinite(basin.f):
-            # |f - g| <= c * max(1, |f|, |g|) with g <= f implies f - g <= c * max(1, |f|) /
-            # (1 - c): no leader below that can agree.
-            reach = widest * max(1.0, abs(basin.f)) / (1.0 - widest)
-            first = int(np.searchsorted(lead_f[:n_lead], basin.f - reach, side="left"))
-        # Leaders agreeing in value, nearest first (ties: the better leader). Near each other
-        # (a loosely converged cluster, e.g. stops short of a minimum on a bound) values may
-        # differ up to ``loose * ftol``; far apart only up to ``window * ftol`` (a flat
-        # valley), so points left on a slope stay apart.
-        values_f = lead_f[first:n_lead]
-        apart = np.max(np.abs(lead_units[first:n_lead] - unit), axis=1, initial=0.0)
-        factor = np.where(apart <= flat_xtol, loose, window)
-        limit = factor * ftol * np.maximum(max(1.0, abs(basin.f)), np.abs(values_f))
-        agree = np.flatnonzero(np.abs(basin.f - values_f) <= limit)
-        order = agree[np.argsort(apart[agree], kind="stable")]
-        # The segments to every candidate the budget allows go in one request: on a cluster
-        # each request is a round trip to the workers, and most basins have one candidate.
-        near = [leaders[first + k] for k in order][:max(0, (max_evals - spent) // n_points)]
-        along = np.empty((0, n_points))
-        if near:
-            segments = np.concatenate([leader.basin.x + t * (basin.x - leader.basin.x)
-                                       for leader in near])
-            along = np.asarray(values_at(segments), dtype=float).reshape(len(near), n_points)
-            spent += len(near) * n_points
-        for leader, values in zip(near, along, strict=True):
+        # The candidates the budget allows: a segment already fetched is free; the first one
+        # the budget cannot pay for ends the list.
+        near: list[int] = []  # leader numbers
+        to_fetch: list[tuple[int, int]] = []
+        affordable = max(0, (max_evals - spent) // n_points)
+        for c in candidates(k, lead_units[:n_lead], lead_f[:n_lead]):
+            pair = (k, lead_pos[c])
+            if pair not in cache:
+                if len(to_fetch) == affordable:
+                    break
+                to_fetch.append(pair)
+            near.append(int(c))
+        if to_fetch:
+            if optimistic:
+                prefetch(k, to_fetch, max(len(to_fetch), affordable // 2))
+            else:
+                fetch(to_fetch)
+        for c in near:
+            leader, values = leaders[c], cache[(k, lead_pos[c])]
             top = max(basin.f, leader.basin.f)
             tol = ftol * max(1.0, abs(top))
             # Between two true minima a lower value means a basin between them, hence a barrier
@@ -170,7 +224,9 @@ def merge_minima(
             leaders.append(Merged(Basin(basin.x, basin.f, basin.index, list(basin.members)),
                                   parts=[unit]))
             lead_units[n_lead], lead_f[n_lead] = unit, basin.f
+            lead_pos.append(k)
             continue
+        optimistic = False  # minima join here: the next ones' leaders cannot be guessed
         joined.basin.members.extend(basin.members)
         joined.parts.append(unit)
     for m in leaders:
