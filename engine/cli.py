@@ -61,8 +61,9 @@ from engine.problem import load_callable
 from engine.progress import make_progress
 from engine.results import attempts
 from engine.results.array_merge import merge_journals
-from engine.results.journal import JournalNotEmptyError, refuse_to_overwrite
+from engine.results.journal import JournalNotEmptyError
 from engine.results.outputs import atomic_write_text, check_writable, write_result_dir
+from engine.results.rundir import has_history, refuse_to_overwrite
 from engine.results.types import MultistartResult
 from engine.session import StartPlan
 
@@ -281,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
         progress = (make_progress(True) if args.progress_every is None
                     else make_progress(True, interval=args.progress_every))
     if not args.resume and not args.force:  # before a cluster starts, as for a bad config
-        refuse_to_overwrite(out_dir / "journal.jsonl")
+        refuse_to_overwrite(out_dir)
     kind = config.cluster.get("kind", "local")
     attempt = attempts.begin(out_dir, kind=kind, resume=args.resume, command=list(sys.argv))
     with _StopSignals(progress) as signals, _ClusterLogs() as cluster_logs, \
@@ -370,7 +371,7 @@ def _array(args: argparse.Namespace) -> int:
         if not 0 <= args.task < args.tasks:
             raise ConfigError(f"--task={args.task} is not allowed; use 0 to {args.tasks - 1}")
         folder = task_dir(out_dir, args.task)
-        resume = (folder / "journal.jsonl").exists()  # a task run again continues
+        resume = has_history(folder)  # a task run again continues
         with _StopSignals(False) as signals:
             result = run_config(config, out=folder, resume=resume, client=SliceExecutor(
                 SerialExecutor(), task_slice(args.task, args.tasks)))

@@ -28,6 +28,11 @@ from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
 
 Start = tuple[int, np.ndarray]
 
+#: Runs a session holds in memory. Past them, when its journal keeps the runs on disk (Parquet
+#: segments, :mod:`engine.results.segments`), it holds only which starts are done and counters,
+#: and reads runs back from the disk when asked: the driver's memory stays flat.
+RUNS_IN_MEMORY = 100_000
+
 
 def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -> None:
     """Refuse start points outside the bounds (scipy would silently clip or leave them)."""
@@ -209,6 +214,9 @@ class Session:
         stored = [run for run in runs if self.runs.append(run)]
         if not stored:
             return
+        if (len(self.runs) > RUNS_IN_MEMORY and isinstance(self.runs, RunStore)
+                and hasattr(self.journal, "spill")):
+            self.runs = self.journal.spill(self.runs)
         sign = self.problem.sign
         self.nfev += sum(run.nfev for run in stored)
         converged = [run for run in stored if run.success]

@@ -372,6 +372,12 @@ def with_runs(minima: Sequence[Minimum], runs: Sequence[LocalRun],
     ``sign`` is -1 when maximizing (the best run is then the highest). Minima whose runs are
     not all in ``runs`` are returned as they are.
     """
+    many = getattr(runs, "best_and_nfev_many", None)
+    if many is not None:  # runs on disk: one pass over them for every minimum
+        found = many([m.starts for m in minima], sign)
+        return tuple(m if hit is None else replace(m, x0=np.array(hit[2], dtype=float),
+                                                   nfev=int(hit[1]))
+                     for m, hit in zip(minima, found, strict=True))
     by_index = getattr(runs, "best_and_nfev", None)
     table = None if by_index is not None else {r.index: r for r in runs}
     out = []
