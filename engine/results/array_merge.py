@@ -3,8 +3,8 @@
 Each task records its slice of the starts under ``OUT/tasks/task-K/`` (``runs/`` segments or
 ``journal.jsonl``). :func:`merge_journals` writes every run of every task, each start once and
 in index order, into the run history of ``OUT`` under the run's fingerprint; resuming the run
-from it then solves nothing and ranks the minima as one run would. Missing or partial tasks are tolerated: what
-they lack is reported as the starts (and tasks) still to solve.
+from it then solves nothing and ranks the minima as one run would. Missing or partial tasks
+are tolerated: what they lack is reported as the starts (and tasks) still to solve.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.exceptions import JournalError
-from engine.results.rundir import JOURNAL, has_history, open_history, read_runs, runs_dir
+from engine.results.rundir import (
+    JOURNAL,
+    has_history,
+    header,
+    open_history,
+    read_history,
+    runs_dir,
+)
 from engine.results.types import LocalRun
 
 
@@ -55,11 +62,14 @@ def merge_journals(out_dir: Path, n_tasks: int, fingerprint: str, total: int) ->
         folder = Path(out_dir) / "tasks" / f"task-{task}"
         if not has_history(folder):
             continue
-        try:
-            for run in read_runs(folder, fingerprint):
-                runs.setdefault(run.index, run)
-        except JournalError as exc:
-            raise JournalError(f"array task {task}: {exc}") from None
+        found_print = header(folder).get("fingerprint")
+        if found_print != fingerprint:
+            raise JournalError(
+                f"array task {task}: its run history in {str(folder)!r} belongs to a different "
+                f"run (fingerprint {found_print!r}, this run is {fingerprint!r}); run that task "
+                "again, or merge into another output directory")
+        for run in read_history(folder):
+            runs.setdefault(run.index, run)
         found.append(task)
     # Derived from the task histories: made afresh each merge.
     (Path(out_dir) / JOURNAL).unlink(missing_ok=True)

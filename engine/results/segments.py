@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 
 from engine.exceptions import JournalError
+from engine.results.journal import FORMAT as TAIL_FORMAT
+from engine.results.journal import Journal, JournalNotEmptyError
+from engine.results.journal import finished_starts as in_tail
 from engine.results.outputs import atomic_write_text
 from engine.results.store import _NO_ERROR, RunStore, _Interned
 from engine.results.types import LocalRun
@@ -40,9 +43,9 @@ HEADER = "header.json"
 #: Runs per segment: about 5 MB of buffer in the driver at two variables, and a segment of
 #: about 2.5 MB on disk; ten million runs make about 150 files.
 ROWS_PER_SEGMENT = 65_536
-#: A segment is sealed at least this often while runs arrive, so a killed driver loses at most
-#: this much work (an expensive objective would otherwise keep a full segment in memory).
-SECONDS_PER_SEGMENT = 30.0
+#: A segment is also sealed once its oldest run is this old (the JSONL tail of a run of
+#: expensive starts then stays short; nothing is lost on a kill either way).
+SECONDS_PER_SEGMENT = 600.0
 #: zstd level: 3 is zstd's own default, most of the ratio at a small cost in CPU.
 ZSTD_LEVEL = 3
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
@@ -123,6 +126,16 @@ class _Buffer:
     @property
     def full(self) -> bool:
         return self.n == self.x.shape[0]
+
+    def grow(self) -> None:
+        """Room for as many rows again (a batch arriving when the buffer is full)."""
+        capacity = 2 * self.x.shape[0]
+        for name, column in self.columns.items():
+            self.columns[name] = np.resize(column, capacity)
+        self.x = np.resize(self.x, (capacity, self.dim))
+        self.x0 = np.resize(self.x0, (capacity, self.dim))
+        self.message = np.resize(self.message, capacity)
+        self.error = np.resize(self.error, capacity)
 
     def add(self, run: LocalRun) -> None:
         x0 = np.asarray(run.x0, dtype=np.float64).ravel()
@@ -243,14 +256,15 @@ def table_runs(table: Any) -> Iterator[LocalRun]:
 
 
 class SegmentRuns:
-    """The runs of a run history's sealed segments, read one segment at a time.
+    """The runs of a run history: its sealed segments (read one at a time), then ``tail``.
 
-    Iterating yields :class:`LocalRun` in the order they were written (a start recorded twice
-    appears twice: the first counts); ``len`` is the number of distinct starts.
+    Iterating yields :class:`LocalRun` in the order they were written; ``len`` is the number
+    of distinct starts.
     """
 
-    def __init__(self, tables: list[Path]) -> None:
-        self.paths = tables
+    def __init__(self, paths: list[Path], tail: list[LocalRun] | None = None) -> None:
+        self.paths = paths
+        self.tail = tail or []
 
     def tables(self) -> Iterator[Any]:
         for path in self.paths:
@@ -261,23 +275,33 @@ class SegmentRuns:
     def __iter__(self) -> Iterator[LocalRun]:
         for table in self.tables():
             yield from table_runs(table)
+        yield from self.tail
 
     def __len__(self) -> int:
-        return int(np.unique(np.concatenate(
-            [t.column("index").to_numpy() for t in self.tables()] or [np.empty(0, int)])).size)
+        parts = [t.column("index").to_numpy() for t in self.tables()]
+        parts.append(np.array([r.index for r in self.tail], dtype=np.int64))
+        return int(np.unique(np.concatenate(parts)).size)
 
 
 class SegmentJournal:
-    """The run history at ``directory`` for the run identified by ``fingerprint``.
+    """A run history: sealed Parquet segments in ``directory``, the newest runs in ``tail``.
 
     Same use as :class:`~engine.results.journal.Journal`: ``completed()`` gives the runs of an
-    earlier session, ``extend(runs)`` records finished ones, ``close()`` seals the last
-    segment.
+    earlier session, ``extend(runs)`` records finished ones, ``close()`` ends the session.
+    Every run is first appended to the JSONL journal ``tail`` (flushed at once: a killed
+    driver loses at most the line it was writing, as before); once ``rows`` runs (or
+    ``seconds``) have gathered there they are sealed into a zstd Parquet segment and the tail
+    starts afresh, so the JSONL file never holds more than one segment's worth of runs. A run
+    with fewer runs than one segment never writes a segment: its history is the JSONL journal,
+    as it always was. At ``close`` the tail of a run that has sealed segments is sealed too.
 
     Parameters
     ----------
     directory : str or Path
         The folder of segments (``OUT/runs``). Created when missing.
+    tail : str or Path
+        The JSONL journal of the runs not yet sealed (``OUT/journal.jsonl``). A journal of an
+        earlier version holding every run is taken over on resume: sealed into segments.
     fingerprint : str
         Identifies the problem and options; a history written for another one is refused
         unless ``force=True``.
@@ -285,38 +309,42 @@ class SegmentJournal:
         Keep the runs already there (True) or start afresh (False, refused over finished
         starts unless ``force``: :class:`~engine.results.journal.JournalNotEmptyError`).
     force : bool
-        With ``resume``: accept another fingerprint. Without: move the folder aside to
-        ``NAME.<UTC time>`` (never deleted) and start afresh.
+        With ``resume``: accept another fingerprint. Without: move the old history aside
+        (``NAME.<UTC time>``, never deleted) and start afresh.
     meta : dict, optional
-        More keys for the header.
-    rows, seconds : int, float
-        A segment is sealed after ``rows`` runs or ``seconds`` seconds (see the module).
+        More keys for the headers.
+    rows, seconds : int, float, optional
+        A segment is sealed once ``rows`` runs, or runs ``seconds`` old, are in the tail
+        (by default :data:`ROWS_PER_SEGMENT` and :data:`SECONDS_PER_SEGMENT`).
 
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np
-    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "runs"
-    >>> with SegmentJournal(folder, "abc") as j:
-    ...     j.append(LocalRun(0, np.zeros(1), np.ones(1), 1.0, 5, 2, True, "ok"))
-    >>> [r.index for r in SegmentJournal(folder, "abc").completed()]
-    [0]
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> runs = [LocalRun(i, np.zeros(1), np.ones(1), 1.0, 5, 2, True, "ok") for i in range(3)]
+    >>> with SegmentJournal(out / "runs", out / "journal.jsonl", "abc", rows=2) as j:
+    ...     j.extend(runs)
+    >>> [p.name for p in segment_paths(out / "runs")], len(SegmentJournal(out / "runs",
+    ...     out / "journal.jsonl", "abc").completed())
+    (['part-000000.parquet', 'part-000001.parquet'], 3)
     """
 
-    def __init__(self, directory: str | Path, fingerprint: str, *, resume: bool = True,
-                 force: bool = False, meta: dict[str, Any] | None = None,
-                 rows: int = ROWS_PER_SEGMENT, seconds: float = SECONDS_PER_SEGMENT) -> None:
+    def __init__(self, directory: str | Path, tail: str | Path, fingerprint: str, *,
+                 resume: bool = True, force: bool = False, meta: dict[str, Any] | None = None,
+                 rows: int | None = None, seconds: float | None = None) -> None:
         require_pyarrow("a Parquet run history")
         if not isinstance(directory, (str, os.PathLike)):
             raise JournalError(f"runs directory={directory!r} is not a path; give a str or "
                                "pathlib.Path such as 'out/runs'")
         self.path = Path(directory)
         self.fingerprint = fingerprint
-        self.rows = max(1, int(rows))
-        self.seconds = float(seconds)
+        self.rows = max(1, int(ROWS_PER_SEGMENT if rows is None else rows))
+        self.seconds = float(SECONDS_PER_SEGMENT if seconds is None else seconds)
+        self.meta = dict(meta or {})
         self._buffer: _Buffer | None = None
         self._sealed_at = time.monotonic()
         self._dim: int | None = None
-        #: (min index, max index, path) of each sealed segment: where to look a start up.
+        #: (lowest, highest start index, path) of each sealed segment: where a start is.
         self._ranges: list[tuple[int, int, Path]] = []
         self._next = 0
         if self.path.exists() and not self.path.is_dir():
@@ -325,15 +353,17 @@ class SegmentJournal:
         existing = finished_starts(self.path) > 0 or (self.path / HEADER).is_file()
         if existing and resume:
             self._check_header(force)
-        else:
-            if existing:
-                self._keep_finished_starts(force)
+        elif existing:
+            self._keep_finished_starts(force, Path(tail))
+        # The tail refuses, or moves aside, an old journal as a Journal always has.
+        self._tail = Journal(tail, fingerprint, resume=resume, force=force, meta=meta)
+        if not resume or not (self.path / HEADER).is_file():
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise JournalError(f"runs directory {str(self.path)!r} cannot be created "
                                    f"({exc.strerror}); choose a writable location") from None
-            header = {"format": FORMAT, "fingerprint": fingerprint, **(meta or {})}
+            header = {"format": FORMAT, "fingerprint": fingerprint, **self.meta}
             atomic_write_text(self.path / HEADER, json.dumps(header) + "\n")
         for stale in self.path.glob(".part-*.tmp"):  # a segment a killed driver was writing
             stale.unlink(missing_ok=True)
@@ -342,12 +372,34 @@ class SegmentJournal:
             if found is not None:
                 lo, hi, self._dim = found
                 self._ranges.append((lo, hi, path))
-        self._completed = SegmentRuns(self.sealed())
         numbers = [segment_number(p.with_suffix("")) if p.suffix == ".torn" else
                    segment_number(p) for p in self.path.glob("part-*")]
         self._next = max((n for n in numbers if n is not None), default=-1) + 1
+        self._completed = SegmentRuns(self.sealed(), self._take_over_tail())
 
     # ------------------------------------------------------------------ opening
+
+    def _take_over_tail(self) -> list[LocalRun]:
+        """The tail's runs not sealed yet, back in the buffer (sealed when it fills: a long
+        JSONL journal of an earlier version becomes segments); returns them."""
+        runs = self._tail.completed()
+        if not len(runs):
+            return []
+        sealed = sealed_indices(self.path)
+        fresh = [run for run in runs if not sealed.size
+                 or sealed[min(np.searchsorted(sealed, run.index), sealed.size - 1)] != run.index]
+        self._tail.release()  # its store is not needed again
+        n_sealed = self._next
+        kept: list[LocalRun] = []
+        for run in fresh:
+            self._add(run)
+            kept.append(run)
+            if self._buffer is not None and self._buffer.full:
+                self._seal()
+                kept = []
+        if self._next != n_sealed or len(fresh) != len(runs):
+            self._rotate_tail(kept)
+        return fresh
 
     def _check_header(self, force: bool) -> None:
         try:
@@ -366,15 +418,13 @@ class SegmentJournal:
                 "solver or dedup options changed. Use another output directory, or --force to "
                 "resume from it anyway")
 
-    def _keep_finished_starts(self, force: bool) -> None:
-        from engine.results.journal import JournalNotEmptyError
-
-        n_done = finished_starts(self.path)
-        if n_done == 0:
-            return
+    def _keep_finished_starts(self, force: bool, tail: Path) -> None:
+        n_done = finished_starts(self.path) + in_tail(tail)
+        if not n_done:
+            return  # a header, no run: it is written afresh
         if not force:
-            raise JournalNotEmptyError(f"{n_done} finished starts in {self.path}: add --resume "
-                                       "to continue or --force to start over")
+            raise JournalNotEmptyError(f"{n_done} finished starts in {self.path.parent}: add "
+                                       "--resume to continue or --force to start over")
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.{stamp}")
         number = 1
@@ -388,8 +438,8 @@ class SegmentJournal:
                 f"run history {str(self.path)!r} cannot be moved aside to {str(aside)!r} "
                 f"({exc.strerror or exc}); move it yourself, or choose another output "
                 "directory") from None
-        warnings.warn(f"moved the run history of the previous run ({n_done} finished starts) "
-                      f"to {aside}", RuntimeWarning, stacklevel=4)
+        warnings.warn(f"moved the run history of the previous run ({n_done} finished "
+                      f"starts) to {aside}", RuntimeWarning, stacklevel=4)
 
     # ------------------------------------------------------------------ the journal's API
 
@@ -402,42 +452,72 @@ class SegmentJournal:
         self.extend([run])
 
     def extend(self, runs: Iterable[LocalRun]) -> None:
-        """Record finished runs; a segment is sealed when full or old enough."""
+        """Record finished runs: in the JSONL tail at once, in a segment when it is due."""
+        runs = list(runs)
+        if not runs:
+            return
+        self._tail.extend(runs)
         for run in runs:
-            if self._buffer is None:
-                if self._dim is None:
-                    self._dim = int(np.asarray(run.x0).size)
-                self._buffer = _Buffer(self._dim, self.rows)
-                self._sealed_at = time.monotonic()
-            self._buffer.add(run)
-            if self._buffer.full:
-                self.flush()
-        if (self._buffer is not None and self._buffer.n
-                and time.monotonic() - self._sealed_at >= self.seconds):
+            self._add(run)
+        if self._buffer is not None and (
+                self._buffer.n >= self.rows
+                or time.monotonic() - self._sealed_at >= self.seconds):
             self.flush()
 
+    def _add(self, run: LocalRun) -> None:
+        if self._buffer is None:
+            if self._dim is None:
+                self._dim = int(np.asarray(run.x0).size)
+            # Room for a whole task's batch past the segment's size: sealed right after.
+            self._buffer = _Buffer(self._dim, self.rows)
+            self._sealed_at = time.monotonic()
+        if self._buffer.full:
+            self._buffer.grow()
+        self._buffer.add(run)
+
     def flush(self) -> None:
-        """Seal the buffered runs into a segment now (nothing when none are buffered)."""
-        buffer, self._buffer = self._buffer, None
-        self._sealed_at = time.monotonic()
-        if buffer is None or buffer.n == 0:
+        """Seal the runs of the tail into a segment now, and start the tail afresh."""
+        if self._buffer is None or not self._buffer.n:
             return
+        self._seal()
+        self._rotate_tail([])
+
+    def _seal(self) -> None:
+        buffer = self._buffer
+        assert buffer is not None
         path = self.path / f"part-{self._next:06d}.parquet"
         try:
             write_segment(buffer.table(), path)
         except OSError as exc:
-            self._buffer = buffer  # kept: a later flush (after space is freed) may succeed
             raise JournalError(
                 f"writing run history segment {str(path)!r} failed ({exc.strerror or exc}): "
-                "the disk may be full or read-only. Every segment written before is kept; free"
-                " space (or move the output directory) and continue with --resume") from None
+                "the disk may be full or read-only. Every run is still in the journal "
+                f"{str(self._tail.path)!r}; free space (or move the output directory) and "
+                "continue with --resume") from None
         index = buffer.columns["index"][: buffer.n]
         self._ranges.append((int(index.min()), int(index.max()), path))
         self._next += 1
+        self._buffer = None
+        self._sealed_at = time.monotonic()
+
+    def _rotate_tail(self, runs: list[LocalRun]) -> None:
+        """Replace the tail by its header and ``runs`` (atomically: a crash leaves the old
+        tail, whose runs are also in a segment; the first record of a start counts)."""
+        path = self._tail.path
+        self._tail.close()
+        header = {"format": TAIL_FORMAT, "fingerprint": self.fingerprint, **self.meta}
+        lines = [json.dumps(header, separators=(",", ":"))]
+        lines += [json.dumps(run.to_dict(), separators=(",", ":")) for run in runs]
+        atomic_write_text(path, "\n".join(lines) + "\n")
+        self._tail = Journal(path, self.fingerprint, resume=True, force=True)
+        self._tail.release()
 
     def close(self) -> None:
-        """Seal the last segment."""
-        self.flush()
+        """End the session: a run that has sealed segments seals its tail too (its history is
+        then all Parquet); a smaller run keeps its runs in the JSONL journal."""
+        if self._ranges:
+            self.flush()
+        self._tail.close()
 
     def __enter__(self) -> SegmentJournal:
         return self
@@ -452,16 +532,11 @@ class SegmentJournal:
         return self._dim
 
     def sealed(self) -> list[Path]:
-        """The segments written so far (the runs still buffered are not in any)."""
+        """The segments written so far (the runs of the tail are not in any)."""
         return [path for _, _, path in self._ranges]
 
-    def pending(self) -> list[LocalRun]:
-        """The runs not yet sealed in a segment."""
-        buffer = self._buffer
-        return [] if buffer is None else [buffer.run_at(row) for row in range(buffer.n)]
-
     def pending_table(self) -> Any | None:
-        """The runs not yet sealed, as an Arrow table (None when there are none)."""
+        """The runs of the tail, as an Arrow table (None when there are none)."""
         return None if self._buffer is None or not self._buffer.n else self._buffer.table()
 
     def get(self, index: int) -> LocalRun | None:
@@ -518,16 +593,21 @@ def _read_rows(path: Path, index: int) -> Any | None:
 
 
 def finished_starts(directory: str | Path) -> int:
-    """How many distinct starts the run history at ``directory`` records (0 when none).
+    """How many distinct starts the segments in ``directory`` record (0 when none).
 
     Examples
     --------
     >>> finished_starts("no-such-folder")
     0
     """
+    return int(sealed_indices(directory).size)
+
+
+def sealed_indices(directory: str | Path) -> np.ndarray:
+    """The distinct start indices of the readable segments in ``directory``, ascending."""
     paths = segment_paths(directory)
     if not paths or not have_pyarrow():
-        return 0
+        return np.empty(0, dtype=np.int64)
     import pyarrow.parquet as pq
 
     indices = []
@@ -536,4 +616,4 @@ def finished_starts(directory: str | Path) -> int:
             indices.append(pq.read_table(path, columns=["index"]).column("index").to_numpy())
         except (OSError, ValueError):
             continue  # torn: its starts are not finished
-    return int(np.unique(np.concatenate(indices)).size) if indices else 0
+    return np.unique(np.concatenate(indices)) if indices else np.empty(0, dtype=np.int64)
