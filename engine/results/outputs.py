@@ -146,8 +146,13 @@ def _runs_csv(result: MultistartResult) -> str:
 def write_result_dir(
     result: MultistartResult, directory: Path, runs_csv: bool = True
 ) -> dict[str, Path]:
-    """Write ``result.json``, ``minima.csv`` (and ``runs.csv``); return their paths."""
+    """Write ``result.json``, ``minima.csv`` (and ``runs.csv``); return their paths.
+
+    ``runs.csv`` is written only for runs held in memory: the runs of a big run stay in its
+    Parquet segments (``runs/``), and ``multistart export DIR --csv`` writes them as CSV.
+    """
     directory = Path(directory)
+    runs_csv = runs_csv and not hasattr(result.runs, "tables")
     written = {
         "result.json": atomic_write_text(
             directory / "result.json", json.dumps(result.to_dict(), indent=1) + "\n"

@@ -16,6 +16,7 @@ import numpy as np
 from engine.results.types import LocalRun, stopped_by_budget
 
 if TYPE_CHECKING:
+    from engine.results.history import RunHistory
     from engine.results.segments import SegmentJournal
     from engine.results.store import RunStore
 
@@ -33,11 +34,12 @@ class RunsOnDisk(Sequence[LocalRun]):
 
     Parameters
     ----------
-    journal : SegmentJournal
-        Where the runs are (its sealed segments and the runs it still buffers).
+    journal : SegmentJournal or RunHistory
+        Where the runs are: its ``sealed()`` segments, its ``pending_table()`` of runs not
+        in a segment, and ``get(index)``.
     """
 
-    def __init__(self, journal: SegmentJournal) -> None:
+    def __init__(self, journal: SegmentJournal | RunHistory) -> None:
         self.journal = journal
         self._bits = np.zeros(0, dtype=np.uint8)  # bit i: start i is recorded
         self._n = 0
@@ -62,6 +64,25 @@ class RunsOnDisk(Sequence[LocalRun]):
         view._n_success = store.n_success
         view._n_budget = store.n_stopped
         view._dim = store.dim
+        return view
+
+    @classmethod
+    def of_history(cls, history: Any) -> RunsOnDisk:
+        """A view of the runs of a finished history (a
+        :class:`~engine.results.history.RunHistory`), counted in one pass over them."""
+        view = cls(history)
+        for table in view.tables():
+            index = table.column("index").to_numpy()
+            view._mark(index)
+            view._highest = max(view._highest, int(index.max()))
+            view._n += len(index)
+            view._nfev += int(table.column("nfev").to_numpy().sum())
+            view._nit += int(table.column("nit").to_numpy().sum())
+            success = table.column("success").to_numpy(zero_copy_only=False)
+            view._n_success += int(success.sum())
+            view._n_budget += sum(stopped_by_budget(e) for e in
+                                  table.column("error").filter(~success).to_pylist())
+            view._dim = len([n for n in table.schema.names if n.startswith("x0_")])
         return view
 
     # ------------------------------------------------------------------ recording

@@ -686,6 +686,28 @@ class MultistartResult:
             raise ValueError(f"to_frame(what={what!r}): use 'minima' or 'runs'")
         return pd.DataFrame(rows)
 
+    def runs_frame(self, columns: list[str] | None = None) -> Any:
+        """Every run as a pandas DataFrame, by start index: ``index, fun, nfev, nit, success,
+        in_bounds, time, message, error`` and ``x_0..`` (solution), ``x0_0..`` (start).
+
+        The runs of a big run are read from its Parquet segments (``columns`` then reads
+        only those); a small one's from memory. Needs pandas and pyarrow
+        (``pip install 'multistart-engine[runs]'``).
+        """
+        from engine.results.history import _frame, runs_table
+
+        tables = getattr(self.runs, "tables", None)
+        if tables is not None:
+            import pyarrow as pa
+
+            parts = list(tables())
+            table = pa.concat_tables(parts) if parts else runs_table([])
+        else:
+            table = runs_table(list(self.runs))
+        if columns is not None:
+            table = table.select(["index", *[c for c in columns if c != "index"]])
+        return _frame(table)
+
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename).
 
