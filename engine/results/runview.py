@@ -147,6 +147,8 @@ class RunsOnDisk(Sequence[LocalRun]):
             if table is None or not table.num_rows:
                 continue
             index = table.column("index").to_numpy()
+            if index.max() >= seen.size:  # a history being counted: its size is not known
+                seen = np.concatenate([seen, np.zeros(int(index.max()) + 1 - seen.size, bool)])
             first = ~seen[index]
             first &= _first_occurrence(index)
             seen[index] = True

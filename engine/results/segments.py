@@ -49,10 +49,10 @@ SECONDS_PER_SEGMENT = 600.0
 #: zstd level: 3 is zstd's own default, most of the ratio at a small cost in CPU.
 ZSTD_LEVEL = 3
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
-#: The scalar columns of a segment, in order, with their Arrow types (``time`` as float32:
-#: microseconds are plenty for a wall time, and it halves the column).
+#: The scalar columns of a segment, in order, with their types (all as the run has them, so
+#: a resumed run is the run that was recorded, to the bit).
 _SCALARS = (("index", "int64"), ("fun", "float64"), ("nfev", "int64"), ("nit", "int64"),
-            ("success", "bool"), ("in_bounds", "bool"), ("time", "float32"))
+            ("success", "bool"), ("in_bounds", "bool"), ("time", "float64"))
 
 
 def have_pyarrow() -> bool:
@@ -126,16 +126,6 @@ class _Buffer:
     @property
     def full(self) -> bool:
         return self.n == self.x.shape[0]
-
-    def grow(self) -> None:
-        """Room for as many rows again (a batch arriving when the buffer is full)."""
-        capacity = 2 * self.x.shape[0]
-        for name, column in self.columns.items():
-            self.columns[name] = np.resize(column, capacity)
-        self.x = np.resize(self.x, (capacity, self.dim))
-        self.x0 = np.resize(self.x0, (capacity, self.dim))
-        self.message = np.resize(self.message, capacity)
-        self.error = np.resize(self.error, capacity)
 
     def add(self, run: LocalRun) -> None:
         x0 = np.asarray(run.x0, dtype=np.float64).ravel()
@@ -457,23 +447,27 @@ class SegmentJournal:
         if not runs:
             return
         self._tail.extend(runs)
+        sealed = self._next
         for run in runs:
             self._add(run)
-        if self._buffer is not None and (
-                self._buffer.n >= self.rows
-                or time.monotonic() - self._sealed_at >= self.seconds):
-            self.flush()
+            if self._buffer is not None and self._buffer.n >= self.rows:
+                self._seal()
+        if self._buffer is not None and time.monotonic() - self._sealed_at >= self.seconds:
+            self._seal()
+        if self._next != sealed:  # the tail keeps only the runs no segment holds
+            self._rotate_tail(self._buffered())
 
     def _add(self, run: LocalRun) -> None:
         if self._buffer is None:
             if self._dim is None:
                 self._dim = int(np.asarray(run.x0).size)
-            # Room for a whole task's batch past the segment's size: sealed right after.
             self._buffer = _Buffer(self._dim, self.rows)
             self._sealed_at = time.monotonic()
-        if self._buffer.full:
-            self._buffer.grow()
         self._buffer.add(run)
+
+    def _buffered(self) -> list[LocalRun]:
+        buffer = self._buffer
+        return [] if buffer is None else [buffer.run_at(row) for row in range(buffer.n)]
 
     def flush(self) -> None:
         """Seal the runs of the tail into a segment now, and start the tail afresh."""
