@@ -265,7 +265,7 @@ def _relabelling_notes(problem: Problem, minima: tuple[Minimum, ...],
     relabelled: set[int] | None = None
     if hasattr(runs, "tables"):  # runs on disk: one pass over their messages, not one per run
         relabelled = set()
-        for table in runs.tables():
+        for table in runs.tables(["message"]):
             marked = [RELABELLED in text for text in table.column("message").to_pylist()]
             relabelled.update(table.column("index").to_numpy()[marked].tolist())
     noted = []

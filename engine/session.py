@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from engine.basins import Basin, BasinSet
+from engine.compact_basins import CompactBasinSet
 from engine.exceptions import ProblemError
 from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum, stopped_by_budget, with_runs
+from engine.results.types import LocalRun, Minimum, StartList, stopped_by_budget, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
 
@@ -94,7 +95,8 @@ def as_minima(basins: list[Basin], sign: float,
     evaluations (a :class:`MultistartResult` fills them from its own runs otherwise).
     """
     minima = tuple(
-        Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members), starts=tuple(b.members))
+        Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members),
+                starts=b.members if isinstance(b.members, StartList) else tuple(b.members))
         for b in basins
     )
     return minima if runs is None else with_runs(minima, runs, sign)
@@ -217,6 +219,7 @@ class Session:
         if (len(self.runs) > RUNS_IN_MEMORY and isinstance(self.runs, RunStore)
                 and hasattr(self.journal, "spill")):
             self.runs = self.journal.spill(self.runs)
+            self.online = CompactBasinSet.of(self.online)
         sign = self.problem.sign
         self.nfev += sum(run.nfev for run in stored)
         converged = [run for run in stored if run.success]

@@ -132,20 +132,27 @@ class RunsOnDisk(Sequence[LocalRun]):
         return index >= 0 and (index >> 3) < self._bits.size and bool(
             self._bits[index >> 3] >> (index & 7) & 1)
 
-    def tables(self) -> Iterator[Any]:
-        """The runs as Arrow tables: each sealed segment, then the runs still buffered.
+    def tables(self, columns: list[str] | None = None) -> Iterator[Any]:
+        """The runs as Arrow tables: each sealed segment, then the runs still buffered;
+        ``columns`` reads only those (``index`` is always read).
 
         A start recorded twice (a task re-run after a lost worker) appears once: only the
         first record counts, as in the store.
         """
         from engine.results.segments import read_segment
 
+        if columns is not None:
+            columns = ["index", *[c for c in columns if c != "index"]]
+
         seen = np.zeros(self._bits.size * 8, dtype=bool)
         sources = [*self.journal.sealed(), None]
         for path in sources:
-            table = self.journal.pending_table() if path is None else read_segment(path)
+            table = (self.journal.pending_table() if path is None
+                     else read_segment(path, columns))
             if table is None or not table.num_rows:
                 continue
+            if columns is not None and table.num_columns != len(columns):
+                table = table.select(columns)
             index = table.column("index").to_numpy()
             if index.max() >= seen.size:  # a history being counted: its size is not known
                 seen = np.concatenate([seen, np.zeros(int(index.max()) + 1 - seen.size, bool)])
@@ -228,20 +235,21 @@ class RunsOnDisk(Sequence[LocalRun]):
         """One column over every run, in start-index order (read from the segments)."""
         if name in ("x", "x0"):
             dim = self._dim or 0
-            parts = [np.column_stack([t.column(f"{name}_{j}").to_numpy() for j in range(dim)])
-                     .reshape(-1, dim) for t in self.tables()]
+            names = [f"{name}_{j}" for j in range(dim)]
+            parts = [np.column_stack([t.column(c).to_numpy() for c in names]).reshape(-1, dim)
+                     for t in self.tables(names)]
             index = self._index_parts()
             if not parts:
                 return np.empty((0, dim))
             return np.concatenate(parts)[np.argsort(index, kind="stable")]
-        parts = [t.column(name).to_numpy(zero_copy_only=False) for t in self.tables()]
+        parts = [t.column(name).to_numpy(zero_copy_only=False) for t in self.tables([name])]
         if not parts:
             return np.empty(0)
         values = np.concatenate(parts)
         return values[np.argsort(self._index_parts(), kind="stable")]
 
     def _index_parts(self) -> np.ndarray:
-        parts = [t.column("index").to_numpy() for t in self.tables()]
+        parts = [t.column("index").to_numpy() for t in self.tables(["index"])]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     @property
@@ -275,7 +283,7 @@ class RunsOnDisk(Sequence[LocalRun]):
     def failures(self) -> dict[str, int]:
         """Failed runs counted by reason (error type, else message), most common first."""
         counts: dict[str, int] = {}
-        for table in self.tables():
+        for table in self.tables(["success", "error", "message"]):
             failed = table.filter(np.logical_not(table.column("success").to_numpy(
                 zero_copy_only=False)))
             for error, message in zip(failed.column("error").to_pylist(),
@@ -298,43 +306,64 @@ class RunsOnDisk(Sequence[LocalRun]):
         ``x0``; None for a group whose runs are not all recorded. One pass over the segments
         for all groups: the end of a big run reads the minima, not run by run."""
         sizes = np.array([len(g) for g in groups], dtype=np.int64)
-        members = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups]
-                                 ) if len(groups) else np.empty(0, np.int64)
-        labels = np.repeat(np.arange(len(groups)), sizes)
-        order = np.argsort(members, kind="stable")
-        members, labels = members[order], labels[order]
+        arrays = [np.asarray(g, dtype=np.int64) for g in groups]  # a StartList: no copy
+        if len(groups) > 64:
+            # Many minima: one sorted array of every member with its minimum's number.
+            members = np.concatenate(arrays)
+            labels = np.repeat(np.arange(len(groups), dtype=np.int32), sizes)
+            order = np.argsort(members, kind="stable")
+            sorted_groups = [(members[order], labels[order])]
+        else:
+            # Few (the usual case): each minimum's own members, already in memory, no copy.
+            sorted_groups = [(np.sort(a) if a.size > 1 and (np.diff(a) < 0).any() else a,
+                              np.full(1, g, dtype=np.int32)) for g, a in enumerate(arrays)]
         matched = np.zeros(len(groups), dtype=np.int64)
         nfev = np.zeros(len(groups), dtype=np.int64)
         best_value = np.full(len(groups), np.inf)
         best_index = np.full(len(groups), -1, dtype=np.int64)
         best_x0: dict[int, np.ndarray] = {}
         dim = self._dim or 0
-        for table in self.tables():
+        wanted = ["fun", "nfev", *[f"x0_{j}" for j in range(dim)]]
+        for table in self.tables(wanted):
             index = table.column("index").to_numpy()
-            at = np.searchsorted(members, index)
-            hit = at < members.size
-            hit[hit] = members[at[hit]] == index[hit]
-            if not hit.any():
-                continue
-            rows = np.flatnonzero(hit)
-            label = labels[at[rows]]
-            value = sign * table.column("fun").to_numpy()[rows]
-            value = np.where(np.isnan(value), np.inf, value)
-            np.add.at(matched, label, 1)
-            np.add.at(nfev, label, table.column("nfev").to_numpy()[rows])
-            # Within this table: the best row of each label (value, then start index).
-            ranked = np.lexsort((index[rows], value, label))
-            first = ranked[np.r_[True, label[ranked][1:] != label[ranked][:-1]]]
-            for row in first:
-                g = int(label[row])
-                key = (float(value[row]), int(index[rows[row]]))
-                if best_index[g] < 0 or key < (best_value[g], int(best_index[g])):
-                    best_value[g], best_index[g] = key
-                    best_x0[g] = np.array([table.column(f"x0_{j}")[int(rows[row])].as_py()
-                                           for j in range(dim)], dtype=float)
+            fun = table.column("fun").to_numpy()
+            evaluations = table.column("nfev").to_numpy()
+            for members, labels in sorted_groups:
+                if not members.size:
+                    continue
+                at = np.searchsorted(members, index)
+                hit = at < members.size
+                hit[hit] = members[at[hit]] == index[hit]
+                if not hit.any():
+                    continue
+                rows = np.flatnonzero(hit)
+                label = labels[at[rows]] if labels.size > 1 else np.full(rows.size, labels[0])
+                value = sign * fun[rows]
+                value = np.where(np.isnan(value), np.inf, value)
+                np.add.at(matched, label, 1)
+                np.add.at(nfev, label, evaluations[rows])
+                # Within this table: the best row of each label (value, then start index).
+                ranked = np.lexsort((index[rows], value, label))
+                first = ranked[np.r_[True, label[ranked][1:] != label[ranked][:-1]]]
+                for row in first:
+                    g = int(label[row])
+                    key = (float(value[row]), int(index[rows[row]]))
+                    if best_index[g] < 0 or key < (best_value[g], int(best_index[g])):
+                        best_value[g], best_index[g] = key
+                        best_x0[g] = np.array([table.column(f"x0_{j}")[int(rows[row])].as_py()
+                                               for j in range(dim)], dtype=float)
+        _give_back_memory()
         return [(int(best_index[g]), int(nfev[g]), best_x0[g])
                 if matched[g] == sizes[g] and sizes[g] and g in best_x0 else None
                 for g in range(len(groups))]
+
+
+def _give_back_memory() -> None:
+    """Return the memory of the tables just read to the system: Arrow's allocator keeps
+    freed memory for reuse, which after a pass over every run is a driver's peak."""
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
 
 
 def _first_occurrence(index: np.ndarray) -> np.ndarray:

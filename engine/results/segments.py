@@ -203,8 +203,9 @@ def write_segment(table: Any, path: Path) -> Path:
     return path
 
 
-def read_segment(path: Path) -> Any | None:
-    """The table of the segment at ``path``; None, with a warning, when it cannot be read.
+def read_segment(path: Path, columns: list[str] | None = None) -> Any | None:
+    """The table of the segment at ``path`` (only ``columns`` when given); None, with a
+    warning, when it cannot be read.
 
     The unreadable file is renamed ``NAME.torn`` (kept, never deleted) so that a reader of the
     folder (pandas, DuckDB) is not stopped by it; its starts are solved again on resume.
@@ -213,7 +214,7 @@ def read_segment(path: Path) -> Any | None:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=columns)
         if "index" not in table.schema.names:
             raise ValueError("no index column")
         return table
