@@ -22,6 +22,8 @@ from engine.exceptions import ProblemError
 from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
+from engine.results.runview import RunsOnDisk
+from engine.results.segments import SegmentJournal
 from engine.results.store import RunStore
 from engine.results.types import LocalRun, Minimum, StartList, stopped_by_budget, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
@@ -217,8 +219,8 @@ class Session:
         if not stored:
             return
         if (len(self.runs) > RUNS_IN_MEMORY and isinstance(self.runs, RunStore)
-                and hasattr(self.journal, "spill")):
-            self.runs = self.journal.spill(self.runs)
+                and isinstance(self.journal, SegmentJournal)):
+            self.runs = RunsOnDisk.from_store(self.runs, self.journal)
             self.online = CompactBasinSet.of(self.online)
         sign = self.problem.sign
         self.nfev += sum(run.nfev for run in stored)

@@ -170,7 +170,7 @@ def test_the_view_on_disk_answers_as_the_store_does(tmp_path):
     store = RunStore.from_runs(runs[:15])
     journal = history(tmp_path, rows=8)
     journal.extend(runs[:15])
-    view = journal.spill(store)
+    view = RunsOnDisk.from_store(store, journal)
     for run in [*runs[15:], runs[3]]:  # a start recorded twice counts once
         if view.append(run):
             journal.extend([run])

@@ -10,12 +10,14 @@ runs is queried column by column without loading it::
     frame = history.runs_frame(columns=["index", "success", "message"])  # pandas
 
 The Parquet files are also read directly by DuckDB (``SELECT ... FROM 'OUT/runs/*.parquet'``)
-and ``dask.dataframe.read_parquet("OUT/runs")``.
+and ``dask.dataframe.read_parquet("OUT/runs")`` (the runs sealed so far; the newest are in
+``journal.jsonl``, which ``runs_dataset()`` includes).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,6 +28,7 @@ import numpy as np
 
 from engine.exceptions import JournalError
 from engine.results import rundir, segments
+from engine.results.runview import RunsOnDisk
 from engine.results.types import LocalRun, MultistartResult
 
 
@@ -94,8 +97,6 @@ class RunHistory:
 
     def runs(self) -> Sequence[LocalRun]:
         """Every run as a lazy sequence (:class:`~engine.results.runview.RunsOnDisk`)."""
-        from engine.results.runview import RunsOnDisk
-
         return RunsOnDisk.of_history(self)
 
     def result(self) -> MultistartResult:
@@ -107,9 +108,7 @@ class RunHistory:
                                "has not ended); resume it, or read its runs with runs_frame()")
         result = MultistartResult.load(target)
         if len(result.runs) < result.n_starts:
-            from dataclasses import replace
-
-            result = replace(result, runs=self.runs())
+                result = dataclasses.replace(result, runs=self.runs())
         return result
 
     def runs_dataset(self) -> Any:
@@ -143,21 +142,6 @@ class RunHistory:
         table = self.runs_dataset().to_table(columns=wanted, filter=filter)
         return _frame(table)
 
-    def runs_dask(self) -> Any:
-        """The segments as a ``dask.dataframe`` (the journal's newest runs appended)."""
-        import dask.dataframe as dd
-
-        paths = [str(p) for p in self.sealed()]
-        tail = self.pending_table()
-        parts = []
-        if paths:
-            parts.append(dd.read_parquet(paths))
-        if tail is not None:
-            parts.append(dd.from_pandas(tail.to_pandas(), npartitions=1))
-        if not parts:
-            return dd.from_pandas(runs_table([]).to_pandas(), npartitions=1)
-        return parts[0] if len(parts) == 1 else dd.concat(parts)
-
     def minima_table(self) -> Any:
         """Which minimum each successful start ended in: an Arrow table ``index, minimum``
         (``minimum`` is the rank in ``result.json``, 1 = best), to join with the runs."""
@@ -181,8 +165,6 @@ class RunHistory:
 
     def runs_dataset_tables(self) -> Iterator[Any]:
         """The runs as Arrow tables, segment by segment, each start once (the first)."""
-        from engine.results.runview import RunsOnDisk
-
         yield from RunsOnDisk.of_history(self).tables()
 
 

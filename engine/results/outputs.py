@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from engine.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -91,8 +93,6 @@ def atomic_write_json(path: Path, data: Any) -> Path:
 
 def _write_ints(handle: Any, values: Any) -> None:
     """``values`` (integers) as a JSON list, 65536 at a time."""
-    import numpy as np
-
     values = np.asarray(values)
     handle.write("[")
     for start in range(0, values.size, 65536):

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
+from engine.results.segments import SegmentJournal, read_segment, table_runs
+from engine.results.store import RunStore
 from engine.results.types import LocalRun, stopped_by_budget
 
 if TYPE_CHECKING:
     from engine.results.history import RunHistory
-    from engine.results.segments import SegmentJournal
-    from engine.results.store import RunStore
 
 #: Columns read for the aggregates (never the points unless asked for).
 _COUNTS = ["index", "fun", "nfev", "success", "error", "message"]
@@ -139,8 +139,6 @@ class RunsOnDisk(Sequence[LocalRun]):
         A start recorded twice (a task re-run after a lost worker) appears once: only the
         first record counts, as in the store.
         """
-        from engine.results.segments import read_segment
-
         if columns is not None:
             columns = ["index", *[c for c in columns if c != "index"]]
 
@@ -162,8 +160,6 @@ class RunsOnDisk(Sequence[LocalRun]):
             yield table if first.all() else table.filter(first)
 
     def __iter__(self) -> Iterator[LocalRun]:
-        from engine.results.segments import table_runs
-
         for table in self.tables():
             yield from table_runs(table)
 

@@ -35,7 +35,7 @@ from engine.results.journal import FORMAT as TAIL_FORMAT
 from engine.results.journal import Journal, JournalNotEmptyError
 from engine.results.journal import finished_starts as in_tail
 from engine.results.outputs import atomic_write_text
-from engine.results.store import _NO_ERROR, RunStore, _Interned
+from engine.results.store import _NO_ERROR, _Interned
 from engine.results.types import LocalRun
 
 FORMAT = "multistart-segments/1"
@@ -546,12 +546,6 @@ class SegmentJournal:
             if row is not None:
                 return self._buffer.run_at(row)
         return None
-
-    def spill(self, store: RunStore) -> Any:
-        """A view of every run recorded (as ``store`` has them), held on disk from now on."""
-        from engine.results.runview import RunsOnDisk
-
-        return RunsOnDisk.from_store(store, self)
 
 
 def _index_range(path: Path) -> tuple[int, int, int] | None:

@@ -753,19 +753,29 @@ class MultistartResult:
         only those); a small one's from memory. Needs pandas and pyarrow
         (``pip install 'multistart-engine[runs]'``).
         """
-        from engine.results.history import _frame, runs_table
-
         tables = getattr(self.runs, "tables", None)
-        if tables is not None:
+        if tables is not None:  # on disk: the columns asked for, segment by segment
             import pyarrow as pa
 
-            parts = list(tables())
-            table = pa.concat_tables(parts) if parts else runs_table([])
-        else:
-            table = runs_table(list(self.runs))
-        if columns is not None:
-            table = table.select(["index", *[c for c in columns if c != "index"]])
-        return _frame(table)
+            wanted = None if columns is None else ["index", *[c for c in columns
+                                                               if c != "index"]]
+            frame = pa.concat_tables(list(tables(wanted))).to_pandas()
+            return frame.sort_values("index", kind="stable").reset_index(drop=True)
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("runs_frame() needs pandas: pip install "
+                              "'multistart-engine[pandas]'") from None
+        dim = len(self.runs[0].x0) if len(self.runs) else 0
+        rows = [(r.index, r.fun, r.nfev, r.nit, r.success, r.in_bounds, r.time, r.message,
+                 r.error, *np.asarray(r.x, dtype=float), *np.asarray(r.x0, dtype=float))
+                for r in self.runs]
+        names = ["index", "fun", "nfev", "nit", "success", "in_bounds", "time", "message",
+                 "error", *[f"x_{j}" for j in range(dim)], *[f"x0_{j}" for j in range(dim)]]
+        frame = pd.DataFrame(rows, columns=names).sort_values("index", kind="stable")
+        frame = frame.reset_index(drop=True)
+        return frame if columns is None else frame[["index", *[c for c in columns
+                                                                 if c != "index"]]]
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename).
