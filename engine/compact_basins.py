@@ -16,9 +16,13 @@ import numpy as np
 from engine.basins import Basin, BasinSet
 from engine.results.types import StartList
 
+#: Start indices below this fit the 4-byte arrays members are kept in at first.
+_INT32 = 2**31 - 1
+
 
 class CompactBasinSet(BasinSet):
-    """A :class:`BasinSet` holding member starts in ``array('q')``; see the module.
+    """A :class:`BasinSet` holding member starts in ``array('i')`` (``'q'`` past 2**31 - 1);
+    see the module.
 
     Examples
     --------
@@ -29,24 +33,46 @@ class CompactBasinSet(BasinSet):
     [(0, 2), (1,)]
     """
 
+    _code = "i"
+
     @classmethod
     def of(cls, online: BasinSet) -> CompactBasinSet:
         """``online`` itself, its members moved into arrays (the set is taken over)."""
         compact = cls.__new__(cls)
         compact.__dict__.update(online.__dict__)
+        top = max((max(b.members) for b in compact._basins if b.members), default=0)
+        compact._code = "i" if top <= _INT32 else "q"
         for basin in compact._basins:
-            basin.members = array("q", basin.members)
+            basin.members = array(compact._code, basin.members)
         return compact
 
+    def _room_for(self, top: int) -> None:
+        """Move every minimum's members to 8-byte arrays before a start past 2**31 - 1."""
+        if top > _INT32 and self._code == "i":
+            self._code = "q"
+            for basin in self._basins:
+                basin.members = array("q", basin.members)
+
+    def add(self, index: int, x: np.ndarray, f: float) -> int:
+        self._room_for(int(index))
+        return super().add(index, x, f)
+
+    def _join_bulk(self, ids: np.ndarray, indices: np.ndarray, points: np.ndarray,
+                   values: np.ndarray) -> None:
+        if len(indices):
+            self._room_for(int(np.max(indices)))
+        super()._join_bulk(ids, indices, points, values)
+
     def _append(self, index: int, x: np.ndarray, unit: np.ndarray, f: float) -> int:
+        self._room_for(int(index))
         basin_id = super()._append(index, x, unit, f)
         basin = self._basins[basin_id]
-        basin.members = array("q", basin.members)
+        basin.members = array(self._code, basin.members)
         return basin_id
 
     def basins(self) -> list[Basin]:
         """The minima, best value first (ties by start index), members ascending."""
         ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
-        return [Basin(b.x, b.f, b.index,
-                      StartList(np.sort(np.frombuffer(b.members, dtype=np.int64))))
+        dtype = np.int32 if self._code == "i" else np.int64
+        return [Basin(b.x, b.f, b.index, StartList(np.sort(np.frombuffer(b.members, dtype))))
                 for b in ordered]

@@ -384,3 +384,33 @@ def test_no_history_is_a_clear_error(tmp_path):
     with pytest.raises(engine.JournalError, match="holds no run history"):
         engine.load(tmp_path)
     shutil.rmtree(tmp_path)
+
+
+# ------------------------------------------------------------------ compact minima
+
+
+def test_compact_minima_equal_the_plain_ones_and_hold_starts_past_int32():
+    from engine.basins import BasinSet
+    from engine.compact_basins import CompactBasinSet
+    from engine.results.types import StartList
+
+    rng = np.random.default_rng(4)
+    centres = np.array([[0.1, 0.1], [0.5, 0.9], [0.9, 0.2]])
+    labels = rng.integers(0, 3, 300)
+    points = centres[labels] + rng.uniform(-1e-6, 1e-6, (300, 2))
+    values = labels.astype(float)
+    plain = BasinSet(np.zeros(2), np.ones(2))
+    plain.add_many(np.arange(100), points[:100], values[:100])
+    compact = CompactBasinSet.of(plain)
+    plain.add_many(np.arange(100, 300), points[100:], values[100:])
+    compact.add_many(np.arange(100, 300), points[100:], values[100:])
+    ours, theirs = compact.basins(), plain.basins()
+    assert [(b.f, b.index, tuple(b.members)) for b in ours] == [
+        (b.f, b.index, tuple(b.members)) for b in theirs]
+    assert all(isinstance(b.members, StartList) for b in ours)
+    assert np.asarray(ours[0].members).dtype == np.int32  # 4 bytes a start
+    big = 2**31 + 5
+    compact.add(big, centres[0], 0.0)
+    members = compact.basins()[0].members
+    assert members[-1] == big and len(members) == len(theirs[0].members) + 1
+    assert StartList([3, 1]) == (3, 1) and StartList([3, 1]) != (1, 3)

@@ -302,7 +302,8 @@ class RunsOnDisk(Sequence[LocalRun]):
         ``x0``; None for a group whose runs are not all recorded. One pass over the segments
         for all groups: the end of a big run reads the minima, not run by run."""
         sizes = np.array([len(g) for g in groups], dtype=np.int64)
-        arrays = [np.asarray(g, dtype=np.int64) for g in groups]  # a StartList: no copy
+        arrays = [np.asarray(g) for g in groups]  # a StartList: no copy
+        arrays = [a if a.dtype.kind == "i" else a.astype(np.int64) for a in arrays]
         if len(groups) > 64:
             # Many minima: one sorted array of every member with its minimum's number.
             members = np.concatenate(arrays)
@@ -327,9 +328,13 @@ class RunsOnDisk(Sequence[LocalRun]):
             for members, labels in sorted_groups:
                 if not members.size:
                     continue
-                at = np.searchsorted(members, index)
+                # Compare in the members' own type (a StartList holds 4-byte starts) unless
+                # this table holds starts past it.
+                fits = index.max() <= np.iinfo(members.dtype).max
+                probe = index.astype(members.dtype, copy=False) if fits else index
+                at = np.searchsorted(members if fits else members.astype(np.int64), probe)
                 hit = at < members.size
-                hit[hit] = members[at[hit]] == index[hit]
+                hit[hit] = members[at[hit]] == probe[hit]
                 if not hit.any():
                     continue
                 rows = np.flatnonzero(hit)

@@ -293,7 +293,7 @@ class RunSpec:
 
 
 class StartList(Sequence[int]):
-    """Start indices held as one numpy array (8 bytes each), read as a tuple of ints.
+    """Start indices held as one numpy array (4 bytes each), read as a tuple of ints.
 
     The member starts of a minimum of a million runs: a tuple would hold a million Python
     ints (36 bytes each). It compares equal to a tuple or list of the same ints.
@@ -308,7 +308,10 @@ class StartList(Sequence[int]):
     __slots__ = ("_values",)
 
     def __init__(self, values: Any) -> None:
-        self._values = np.array(values, dtype=np.int64).ravel()
+        values = np.array(values, dtype=np.int64).ravel()
+        if values.size and values.max() <= np.iinfo(np.int32).max and values.min() >= 0:
+            values = values.astype(np.int32)  # 4 bytes a start: start indices fit
+        self._values = values
         self._values.flags.writeable = False
 
     def __len__(self) -> int:
@@ -327,7 +330,7 @@ class StartList(Sequence[int]):
         return isinstance(value, (int, np.integer)) and bool((self._values == value).any())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._values if dtype is None else self._values.astype(dtype)
+        return self._values if dtype is None else self._values.astype(dtype, copy=False)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (StartList, tuple, list)):
