@@ -348,14 +348,9 @@ class SegmentJournal:
             self._keep_finished_starts(force, Path(tail))
         # The tail refuses, or moves aside, an old journal as a Journal always has.
         self._tail = Journal(tail, fingerprint, resume=resume, force=force, meta=meta)
-        if not resume or not (self.path / HEADER).is_file():
-            try:
-                self.path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise JournalError(f"runs directory {str(self.path)!r} cannot be created "
-                                   f"({exc.strerror}); choose a writable location") from None
-            header = {"format": FORMAT, "fingerprint": fingerprint, **self.meta}
-            atomic_write_text(self.path / HEADER, json.dumps(header) + "\n")
+        if not resume and (self.path / HEADER).is_file():
+            self._write_header()  # a fresh run: its own fingerprint
+        # (The folder is made with the first segment: a small run leaves only its journal.)
         for stale in self.path.glob(".part-*.tmp"):  # a segment a killed driver was writing
             stale.unlink(missing_ok=True)
         for path in segment_paths(self.path):
@@ -391,6 +386,16 @@ class SegmentJournal:
         if self._next != n_sealed or len(fresh) != len(runs):
             self._rotate_tail(kept)
         return fresh
+
+    def _write_header(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            header = {"format": FORMAT, "fingerprint": self.fingerprint, **self.meta}
+            atomic_write_text(self.path / HEADER, json.dumps(header) + "\n")
+        except OSError as exc:
+            raise JournalError(f"runs directory {str(self.path)!r} cannot be written "
+                               f"({exc.strerror or exc}); choose a writable location, or free "
+                               "space there") from None
 
     def _check_header(self, force: bool) -> None:
         try:
@@ -481,6 +486,8 @@ class SegmentJournal:
         buffer = self._buffer
         assert buffer is not None
         path = self.path / f"part-{self._next:06d}.parquet"
+        if not (self.path / HEADER).is_file():
+            self._write_header()
         try:
             write_segment(buffer.table(), path)
         except OSError as exc:
