@@ -46,6 +46,9 @@ def finished_starts(out_dir: str | Path) -> int:
 def refuse_to_overwrite(out_dir: str | Path) -> None:
     """Raise :class:`~engine.results.journal.JournalNotEmptyError` when ``out_dir`` records
     finished starts (a fresh run would lose them)."""
+    if not segments.segment_paths(runs_dir(out_dir)):
+        jsonl.refuse_to_overwrite(Path(out_dir) / JOURNAL)  # names the journal, as it did
+        return
     n_done = finished_starts(out_dir)
     if n_done:
         raise jsonl.JournalNotEmptyError(f"{n_done} finished starts in {out_dir}: add --resume "
