@@ -74,5 +74,13 @@ class CompactBasinSet(BasinSet):
         """The minima, best value first (ties by start index), members ascending."""
         ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
         dtype = np.int32 if self._code == "i" else np.int64
-        return [Basin(b.x, b.f, b.index, StartList(np.sort(np.frombuffer(b.members, dtype))))
+        return [Basin(b.x, b.f, b.index, StartList(_sorted(np.frombuffer(b.members, dtype))))
                 for b in ordered]
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    """``values`` ascending: the array itself when it already is (a serial run's members),
+    which :class:`StartList` then copies once; else a sorted copy."""
+    if values.size < 2 or bool((values[1:] >= values[:-1]).all()):
+        return values
+    return np.sort(values)

@@ -308,8 +308,12 @@ class StartList(Sequence[int]):
     __slots__ = ("_values",)
 
     def __init__(self, values: Any) -> None:
-        values = np.array(values, dtype=np.int64).ravel()
-        if values.size and values.max() <= np.iinfo(np.int32).max and values.min() >= 0:
+        if isinstance(values, np.ndarray) and values.dtype in (np.int32, np.int64):
+            values = values.ravel().copy()  # its own copy, in the type it came in
+        else:
+            values = np.array(values, dtype=np.int64).ravel()
+        if (values.dtype == np.int64 and values.size and values.min() >= 0
+                and values.max() <= np.iinfo(np.int32).max):
             values = values.astype(np.int32)  # 4 bytes a start: start indices fit
         self._values = values
         self._values.flags.writeable = False
