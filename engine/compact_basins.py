@@ -78,6 +78,22 @@ class CompactBasinSet(BasinSet):
                 for b in ordered]
 
 
+    def final_basins(self) -> list[Basin]:
+        """As :meth:`basins`, at the end of the run: a minimum whose members are in order (a
+        serial run's) gives them without a copy, so the set accepts no start after this.
+        """
+        ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
+        dtype = np.int32 if self._code == "i" else np.int64
+        out = []
+        for b in ordered:
+            members = np.frombuffer(b.members, dtype)
+            if members.size > 1 and not bool((members[1:] >= members[:-1]).all()):
+                out.append(Basin(b.x, b.f, b.index, StartList(np.sort(members))))
+            else:
+                out.append(Basin(b.x, b.f, b.index, StartList.wrap(members)))
+        return out
+
+
 def _sorted(values: np.ndarray) -> np.ndarray:
     """``values`` ascending: the array itself when it already is (a serial run's members),
     which :class:`StartList` then copies once; else a sorted copy."""

@@ -111,7 +111,7 @@ def run_multistart(
             evaluate=lambda points: executor.evaluate(problem, points, spec.search.vectorized),
             portfolio=strategy.report() if hasattr(strategy, "report") else None,
             # Runs held on disk are too many to cluster again: their online minima are merged.
-            basins=None if isinstance(session.runs, RunStore) else session.online.basins(),
+            basins=None if isinstance(session.runs, RunStore) else session.online.final_basins(),
         )
     finally:
         # Also when the run raised: a live progress bar must give the terminal back.

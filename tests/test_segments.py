@@ -413,4 +413,15 @@ def test_compact_minima_equal_the_plain_ones_and_hold_starts_past_int32():
     compact.add(big, centres[0], 0.0)
     members = compact.basins()[0].members
     assert members[-1] == big and len(members) == len(theirs[0].members) + 1
+    # At the end: the same minima, an ordered member array given as it is (no copy).
+    final = compact.final_basins()
+    assert [(b.f, tuple(b.members)) for b in final] == [
+        (b.f, tuple(b.members)) for b in compact.basins()]
+    ordered = CompactBasinSet(np.zeros(1), np.ones(1))
+    for i in range(5):
+        ordered.add(i, np.array([0.5]), 0.0)
+    (only,) = ordered.final_basins()
+    assert tuple(only.members) == (0, 1, 2, 3, 4)
+    assert np.shares_memory(np.asarray(only.members), np.frombuffer(
+        ordered._basins[0].members, np.int32))  # the member array itself, not a copy
     assert StartList([3, 1]) == (3, 1) and StartList([3, 1]) != (1, 3)

@@ -142,7 +142,7 @@ class RunsOnDisk(Sequence[LocalRun]):
         if columns is not None:
             columns = ["index", *[c for c in columns if c != "index"]]
 
-        seen = np.zeros(self._bits.size * 8, dtype=bool)
+        seen = np.zeros(self._bits.size, dtype=np.uint8)  # a bit per start, as _bits
         sources = [*self.journal.sealed(), None]
         for path in sources:
             table = (self.journal.pending_table() if path is None
@@ -152,11 +152,13 @@ class RunsOnDisk(Sequence[LocalRun]):
             if columns is not None and table.num_columns != len(columns):
                 table = table.select(columns)
             index = table.column("index").to_numpy()
-            if index.max() >= seen.size:  # a history being counted: its size is not known
-                seen = np.concatenate([seen, np.zeros(int(index.max()) + 1 - seen.size, bool)])
-            first = ~seen[index]
+            if int(index.max()) >> 3 >= seen.size:  # a history being counted: size unknown
+                more = (int(index.max()) >> 3) + 1 - seen.size
+                seen = np.concatenate([seen, np.zeros(more, np.uint8)])
+            bit = (1 << (index & 7)).astype(np.uint8)
+            first = (seen[index >> 3] & bit) == 0
             first &= _first_occurrence(index)
-            seen[index] = True
+            np.bitwise_or.at(seen, index >> 3, bit)
             yield table if first.all() else table.filter(first)
 
     def __iter__(self) -> Iterator[LocalRun]:

@@ -318,6 +318,14 @@ class StartList(Sequence[int]):
         self._values = values
         self._values.flags.writeable = False
 
+    @classmethod
+    def wrap(cls, values: np.ndarray) -> StartList:
+        """A StartList of the ascending integer array ``values`` itself (no copy)."""
+        out = cls.__new__(cls)
+        out._values = values.view()
+        out._values.flags.writeable = False
+        return out
+
     def __len__(self) -> int:
         return int(self._values.size)
 
