@@ -17,6 +17,7 @@ from engine.fitting.api import CurveFit, curve_fit, least_squares
 from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
 from engine.parallel.clusters import local_client
 from engine.results import LocalRun, Minimum, MultistartResult
+from engine.results.history import RunHistory, load
 from engine.results.types import RunSpec
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "MultistartResult",
     "ProblemError",
     "RunConfig",
+    "RunHistory",
     "RunSpec",
     "SearchOptions",
     "StartOptions",
@@ -40,6 +42,7 @@ __all__ = [
     "curve_fit",
     "diagnose",
     "least_squares",
+    "load",
     "load_config",
     "local_client",
     "minimize",

@@ -50,6 +50,7 @@ from engine.progress import RunState
 from engine.provenance import code_identity
 from engine.results.journal import Journal
 from engine.results.outputs import check_writable, journal_bytes, write_result_dir
+from engine.results.rundir import open_history
 from engine.results.types import MultistartResult, RunSpec
 from engine.sampling import SAMPLERS, seed_sequence
 from engine.search import resolve_strategy
@@ -458,8 +459,8 @@ def run_config(
     """Run a YAML config (or a loaded :class:`RunConfig`) and write its output files.
 
     Writes ``result.json``, ``minima.csv`` (and ``runs.csv``) into ``output.dir`` (or
-    ``out``), with a ``journal.jsonl`` of every finished run; ``resume=True`` continues from
-    that journal.
+    ``out``), with the history of every finished run (Parquet segments in ``runs/`` where
+    pyarrow is installed, else ``journal.jsonl``); ``resume=True`` continues from it.
 
     Examples
     --------
@@ -487,8 +488,8 @@ def run_config(
                   "code": code_identity(problem.fun, problem.jac, problem.hess)}
     with contextlib.ExitStack() as stack:
         journal = stack.enter_context(
-            Journal(out_dir / "journal.jsonl", spec.fingerprint, resume=resume, force=force,
-                    meta={"config_hash": provenance["config_hash"]}))
+            open_history(out_dir, spec.fingerprint, resume=resume, force=force,
+                         meta={"config_hash": provenance["config_hash"]}))
         executor = stack.enter_context(open_executor(client or config.cluster))
         result = run_multistart(problem, spec, executor, journal=journal, progress=progress,
                                 provenance=provenance)

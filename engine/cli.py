@@ -1,11 +1,12 @@
-"""Command line: ``multistart run|check|array|merge|plot|diagnose``.
+"""Command line: ``multistart run|check|array|merge|export|plot|diagnose``.
 
 ``run CONFIG`` solves a YAML config and writes ``result.json``, ``minima.csv`` (and
 ``runs.csv``) with a live progress bar (plain lines when the output is not a terminal) and
 prints the Dask dashboard link of the cluster it uses; ``check CONFIG`` validates a config
 without computing; ``array CONFIG --tasks N`` runs it as a SLURM job array (each task a
 serial slice of the starts, no daemon) and ``merge DIR`` ranks the tasks' runs into the
-same result files; ``plot RESULT_DIR`` draws the pictures of a finished run and ``diagnose
+same result files; ``export DIR --csv`` writes the runs of a run's Parquet history as
+``runs.csv``; ``plot RESULT_DIR`` draws the pictures of a finished run and ``diagnose
 RESULT_DIR`` explains its failures. ``plot`` and ``diagnose`` re-import the objective named in
 the run's config (or ``--objective``) for the checks and pictures that evaluate it.
 
@@ -61,8 +62,10 @@ from engine.problem import load_callable
 from engine.progress import make_progress
 from engine.results import attempts
 from engine.results.array_merge import merge_journals
-from engine.results.journal import JournalNotEmptyError, refuse_to_overwrite
+from engine.results.history import load as load_history
+from engine.results.journal import JournalNotEmptyError
 from engine.results.outputs import atomic_write_text, check_writable, write_result_dir
+from engine.results.rundir import has_history, refuse_to_overwrite
 from engine.results.types import MultistartResult
 from engine.session import StartPlan
 
@@ -106,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="rank the runs of a job array's tasks into "
                                          "result.json and minima.csv")
     merge.add_argument("dir", type=Path, help="the output directory of 'multistart array'")
+
+    export = sub.add_parser("export", help="write the runs of a run's output directory as "
+                                           "CSV (they are kept as Parquet segments)")
+    export.add_argument("dir", type=Path, help="the output directory of 'multistart run'")
+    export.add_argument("--csv", action="store_true", required=True,
+                        help="write runs.csv (the only export format for now)")
+    export.add_argument("--out", type=Path, metavar="FILE",
+                        help="where to write it (default DIR/runs.csv)")
 
     plot = sub.add_parser("plot", help="draw the pictures of a finished run (PNG and SVG)")
     plot.add_argument("result", type=Path, help="folder holding result.json (or the file)")
@@ -281,7 +292,7 @@ def _run(args: argparse.Namespace) -> int:
         progress = (make_progress(True) if args.progress_every is None
                     else make_progress(True, interval=args.progress_every))
     if not args.resume and not args.force:  # before a cluster starts, as for a bad config
-        refuse_to_overwrite(out_dir / "journal.jsonl")
+        refuse_to_overwrite(out_dir)
     kind = config.cluster.get("kind", "local")
     attempt = attempts.begin(out_dir, kind=kind, resume=args.resume, command=list(sys.argv))
     with _StopSignals(progress) as signals, _ClusterLogs() as cluster_logs, \
@@ -312,6 +323,9 @@ def _run(args: argparse.Namespace) -> int:
         write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)
     print(result.summary(max_rows=20))
     print(f"\nwrote {out_dir / 'result.json'} and {out_dir / 'minima.csv'}")
+    if hasattr(result.runs, "tables"):
+        print(f"the runs are in {out_dir / 'runs'} (Parquet: engine.load(DIR).runs_frame(), "
+              f"pandas, DuckDB); 'multistart export {out_dir} --csv' writes runs.csv")
     if signals.received is not None or result.stop_reason == "interrupted":
         planned = result.provenance.get("n_starts_planned", "?")
         print(f"multistart: {signals.label}: {result.n_starts}/{planned} starts, partial "
@@ -370,7 +384,7 @@ def _array(args: argparse.Namespace) -> int:
         if not 0 <= args.task < args.tasks:
             raise ConfigError(f"--task={args.task} is not allowed; use 0 to {args.tasks - 1}")
         folder = task_dir(out_dir, args.task)
-        resume = (folder / "journal.jsonl").exists()  # a task run again continues
+        resume = has_history(folder)  # a task run again continues
         with _StopSignals(False) as signals:
             result = run_config(config, out=folder, resume=resume, client=SliceExecutor(
                 SerialExecutor(), task_slice(args.task, args.tasks)))
@@ -421,6 +435,18 @@ def _merge(args: argparse.Namespace) -> int:
               f"{resubmit_command(out_dir / 'array.sh', missing)} (then merge again)",
               file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ export
+
+
+def _export(args: argparse.Namespace) -> int:
+    if not has_history(args.dir):
+        raise ConfigError(f"DIR={str(args.dir)!r} holds no run history (runs/ or "
+                          "journal.jsonl); pass the output directory of 'multistart run'")
+    path = load_history(args.dir).export_csv(args.out)
+    print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -523,8 +549,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": _run, "check": _check, "array": _array, "merge": _merge, "plot": _plot,
-             "diagnose": _diagnose}
+_COMMANDS = {"run": _run, "check": _check, "array": _array, "merge": _merge, "export": _export,
+             "plot": _plot, "diagnose": _diagnose}
 
 
 def _warn_in_one_line(message: Warning | str, category: type[Warning], filename: str,

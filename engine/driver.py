@@ -110,6 +110,8 @@ def run_multistart(
             # workers), not in the driver, where an expensive objective would stall it.
             evaluate=lambda points: executor.evaluate(problem, points, spec.search.vectorized),
             portfolio=strategy.report() if hasattr(strategy, "report") else None,
+            # Runs held on disk are too many to cluster again: their online minima are merged.
+            basins=None if isinstance(session.runs, RunStore) else session.online.final_basins(),
         )
     finally:
         # Also when the run raised: a live progress bar must give the terminal back.
@@ -172,6 +174,7 @@ def build_result(
     note: str | None = None,
     evaluate: Callable[[np.ndarray], np.ndarray] | None = None,
     portfolio: dict[str, Any] | None = None,
+    basins: list[Basin] | None = None,
 ) -> MultistartResult:
     """Merge the successful runs into distinct minima (order independent) and rank them.
 
@@ -193,15 +196,20 @@ def build_result(
     ``max(500, nfev // 10)`` of them, never more than is left of ``max_evals``, and none under
     constraints (a segment may leave the feasible set) or when the run ran out of evaluations
     or time, or was interrupted.
+
+    ``basins`` are the session's online minima of ``runs`` (minimized sign): given, the
+    first merge is theirs and the runs are not read point by point (runs held on disk).
     """
-    if not isinstance(runs, RunStore):
+    if isinstance(runs, dict):
         runs = RunStore.from_runs(runs.values())
     sign, dedup = problem.sign, spec.dedup
-    indices, points, values = runs.successful()
     minima: tuple[Minimum, ...] = ()
-    if len(indices):
+    n_converged = runs.n_success
+    if basins is None and n_converged:
+        indices, points, values = runs.successful()
         basins = cluster_points(indices, points, sign * values, problem.lower, problem.upper,
                                 dedup.xtol, dedup.ftol)
+    if basins:
         n_first = len(basins)
         basins, notes, spent = _merge_pass(problem, spec, basins, runs.nfev + n_explore,
                                            stop_reason, evaluate)
@@ -242,8 +250,8 @@ def build_result(
         provenance=provenance,
         n_explore=n_explore,
         n_skipped=n_skipped,
-        estimated_n_minima=estimated_n_minima(len(indices), len(minima)),
-        coverage=estimated_coverage(len(indices), len(minima)),
+        estimated_n_minima=estimated_n_minima(n_converged, len(minima)),
+        coverage=estimated_coverage(n_converged, len(minima)),
         method=spec.method,
         strategy=spec.strategy,
         spec=spec,
@@ -252,11 +260,18 @@ def build_result(
 
 
 def _relabelling_notes(problem: Problem, minima: tuple[Minimum, ...],
-                       runs: RunStore) -> tuple[Minimum, ...]:
+                       runs: Any) -> tuple[Minimum, ...]:
     """Each minimum reached in a relabelled copy by some runs, noted with how many."""
+    relabelled: set[int] | None = None
+    if hasattr(runs, "tables"):  # runs on disk: one pass over their messages, not one per run
+        relabelled = set()
+        for table in runs.tables(["message"]):
+            marked = [RELABELLED in text for text in table.column("message").to_pylist()]
+            relabelled.update(table.column("index").to_numpy()[marked].tolist())
     noted = []
     for minimum in minima:
-        copies = sum(RELABELLED in runs.get(i).message for i in minimum.starts)
+        copies = (sum(i in relabelled for i in minimum.starts) if relabelled is not None
+                  else sum(RELABELLED in runs.get(i).message for i in minimum.starts))
         note = minimum.note
         if copies:
             found = (f"symmetric: {copies} of its {minimum.n_hits} runs ended in a relabelled "

@@ -17,16 +17,24 @@ from typing import Any
 import numpy as np
 
 from engine.basins import Basin, BasinSet
+from engine.compact_basins import CompactBasinSet
 from engine.exceptions import ProblemError
 from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
+from engine.results.runview import RunsOnDisk
+from engine.results.segments import SegmentJournal
 from engine.results.store import RunStore
-from engine.results.types import LocalRun, Minimum, stopped_by_budget, with_runs
+from engine.results.types import LocalRun, Minimum, StartList, stopped_by_budget, with_runs
 from engine.sampling import iter_unit_blocks, seed_sequence
 from engine.stop import CHECKPOINTS, Checkpoint, StopRule, StopRun, rules_from
 
 Start = tuple[int, np.ndarray]
+
+#: Runs a session holds in memory. Past them, when its journal keeps the runs on disk (Parquet
+#: segments, :mod:`engine.results.segments`), it holds only which starts are done and counters,
+#: and reads runs back from the disk when asked: the driver's memory stays flat.
+RUNS_IN_MEMORY = 100_000
 
 
 def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -> None:
@@ -89,7 +97,8 @@ def as_minima(basins: list[Basin], sign: float,
     evaluations (a :class:`MultistartResult` fills them from its own runs otherwise).
     """
     minima = tuple(
-        Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members), starts=tuple(b.members))
+        Minimum(x=b.x, fun=sign * b.f, n_hits=len(b.members),
+                starts=b.members if isinstance(b.members, StartList) else tuple(b.members))
         for b in basins
     )
     return minima if runs is None else with_runs(minima, runs, sign)
@@ -209,6 +218,10 @@ class Session:
         stored = [run for run in runs if self.runs.append(run)]
         if not stored:
             return
+        if (len(self.runs) > RUNS_IN_MEMORY and isinstance(self.runs, RunStore)
+                and isinstance(self.journal, SegmentJournal)):
+            self.runs = RunsOnDisk.from_store(self.runs, self.journal)
+            self.online = CompactBasinSet.of(self.online)
         sign = self.problem.sign
         self.nfev += sum(run.nfev for run in stored)
         converged = [run for run in stored if run.success]

@@ -18,8 +18,8 @@ ENGINE = Path(__file__).resolve().parents[1] / "engine"
 DASK = ("dask", "distributed", "dask_jobqueue", "dask_mpi")
 #: Optional or heavy third-party packages that may be imported where they are used, inside
 #: the function that needs them (so that the engine imports without them).
-OPTIONAL = ("dask_jobqueue", "dask_mpi", "mpi4py", "matplotlib", "pandas", "sobol_seq",
-            "cloudpickle", "rich", "threadpoolctl", "psutil", "distributed", "dask")
+OPTIONAL = ("dask_jobqueue", "dask_mpi", "mpi4py", "matplotlib", "pandas", "pyarrow",
+            "sobol_seq", "cloudpickle", "rich", "threadpoolctl", "psutil", "distributed", "dask")
 
 #: What each bottom layer may import from the engine (prefixes of module names).
 BOTTOM = {

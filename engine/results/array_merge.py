@@ -1,19 +1,27 @@
 """The journals of a job array's tasks as one run journal (``multistart merge``).
 
-Each task journals its slice of the starts under ``OUT/tasks/task-K/journal.jsonl``.
-:func:`merge_journals` writes every run of every task, each start once and in index order,
-into ``OUT/journal.jsonl`` under the run's fingerprint; resuming the run from it then solves
-nothing and ranks the minima as one run would. Missing or partial tasks are tolerated: what
-they lack is reported as the starts (and tasks) still to solve.
+Each task records its slice of the starts under ``OUT/tasks/task-K/`` (``runs/`` segments or
+``journal.jsonl``). :func:`merge_journals` writes every run of every task, each start once and
+in index order, into the run history of ``OUT`` under the run's fingerprint; resuming the run
+from it then solves nothing and ranks the minima as one run would. Missing or partial tasks
+are tolerated: what they lack is reported as the starts (and tasks) still to solve.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.exceptions import JournalError
-from engine.results.journal import Journal
+from engine.results.rundir import (
+    JOURNAL,
+    has_history,
+    header,
+    open_history,
+    read_history,
+    runs_dir,
+)
 from engine.results.types import LocalRun
 
 
@@ -31,7 +39,8 @@ class MergeReport:
 
 
 def merge_journals(out_dir: Path, n_tasks: int, fingerprint: str, total: int) -> MergeReport:
-    """Write ``out_dir/journal.jsonl`` from the task journals; what was found and is missing.
+    """Write the run history of ``out_dir`` from the task histories (Parquet segments or JSONL
+    journals, see :mod:`engine.results.rundir`); what was found and is missing.
 
     A task journal of another fingerprint (another config or objective) is an error; a task
     journal missing or torn counts as the starts it lacks.
@@ -39,6 +48,7 @@ def merge_journals(out_dir: Path, n_tasks: int, fingerprint: str, total: int) ->
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np
+    >>> from engine.results.journal import Journal
     >>> out = pathlib.Path(tempfile.mkdtemp())
     >>> with Journal(out / "tasks" / "task-1" / "journal.jsonl", "fp", resume=False) as j:
     ...     j.append(LocalRun(1, np.zeros(1), np.ones(1), 1.0, 5, 2, True, "ok"))
@@ -49,22 +59,23 @@ def merge_journals(out_dir: Path, n_tasks: int, fingerprint: str, total: int) ->
     runs: dict[int, LocalRun] = {}
     found = []
     for task in range(n_tasks):
-        path = Path(out_dir) / "tasks" / f"task-{task}" / "journal.jsonl"
-        if not path.exists() or path.stat().st_size == 0:
+        folder = Path(out_dir) / "tasks" / f"task-{task}"
+        if not has_history(folder):
             continue
-        try:
-            journal = Journal(path, fingerprint, resume=True)
-        except JournalError as exc:
-            raise JournalError(f"array task {task}: {exc}") from None
-        try:
-            for run in journal.completed():
-                runs.setdefault(run.index, run)
-        finally:
-            journal.close()
+        found_print = header(folder).get("fingerprint")
+        if found_print != fingerprint:
+            raise JournalError(
+                f"array task {task}: its run history in {str(folder)!r} belongs to a different "
+                f"run (fingerprint {found_print!r}, this run is {fingerprint!r}); run that task "
+                "again, or merge into another output directory")
+        for run in read_history(folder):
+            runs.setdefault(run.index, run)
         found.append(task)
-    target = Path(out_dir) / "journal.jsonl"
-    target.unlink(missing_ok=True)  # derived from the task journals: made afresh each merge
-    with Journal(target, fingerprint, resume=False, meta={"merged_tasks": found}) as merged:
+    # Derived from the task histories: made afresh each merge.
+    (Path(out_dir) / JOURNAL).unlink(missing_ok=True)
+    shutil.rmtree(runs_dir(out_dir), ignore_errors=True)
+    with open_history(out_dir, fingerprint, resume=False, force=False,
+                      meta={"merged_tasks": found}) as merged:
         merged.extend([runs[index] for index in sorted(runs)])
     return MergeReport(n_runs=len(runs), tasks_found=found,
                        missing_starts=[i for i in range(total) if i not in runs])

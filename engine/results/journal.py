@@ -205,6 +205,10 @@ class Journal:
         """Runs already in the journal when it was opened (one per start index, by index)."""
         return self._runs
 
+    def release(self) -> None:
+        """Forget the runs read at opening (a caller that took them over frees them)."""
+        self._runs = RunStore()
+
     def append(self, run: LocalRun) -> None:
         """Write one finished run (flushed to the OS before returning)."""
         self.extend([run])

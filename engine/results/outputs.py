@@ -9,10 +9,13 @@ import csv
 import io
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from engine.exceptions import ConfigError
 
@@ -46,6 +49,57 @@ def atomic_write_text(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically, streamed to the file.
+
+    Arrays of start indices (a :class:`~engine.results.types.StartList`, a million starts
+    of one minimum) are written as one compact JSON list in pieces: neither a list of Python
+    ints nor the whole text is built in memory.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: list[Any] = []
+    # Each array is written where the encoder writes its marker: a string no other value of
+    # ``data`` can be (a random tag).
+    tag = f"\x00{secrets.token_hex(8)}:"
+    quoted = json.dumps(tag)[:-1]
+
+    def default(value: Any) -> Any:
+        if hasattr(value, "__array__"):
+            arrays.append(value)
+            return f"{tag}{len(arrays) - 1}"
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            for chunk in json.JSONEncoder(indent=1, default=default).iterencode(data):
+                if chunk.startswith(quoted):
+                    _write_ints(handle, arrays[int(chunk[len(quoted):-1])])
+                else:
+                    handle.write(chunk)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_ints(handle: Any, values: Any) -> None:
+    """``values`` (integers) as a JSON list, 65536 at a time."""
+    values = np.asarray(values)
+    handle.write("[")
+    for start in range(0, values.size, 65536):
+        if start:
+            handle.write(",")
+        handle.write(",".join(map(str, values[start : start + 65536].tolist())))
+    handle.write("]")
 
 
 def _umask() -> int:
@@ -146,12 +200,16 @@ def _runs_csv(result: MultistartResult) -> str:
 def write_result_dir(
     result: MultistartResult, directory: Path, runs_csv: bool = True
 ) -> dict[str, Path]:
-    """Write ``result.json``, ``minima.csv`` (and ``runs.csv``); return their paths."""
+    """Write ``result.json``, ``minima.csv`` (and ``runs.csv``); return their paths.
+
+    ``runs.csv`` is written only for runs held in memory: the runs of a big run stay in its
+    Parquet segments (``runs/``), and ``multistart export DIR --csv`` writes them as CSV.
+    """
     directory = Path(directory)
+    runs_csv = runs_csv and not hasattr(result.runs, "tables")
     written = {
-        "result.json": atomic_write_text(
-            directory / "result.json", json.dumps(result.to_dict(), indent=1) + "\n"
-        ),
+        "result.json": atomic_write_json(directory / "result.json",
+                                         result.to_dict(starts_as_lists=False)),
         "minima.csv": atomic_write_text(directory / "minima.csv", minima_csv(result)),
     }
     if runs_csv:

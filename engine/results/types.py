@@ -25,7 +25,7 @@ from engine.options import (
     StopOptions,
     plain_data,
 )
-from engine.results.outputs import atomic_write_text
+from engine.results.outputs import atomic_write_json
 
 
 def _float_or_none(value: float) -> float | None:
@@ -292,6 +292,74 @@ class RunSpec:
                    fingerprint=str(data.get("fingerprint", "")), **groups)
 
 
+class StartList(Sequence[int]):
+    """Start indices held as one numpy array (4 bytes each), read as a tuple of ints.
+
+    The member starts of a minimum of a million runs: a tuple would hold a million Python
+    ints (36 bytes each). It compares equal to a tuple or list of the same ints.
+
+    Examples
+    --------
+    >>> starts = StartList([0, 2, 5])
+    >>> starts == (0, 2, 5), len(starts), starts[1], list(starts), 5 in starts
+    (True, 3, 2, [0, 2, 5], True)
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Any) -> None:
+        if isinstance(values, np.ndarray) and values.dtype in (np.int32, np.int64):
+            values = values.ravel().copy()  # its own copy, in the type it came in
+        else:
+            values = np.array(values, dtype=np.int64).ravel()
+        if (values.dtype == np.int64 and values.size and values.min() >= 0
+                and values.max() <= np.iinfo(np.int32).max):
+            values = values.astype(np.int32)  # 4 bytes a start: start indices fit
+        self._values = values
+        self._values.flags.writeable = False
+
+    @classmethod
+    def wrap(cls, values: np.ndarray) -> StartList:
+        """A StartList of the ascending integer array ``values`` itself (no copy)."""
+        out = cls.__new__(cls)
+        out._values = values.view()
+        out._values.flags.writeable = False
+        return out
+
+    def __len__(self) -> int:
+        return int(self._values.size)
+
+    def __getitem__(self, position: Any) -> Any:
+        if isinstance(position, slice):
+            return tuple(self._values[position].tolist())
+        return int(self._values[position])
+
+    def __iter__(self) -> Iterator[int]:
+        for start in range(0, self._values.size, 65536):  # not a million ints at once
+            yield from self._values[start : start + 65536].tolist()
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, (int, np.integer)) and bool((self._values == value).any())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._values if dtype is None else self._values.astype(dtype, copy=False)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (StartList, tuple, list)):
+            return len(other) == len(self) and bool(np.array_equal(self._values,
+                                                                    np.asarray(other)))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values.tobytes())
+
+    def __repr__(self) -> str:
+        if len(self) <= 20:
+            return repr(tuple(self))
+        head = ", ".join(map(str, self._values[:10].tolist()))
+        return f"StartList(({head}, ...), {len(self)} starts)"
+
+
 @dataclass(frozen=True, eq=False)
 class Minimum:
     """A distinct local minimum: the best point of a basin and how often starts reached it.
@@ -308,7 +376,8 @@ class Minimum:
     n_hits : int
         Number of successful runs that converged here.
     starts : tuple of int
-        Indices of those runs, ascending (``res.runs`` holds each one's ``x0``).
+        Indices of those runs, ascending (``res.runs`` holds each one's ``x0``); a
+        :class:`StartList` (the same, as one numpy array) for a run holding its runs on disk.
     x0 : numpy.ndarray or None
         Start point of the best of those runs (the one that reached ``x``); None when not
         recorded (a ``result.json`` written before it was).
@@ -326,19 +395,21 @@ class Minimum:
     x: np.ndarray
     fun: float
     n_hits: int
-    starts: tuple[int, ...]
+    starts: tuple[int, ...] | StartList
     x0: np.ndarray | None = None
     nfev: int | None = None
     exitflag: int = 1
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
+    def to_dict(self, starts_as_list: bool = True) -> dict[str, Any]:
+        """JSON-safe dict (``starts_as_list=False``: a :class:`StartList` stays one, for
+        :func:`~engine.results.outputs.atomic_write_json`)."""
         return {
             "x": _floats(self.x),
             "fun": _float_or_none(self.fun),
             "n_hits": self.n_hits,
-            "starts": list(self.starts),
+            "starts": (self.starts if not starts_as_list and isinstance(self.starts, StartList)
+                       else list(self.starts)),
             "x0": None if self.x0 is None else _floats(self.x0),
             "nfev": self.nfev,
             "exitflag": self.exitflag,
@@ -372,6 +443,12 @@ def with_runs(minima: Sequence[Minimum], runs: Sequence[LocalRun],
     ``sign`` is -1 when maximizing (the best run is then the highest). Minima whose runs are
     not all in ``runs`` are returned as they are.
     """
+    many = getattr(runs, "best_and_nfev_many", None)
+    if many is not None:  # runs on disk: one pass over them for every minimum
+        found = many([m.starts for m in minima], sign)
+        return tuple(m if hit is None else replace(m, x0=np.array(hit[2], dtype=float),
+                                                   nfev=int(hit[1]))
+                     for m, hit in zip(minima, found, strict=True))
     by_index = getattr(runs, "best_and_nfev", None)
     table = None if by_index is not None else {r.index: r for r in runs}
     out = []
@@ -569,15 +646,18 @@ class MultistartResult:
                 counts[reason] = counts.get(reason, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
-    def to_dict(self, include_runs: bool | None = None) -> dict[str, Any]:
+    def to_dict(self, include_runs: bool | None = None,
+                starts_as_lists: bool = True) -> dict[str, Any]:
         """JSON-safe dict of everything (``json.dumps`` works on it directly).
 
-        ``include_runs=None`` includes every run up to :data:`RUNS_IN_DICT` of them; larger
-        results leave the runs to ``runs.csv`` and the journal (a million runs would make a
-        result file of hundreds of megabytes).
+        ``include_runs=None`` includes every run up to :data:`RUNS_IN_DICT` of them, when
+        they are held in memory; larger results leave the runs to their run history (a
+        million runs would make a result file of hundreds of megabytes).
+        ``starts_as_lists=False`` leaves a minimum's :class:`StartList` as it is (for
+        :func:`~engine.results.outputs.atomic_write_json`, which writes it in pieces).
         """
         if include_runs is None:
-            include_runs = len(self.runs) <= RUNS_IN_DICT
+            include_runs = len(self.runs) <= RUNS_IN_DICT and not hasattr(self.runs, "tables")
         out: dict[str, Any] = {
             "x": None if self.x is None else _floats(self.x),
             "fun": _float_or_none(self.fun),
@@ -598,7 +678,7 @@ class MultistartResult:
             "strategy": self.strategy,
             "wall_time": self.wall_time,
             "failures": self.failures(),
-            "minima": [m.to_dict() for m in self.minima],
+            "minima": [m.to_dict(starts_as_lists) for m in self.minima],
             "provenance": self.provenance,
             "spec": None if self.spec is None else self.spec.to_dict(),
             "portfolio": self.portfolio,
@@ -680,6 +760,38 @@ class MultistartResult:
             raise ValueError(f"to_frame(what={what!r}): use 'minima' or 'runs'")
         return pd.DataFrame(rows)
 
+    def runs_frame(self, columns: list[str] | None = None) -> Any:
+        """Every run as a pandas DataFrame, by start index: ``index, fun, nfev, nit, success,
+        in_bounds, time, message, error`` and ``x_0..`` (solution), ``x0_0..`` (start).
+
+        The runs of a big run are read from its Parquet segments (``columns`` then reads
+        only those); a small one's from memory. Needs pandas and pyarrow
+        (``pip install 'multistart-engine[runs]'``).
+        """
+        tables = getattr(self.runs, "tables", None)
+        if tables is not None:  # on disk: the columns asked for, segment by segment
+            import pyarrow as pa
+
+            wanted = None if columns is None else ["index", *[c for c in columns
+                                                               if c != "index"]]
+            frame = pa.concat_tables(list(tables(wanted))).to_pandas()
+            return frame.sort_values("index", kind="stable").reset_index(drop=True)
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("runs_frame() needs pandas: pip install "
+                              "'multistart-engine[pandas]'") from None
+        dim = len(self.runs[0].x0) if len(self.runs) else 0
+        rows = [(r.index, r.fun, r.nfev, r.nit, r.success, r.in_bounds, r.time, r.message,
+                 r.error, *np.asarray(r.x, dtype=float), *np.asarray(r.x0, dtype=float))
+                for r in self.runs]
+        names = ["index", "fun", "nfev", "nit", "success", "in_bounds", "time", "message",
+                 "error", *[f"x_{j}" for j in range(dim)], *[f"x0_{j}" for j in range(dim)]]
+        frame = pd.DataFrame(rows, columns=names).sort_values("index", kind="stable")
+        frame = frame.reset_index(drop=True)
+        return frame if columns is None else frame[["index", *[c for c in columns
+                                                                 if c != "index"]]]
+
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` atomically (temp file + rename).
 
@@ -688,7 +800,7 @@ class MultistartResult:
         path = Path(path)
         if path.is_dir():
             path = path / "result.json"
-        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
+        return atomic_write_json(path, self.to_dict(starts_as_lists=False))
 
     def summary(self, max_rows: int = 10) -> str:
         """A ranked table of the minima as text."""
