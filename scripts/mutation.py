@@ -224,9 +224,12 @@ MODULES = {
     "sampling": (["engine/sampling.py"], ["tests/test_sampling.py",
                                           "tests/test_sampling_exact.py",
                                           "tests/test_mutation_kills.py"]),
-    "local": (["engine/local/solve.py", "engine/local/objective.py"],
+    "local": (["engine/local/solve.py", "engine/local/objective.py",
+               "engine/local/least_squares.py"],
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
-               "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py"]),
+               "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py",
+               "tests/test_fitting.py", "tests/test_local_exact.py"]),
+    "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py"]),
 }
 
 #: Survivors judged equivalent (same results for every input the engine passes), by mutmut's
