@@ -21,6 +21,7 @@ from engine.local.solve import RELABELLED
 from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
 from engine.parallel.serial import SerialExecutor
 from engine.problem import Problem
+from engine.results.journal import Journal
 from engine.results.store import RunStore
 from engine.results.types import LocalRun, RunSpec
 from engine.stop import estimated_coverage, estimated_n_minima
@@ -394,3 +395,102 @@ def test_polish_runs_for_polishing_strategies_and_fits_unless_turned_off():
                          [(-5.0, 5.0), (-5.0, 5.0)])
     assert polished_starts(fit, "all", True, method="trf") == [4]
     assert polished_starts(fit, "all", False, method="trf") == []
+
+
+def rosen(x) -> float:
+    return float(100.0 * (x[1] - x[0] ** 2) ** 2 + (1.0 - x[0]) ** 2)
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_the_best_point_evaluated_is_the_answer_when_no_solve_converged(maximize):
+    fun = (lambda x: -rosen(x)) if maximize else rosen
+    problem = Problem.create(fun, [(-2.0, 2.0), (-2.0, 2.0)], maximize=maximize)
+    spec = resolve_spec(problem, {"stop": StopOptions(max_evals=30)})
+    res = run_multistart(problem, spec, SerialExecutor())
+    assert res.minima == () and res.n_explore > 0 and res.stop_reason == "max_evals"
+    assert res.nfev == res.runs.nfev + res.n_explore
+    assert res.x is not None and res.fun == fun(res.x)  # the user's value, in their sign
+    assert f"; x is the best point evaluated (fun={res.fun:.6g})" in res.message
+
+
+def test_no_best_point_is_kept_under_constraints_or_with_noise():
+    constrained = Problem.create(rosen, [(-2.0, 2.0), (-2.0, 2.0)],
+                                 constraints={"type": "ineq", "fun": lambda x: 10.0 - x[0]})
+    plain = Problem.create(rosen, [(-2.0, 2.0), (-2.0, 2.0)])
+    for problem, local in ((constrained, LocalOptions()), (plain, LocalOptions(noisy=True))):
+        spec = resolve_spec(problem, {"stop": StopOptions(max_evals=30), "local": local})
+        res = run_multistart(problem, spec, SerialExecutor())
+        assert res.minima == () and res.x is None and math.isnan(res.fun)
+        assert "best point" not in res.message
+
+
+def test_a_display_is_not_called_at_the_end_of_a_run_without_runs():
+    problem = Problem.create(rosen, [(-2.0, 2.0), (-2.0, 2.0)])
+    spec = resolve_spec(problem, {"stop": StopOptions(max_evals=3)})
+    shown = []
+    res = run_multistart(problem, spec, SerialExecutor(),
+                         progress=lambda state, final=False: shown.append(final))
+    assert len(res.runs) == 0 and shown == []
+
+
+def test_resumed_runs_are_checked_against_the_stop_rules_first(tmp_path):
+    path = tmp_path / "run.journal"
+    problem = Problem.create(well, [(-2.0, 2.0)])
+    groups = {"starts": StartOptions(n_starts=6, seed=3),
+              "search": SearchOptions(strategy="all")}
+    first = run_multistart(problem, resolve_spec(problem, groups), SerialExecutor(),
+                           journal=Journal(path, "test"))
+    assert first.stop_reason == "n_starts" and len(first.minima) == 2
+    again = resolve_spec(problem, {**groups, "stop": StopOptions(max_discoveries=1)})
+    executor = Recording()
+    resumed = run_multistart(problem, again, executor, journal=Journal(path, "test"))
+    assert resumed.stop_reason == "max_discoveries" and resumed.n_starts == 6
+    assert executor.options == []  # nothing solved again
+
+
+def test_a_callback_error_during_the_polish_keeps_the_runs_reason():
+    problem = Problem.create(well, [(-2.0, 2.0)])
+    spec = resolve_spec(problem, {"starts": StartOptions(n_starts=4, seed=3),
+                                  "search": SearchOptions(strategy="tiktak")})
+
+    def fails_in_polish(state):
+        if state.n_done > 4:
+            raise RuntimeError("not now")
+
+    res = run_multistart(problem, spec, SerialExecutor(), callback=fails_in_polish)
+    assert res.stop_reason == "n_starts" and res.message.endswith("stopped by n_starts")
+
+    def ctrl_c_in_polish(state):
+        if state.n_done > 4:
+            raise KeyboardInterrupt
+
+    res = run_multistart(problem, spec, SerialExecutor(), callback=ctrl_c_in_polish)
+    assert res.stop_reason == "interrupted"
+
+
+def test_the_merge_evaluates_a_vectorized_objective_a_segment_at_a_time():
+    shapes = []
+
+    def vectorized_valley(x):
+        x = np.asarray(x, dtype=float)
+        shapes.append(x.shape)
+        return (x[..., 0] - 0.5) ** 2
+
+    problem = Problem.create(vectorized_valley, [(0.0, 1.0), (0.0, 1.0)])
+    runs = {0: run(0, [0.5, 0.2], 0.0), 1: run(1, [0.5, 0.8], 0.0)}
+    spec = spec_of(problem, search=SearchOptions(vectorized=True))
+    res = build_result(problem, runs, spec, "n_starts", 1.0, {})
+    # scipy's convention for a vectorized objective: one call with the points as columns.
+    assert len(res.minima) == 1 and (2, 5) in shapes
+    shapes.clear()
+    build_result(problem, runs, spec_of(problem), "n_starts", 1.0, {})
+    assert (2, 5) not in shapes and shapes.count((2,)) == 5
+
+
+def test_the_portfolio_strategy_reports_its_split():
+    problem = Problem.create(well, [(-2.0, 2.0)])
+    spec = resolve_spec(problem, {"search": SearchOptions(strategy="portfolio"),
+                                  "stop": StopOptions(max_evals=300)})
+    res = run_multistart(problem, spec, SerialExecutor())
+    assert isinstance(res.portfolio, dict) and res.portfolio
+    assert res.strategy == "portfolio"
