@@ -400,12 +400,47 @@ def mutmut_bin() -> str:
     return str(exe)
 
 
-def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
+def same_sources(work: Path) -> bool:
+    """Whether the engine in scratch copy ``work`` is the engine of this tree, file for file."""
+    ours = {p.relative_to(ROOT): p.read_bytes() for p in (ROOT / "engine").rglob("*.py")}
+    theirs = {p.relative_to(work): p.read_bytes() for p in (work / "engine").rglob("*.py")}
+    return ours == theirs
+
+
+def reusable_workdir(key: str, previous: dict | None) -> Path | None:
+    """The scratch copy of the last run of ``key`` when its engine is still this tree's."""
+    work = Path(previous["workdir"]) if previous and previous.get("workdir") else None
+    if work is None or not (work / "mutants").is_dir() or not same_sources(work):
+        return None
+    return work
+
+
+def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = None) -> dict:
+    """mutmut on module ``key`` in a scratch copy, within ``time_limit`` wall seconds.
+
+    With ``previous`` (the module's last result) whose scratch copy still holds this tree's
+    engine, that copy is reused with the current tests: its open survivors are run again, then
+    the mutants it had not reached; every other verdict stands (a new test can only kill).
+    """
     paths, tests = MODULES[key]
     tests = [t for t in tests if (ROOT / t).exists()]
     t0 = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix=f"mutation-{key}-"))
-    copy_tree(work)
+    work = reusable_workdir(key, previous) if previous is not None else None
+    again: list[str] = []
+    if work is not None:
+        for name in ("tests", "scripts"):
+            shutil.rmtree(work / name)
+            shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", ".hypothesis"))
+        again = list(previous.get("open_survivors", []))
+        print(f"[mutmut] {key}: reusing {work}; {len(again)} open survivors run again",
+              flush=True)
+    else:
+        if previous is not None:
+            print(f"[mutmut] {key}: the last scratch copy is gone or its engine differs: a "
+                  "full run", flush=True)
+        work = Path(tempfile.mkdtemp(prefix=f"mutation-{key}-"))
+        copy_tree(work)
     text = (work / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\]\n(?:(?!\[).*(?:\n|$))*", "\n", text)
     # The rest of the package goes along unmutated, so that mutants/engine is the whole
@@ -431,20 +466,26 @@ def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
     env.pop("PYTHONPATH", None)
     log_path = work / "mutmut-run.log"
     timed_out = False
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([mutmut_bin(), "run", "--max-children", str(jobs)], cwd=work,
-                                env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            proc.wait(timeout=time_limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, 15)
+    # Named survivors first (mutmut runs a named mutant again), then whatever is unchecked.
+    commands = [[*again]] if again else []
+    commands.append([])
+    with open(log_path, "a" if again else "w") as log:
+        for names in commands:
+            left = time_limit - (time.monotonic() - t0)
+            proc = subprocess.Popen([mutmut_bin(), "run", "--max-children", str(jobs), *names],
+                                    cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=max(left, 1.0))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+                timed_out = True
+                os.killpg(proc.pid, 15)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+                break
     res = subprocess.run([mutmut_bin(), "results", "--all", "true"], cwd=work, env=env,
                          capture_output=True, text=True)
     statuses: dict[str, str] = {}
@@ -589,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=900.0,
                     help="wall seconds for mutmut on one module (default 900)")
     ap.add_argument("--jobs", type=int, default=2, help="mutmut --max-children (default 2)")
+    ap.add_argument("--rerun", action="store_true",
+                    help="reuse each module's last scratch copy (when its engine is unchanged): "
+                         "run its open survivors again with the current tests, then the "
+                         "mutants it had not reached")
     ap.add_argument("--named-timeout", type=float, default=300.0,
                     help="wall seconds for the tests of one named mutant (default 300)")
     args = ap.parse_args(argv)
@@ -600,7 +645,9 @@ def main(argv: list[str] | None = None) -> int:
     do_named = args.named or args.mutmut is None
     do_mutmut = args.mutmut is not None or not args.named
     if do_named:
-        data["named"] = run_named(args.named_timeout)
+        named = run_named(args.named_timeout)
+        data = load()  # another run may have saved meanwhile: keep its parts
+        data["named"] = named
         save(data)
     if do_mutmut:
         keys = args.mutmut or list(MODULES)
@@ -609,7 +656,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"unknown module {key!r}; choose from {', '.join(MODULES)}")
         data.setdefault("mutmut", {})
         for key in keys:
-            data["mutmut"][key] = run_mutmut(key, args.time_limit, args.jobs)
+            previous = data["mutmut"].get(key, {}) if args.rerun else None
+            result = run_mutmut(key, args.time_limit, args.jobs, previous)
+            data = load()  # another run may have saved meanwhile: keep its parts
+            data.setdefault("mutmut", {})[key] = result
             save(data)
     print(summarize(data))
     named_ok = not do_named or data["named"]["caught"] == data["named"]["total"]

@@ -537,3 +537,12 @@ def test_a_fit_is_solved_unshifted_to_its_exact_cost():
     run = solve_one(problem, np.array([1.0, 2.0]), 0, LocalOptions(method="trf", max_nfev=1))
     assert run.nfev == 1 and run.message == (
         "stopped by budget: max_evals reached after 1 evaluations")
+
+
+def test_a_failed_run_whose_best_point_left_the_box_says_so():
+    # BFGS takes no bounds: towards the minimum at x0 = 20 it leaves the box [1, 11].
+    problem = Problem.create(lambda x: float((x[0] - 20.0) ** 2 + x[1] ** 2), BOX)
+    run = solve_one(problem, np.array([10.0, 1.0]), 0, LocalOptions(method="BFGS",
+                                                                    scale=False, max_nfev=12))
+    assert run.error.startswith("BudgetExhausted") and run.x[0] > 11.0
+    assert run.in_bounds is False
