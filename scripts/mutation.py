@@ -357,6 +357,25 @@ EQUIVALENT = {
         "xǁJournalǁ_write__mutmut_5": "now - synced equal to FSYNC_INTERVAL to the last bit: a "
                                       "float clock reading, not a value a test can hit",
     },
+    "driver": {
+        **{name: "the first stop reason is always replaced: strategy.run returns one and each "
+                 "except clause sets one" for name in (
+            "x__search__mutmut_1", "x__search__mutmut_2", "x__search__mutmut_3")},
+        "x__search__mutmut_4": "'' and None both mean no note: build_result appends a note "
+                               "only when it is truthy",
+        "x__merge_pass__mutmut_6": "budgets 500 and 501 allow the same 100 segments: "
+                                   "merge_minima spends evaluations in steps of n_points=5",
+        "x__merge_pass__mutmut_7": "merge_minima compares whole numbers spent + 5 with the "
+                                   "budget, and an integer exceeds nfev / 10 exactly when it "
+                                   "exceeds nfev // 10",
+        **{name: "a budget of 0 or 1, under n_points=5, lets merge_minima check no segment: "
+                 "every basin stays as cluster_points gave it (best first, members "
+                 "ascending), as with no pass" for name in (
+            "x__merge_pass__mutmut_23", "x__merge_pass__mutmut_24")},
+        "x_run_multistart__mutmut_77": "_provenance does not read its session argument",
+        "x_run_multistart__mutmut_87": "with no point seen best_seen_f is inf, so the pair "
+                                       "is (None, +-inf), which better_than never prefers",
+    },
     "sampling": {
         **{name: "scramble=True is scipy.stats.qmc's default" for name in (
             "x__unit_halton__mutmut_6", "x__unit_sobol__mutmut_6",

@@ -75,6 +75,9 @@ def test_a_result_counts_ranks_and_estimates_from_the_successful_runs():
     assert [m.starts for m in res.minima] == [(0, 3), (1, 2, 4, 5)]
     assert [m.n_hits for m in res.minima] == [2, 4]
     assert [m.note for m in res.minima] == [None, None]
+    # Each minimum's start is that of its best run (ties: the first), its nfev its runs'.
+    assert [m.x0.tolist() for m in res.minima] == [[-1.0], [1.0]]
+    assert [m.nfev for m in res.minima] == [20, 40]
     assert res.x.tolist() == [-1.0] and res.fun == 0.0 and res.success is True
     assert res.nfev == 7 * 10 + 5 + 7 and res.n_explore == 7 and res.n_skipped == 3
     assert res.n_starts == 8 and res.n_failed == 1 and len(res.runs) == 8
@@ -101,6 +104,7 @@ def test_a_maximization_reports_maxima_in_the_users_sign():
     assert [m.x.tolist() for m in res.minima] == [[1.0], [-1.0], [0.0]]
     assert [m.fun for m in res.minima] == [3.0, 3.0, 2.0]
     assert res.fun == 3.0 and res.maximize is True
+    assert res.n_explore == 0 and res.n_skipped == 0 and res.nfev == 50
 
 
 def test_no_success_says_how_many_failed_and_were_stopped():
@@ -157,8 +161,8 @@ def test_a_flat_direction_is_merged_into_one_minimum_with_a_note():
         calls.append(np.array(x))
         return valley(x)
 
-    problem = Problem.create(counted, [(0.0, 1.0), (0.0, 1.0)])
-    runs = {0: run(0, [0.5, 0.2], 0.0), 1: run(1, [0.5, 0.8], 0.0)}
+    problem = Problem.create(counted, [(0.0, 1.0), (0.0, 2.0)])  # apart 0.6 of the box
+    runs = {0: run(0, [0.5, 0.4], 0.0), 1: run(1, [0.5, 1.6], 0.0)}
     res = build_result(problem, runs, spec_of(problem), "n_starts", 1.0, {})
     assert len(res.minima) == 1 and res.minima[0].starts == (0, 1)
     assert res.minima[0].note == (
@@ -167,7 +171,7 @@ def test_a_flat_direction_is_merged_into_one_minimum_with_a_note():
     assert res.provenance["merge"] == {"evaluations": 5, "minima_before": 2, "minima_after": 1}
     # Without an evaluate function the problem itself is evaluated, along the segment.
     ys = sorted(float(p[1]) for p in calls)
-    assert ys == pytest.approx([0.2 + 0.6 * k / 6 for k in range(1, 6)])
+    assert ys == pytest.approx([0.4 + 1.2 * k / 6 for k in range(1, 6)])
     # With one, only it is.
     calls.clear()
     seen = []
@@ -180,6 +184,22 @@ def test_a_flat_direction_is_merged_into_one_minimum_with_a_note():
                          evaluate=evaluate)
     assert calls == [] and len(seen) == 1 and seen[0].shape == (5, 2)
     assert len(again.minima) == 1
+
+
+def test_the_first_merge_uses_the_dedup_tolerances_in_the_unit_box():
+    problem = Problem.create(lambda x: 0.0, [(10.0, 20.0)])
+    # 0.05 apart is 0.005 of the box: one minimum under xtol 0.01, two under the default.
+    runs = {0: run(0, 15.0, 0.0), 1: run(1, 15.05, 0.0), 2: run(2, 18.0, 0.0)}
+    loose = spec_of(problem, dedup=DedupOptions(xtol=1e-2, segment_check=False))
+    res = build_result(problem, runs, loose, "n_starts", 1.0, {})
+    assert [m.starts for m in res.minima] == [(0, 1), (2,)]
+    strict = spec_of(problem, dedup=DedupOptions(segment_check=False))
+    assert len(build_result(problem, runs, strict, "n_starts", 1.0, {}).minima) == 3
+    # Values 1e-3 apart at one point: one minimum under ftol 1e-2, two under the default.
+    runs = {0: run(0, 15.0, 0.0), 1: run(1, 15.0, 1e-3)}
+    loose = spec_of(problem, dedup=DedupOptions(ftol=1e-2, segment_check=False))
+    assert len(build_result(problem, runs, loose, "n_starts", 1.0, {}).minima) == 1
+    assert len(build_result(problem, runs, strict, "n_starts", 1.0, {}).minima) == 2
 
 
 def barrier_problem_and_runs(n: int) -> tuple[Problem, dict[int, LocalRun]]:
@@ -265,6 +285,7 @@ class Recording(SerialExecutor):
     def __init__(self) -> None:
         self.options: list[LocalOptions] = []
         self.evaluated: list[np.ndarray] = []
+        self.vectorized: list[bool] = []
 
     def run(self, problem, opts, starts, total=None, timeout=None):
         self.options.append(opts)
@@ -272,6 +293,7 @@ class Recording(SerialExecutor):
 
     def evaluate(self, problem, points, vectorized, timeout=None):
         self.evaluated.append(np.array(points))
+        self.vectorized.append(vectorized)
         return super().evaluate(problem, points, vectorized, timeout)
 
 
@@ -325,6 +347,14 @@ def test_the_executor_is_told_the_unit_box_choice_and_runs_the_merge():
         assert len(res.minima) == 1 and res.provenance["merge"]["minima_before"] == 4
         assert sum(len(p) for p in executor.evaluated) == res.provenance["merge"][
             "evaluations"] > 0
+        assert executor.vectorized == [False] * len(executor.evaluated)
+    vectorized = Problem.create(lambda x: (np.asarray(x)[0] - 0.5) ** 2,
+                                [(0.0, 1.0), (0.0, 1.0)])
+    spec = resolve_spec(vectorized, {"starts": StartOptions(n_starts=4, seed=2),
+                                     "search": SearchOptions(strategy="all", vectorized=True)})
+    executor = Recording()
+    run_multistart(vectorized, spec, executor)
+    assert executor.vectorized and set(executor.vectorized) == {True}
 
 
 def test_a_display_sees_each_run_then_the_last_once_more_as_final():
@@ -332,9 +362,18 @@ def test_a_display_sees_each_run_then_the_last_once_more_as_final():
     spec = resolve_spec(problem, {"starts": StartOptions(n_starts=3, seed=1),
                                   "search": SearchOptions(strategy="all")})
     shown = []
-    run_multistart(problem, spec, SerialExecutor(),
-                   progress=lambda state, final=False: shown.append((state.n_done, final)))
-    assert shown == [(1, False), (2, False), (3, False), (3, True)]
+    res = run_multistart(problem, spec, SerialExecutor(), progress=lambda state, final=False:
+                         shown.append((state.n_done, state.n_total, state.run.index, final)))
+    assert shown == [(1, 3, 0, False), (2, 3, 1, False), (3, 3, 2, False), (3, 3, 2, True)]
+    assert [r.index for r in res.runs] == [0, 1, 2]
+
+
+def test_a_run_shows_no_progress_unless_asked(capfd):
+    problem = Problem.create(well, [(-2.0, 2.0)])
+    spec = resolve_spec(problem, {"starts": StartOptions(n_starts=3, seed=1),
+                                  "search": SearchOptions(strategy="all")})
+    run_multistart(problem, spec, SerialExecutor())
+    assert capfd.readouterr() == ("", "")
 
 
 def test_a_callback_that_raises_ends_the_run_with_its_error_in_the_message():
@@ -410,6 +449,7 @@ def test_the_best_point_evaluated_is_the_answer_when_no_solve_converged(maximize
     assert res.minima == () and res.n_explore > 0 and res.stop_reason == "max_evals"
     assert res.nfev == res.runs.nfev + res.n_explore
     assert res.x is not None and res.fun == fun(res.x)  # the user's value, in their sign
+    assert res.n_skipped == 0 or res.strategy == "mlsl"
     assert f"; x is the best point evaluated (fun={res.fun:.6g})" in res.message
 
 
@@ -446,6 +486,10 @@ def test_resumed_runs_are_checked_against_the_stop_rules_first(tmp_path):
     resumed = run_multistart(problem, again, executor, journal=Journal(path, "test"))
     assert resumed.stop_reason == "max_discoveries" and resumed.n_starts == 6
     assert executor.options == []  # nothing solved again
+    # A rule that reads the run itself: a resumed run at the target meets it.
+    target = resolve_spec(problem, {**groups, "stop": StopOptions(target=0.5)})
+    reached = run_multistart(problem, target, Recording(), journal=Journal(path, "test"))
+    assert reached.stop_reason == "target" and reached.n_starts == 6
 
 
 def test_a_callback_error_during_the_polish_keeps_the_runs_reason():
@@ -494,3 +538,17 @@ def test_the_portfolio_strategy_reports_its_split():
     res = run_multistart(problem, spec, SerialExecutor())
     assert isinstance(res.portfolio, dict) and res.portfolio
     assert res.strategy == "portfolio"
+
+
+def test_the_sample_points_mlsl_skips_are_counted_in_the_result():
+    # Himmelblau's four minima: in later rounds sample points below a known minimum's
+    # neighbourhood are skipped.
+    problem = Problem.create(lambda x: float((x[0] ** 2 + x[1] - 11) ** 2
+                                             + (x[0] + x[1] ** 2 - 7) ** 2),
+                             [(-5.0, 5.0), (-5.0, 5.0)])
+    spec = resolve_spec(problem, {"starts": StartOptions(seed=1),
+                                  "search": SearchOptions(strategy="mlsl"),
+                                  "stop": StopOptions(max_evals=1000)})
+    res = run_multistart(problem, spec, SerialExecutor())
+    assert res.strategy == "mlsl" and res.n_skipped > 0
+    assert res.n_explore >= res.n_starts + res.n_skipped
