@@ -546,3 +546,22 @@ def test_a_failed_run_whose_best_point_left_the_box_says_so():
                                                                     scale=False, max_nfev=12))
     assert run.error.startswith("BudgetExhausted") and run.x[0] > 11.0
     assert run.in_bounds is False
+
+
+def rosen(x) -> float:
+    return float(100.0 * (x[1] - x[0] ** 2) ** 2 + (1.0 - x[0]) ** 2)
+
+
+def rosen_jac(x) -> np.ndarray:
+    return np.array([-400.0 * x[0] * (x[1] - x[0] ** 2) - 2.0 * (1.0 - x[0]),
+                     200.0 * (x[1] - x[0] ** 2)])
+
+
+def test_a_large_offset_is_shifted_away_so_the_solver_stops_at_the_minimum():
+    # L-BFGS-B stops when f changes by 2.2e-9 of |f|: at 1e6 + rosen that is where rosen
+    # still changes by 2e-3, far from (1, 1); relative to the start's value it is not.
+    problem = Problem.create(lambda x: 1e6 + rosen(x), [(-2.0, 2.0), (-2.0, 2.0)],
+                             jac=rosen_jac)
+    run = solve_one(problem, np.array([-1.5, 1.5]), 0, LocalOptions(method="L-BFGS-B",
+                                                                    scale=False, restarts=0))
+    assert run.success and run.x == pytest.approx([1.0, 1.0], abs=1e-4)
