@@ -249,6 +249,9 @@ _UTF8 = ("the encoding spelled 'UTF-8' or left to the locale: codec names are ca
          "the engine runs on")
 _TRAMPOLINE = ("the warning's stacklevel: mutmut's trampoline adds a frame, so only an "
                "ordinary run can check it (tests/test_journal_exact.py does)")
+_ONE_COLON = ("the only budget error, 'BudgetExhausted: max_evals reached after N "
+              "evaluations' (SolverObjective._check_limits), holds one ': ': split on it, on "
+              "whitespace once or from the right, its last part is the same")
 EQUIVALENT = {
     "basins": {
         "x_cluster_points__mutmut_6": "values dtype: add_many converts them to float",
@@ -356,6 +359,16 @@ EQUIVALENT = {
                                       "isinstance(header, dict) check",
         "xǁJournalǁ_write__mutmut_5": "now - synced equal to FSYNC_INTERVAL to the last bit: a "
                                       "float clock reading, not a value a test can hit",
+    },
+    "local": {
+        "xǁSolverObjectiveǁ_check_limits__mutmut_3": "time.monotonic() equal to the deadline "
+                                                     "to the last bit: a float clock reading, "
+                                                     "not a value a test can hit",
+        **{name: "best.x is a float64 array already (scipy's, or least_squares' converted)"
+           for name in ("x__check_stationary__mutmut_13", "x__check_stationary__mutmut_15")},
+        **{name: _ONE_COLON for name in (
+            "x__failed_run__mutmut_35", "x__failed_run__mutmut_39",
+            "x__failed_run__mutmut_42")},
     },
     "driver": {
         **{name: "the first stop reason is always replaced: strategy.run returns one and each "
