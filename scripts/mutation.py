@@ -447,7 +447,8 @@ def reusable_workdir(key: str, previous: dict | None) -> Path | None:
     return work
 
 
-def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = None) -> dict:
+def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = None,
+               extra: list[str] | None = None) -> dict:
     """mutmut on module ``key`` in a scratch copy, within ``time_limit`` wall seconds.
 
     With ``previous`` (the module's last result) whose scratch copy still holds this tree's
@@ -465,6 +466,9 @@ def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = N
             shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns(
                 "__pycache__", "*.pyc", ".hypothesis"))
         again = list(previous.get("open_survivors", []))
+        # Named mutants run again too (a verdict suspected of a flaky test, say).
+        again += [name for name in extra or [] if name.split(".")[-1].startswith("x")
+                  and name.startswith("engine.") and name not in again]
         print(f"[mutmut] {key}: reusing {work}; {len(again)} open survivors run again",
               flush=True)
     else:
@@ -666,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse each module's last scratch copy (when its engine is unchanged): "
                          "run its open survivors again with the current tests, then the "
                          "mutants it had not reached")
+    ap.add_argument("--again", nargs="*", default=[], metavar="MUTANT",
+                    help="with --rerun: also run these mutants (mutmut's full names) again")
     ap.add_argument("--named-timeout", type=float, default=300.0,
                     help="wall seconds for the tests of one named mutant (default 300)")
     args = ap.parse_args(argv)
@@ -689,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         data.setdefault("mutmut", {})
         for key in keys:
             previous = data["mutmut"].get(key, {}) if args.rerun else None
-            result = run_mutmut(key, args.time_limit, args.jobs, previous)
+            result = run_mutmut(key, args.time_limit, args.jobs, previous, args.again)
             data = load()  # another run may have saved meanwhile: keep its parts
             data.setdefault("mutmut", {})[key] = result
             save(data)
