@@ -368,7 +368,41 @@ EQUIVALENT = {
            for name in ("x__check_stationary__mutmut_13", "x__check_stationary__mutmut_15")},
         **{name: _ONE_COLON for name in (
             "x__failed_run__mutmut_35", "x__failed_run__mutmut_39",
-            "x__failed_run__mutmut_42")},
+            "x__failed_run__mutmut_42", "x__failed_run__mutmut_36",
+            "x__failed_run__mutmut_38", "x__failed_run__mutmut_41")},
+        **{name: "best.x is a float64 array already (scipy's, or least_squares' converted)"
+           for name in ("x__descend__mutmut_30", "x__descend__mutmut_32",
+                        "x__accept_precision_stop__mutmut_14",
+                        "x__accept_precision_stop__mutmut_16", "x__finished_run__mutmut_5",
+                        "x__finished_run__mutmut_7")},
+        **{name: "z is a float64 array (its callers convert it) and np.array copies it "
+                 "either way" for name in ("x__lowest_neighbour__mutmut_21",
+                                           "x__lowest_neighbour__mutmut_23")},
+        **{name: "x is float64 already (to_user returns float arrays) and np.array copies it "
+                 "either way" for name in ("xǁSolverObjectiveǁ_seen__mutmut_5",
+                                           "xǁSolverObjectiveǁ_seen__mutmut_7")},
+        **{name: "the first value of a solve sets the shift (_unshifted starts True), and "
+                 "no_shift sets it for a least-squares solve, before anything reads it"
+           for name in ("xǁSolverObjectiveǁ__init____mutmut_22",
+                        "xǁSolverObjectiveǁ__init____mutmut_23")},
+        "xǁSolverObjectiveǁ__init____mutmut_21": "unscaled, setup.width is all ones: the "
+                                                 "derivatives times 1.0 are the same",
+        "x__descend__mutmut_63": "a restart's value equal to best.fun - 1e-12 (1 + |best.fun|) "
+                                 "to the last bit: a float, not a value a solve can be "
+                                 "steered to",
+        "x__descend__mutmut_19": "the first drop is replaced before it is read: the "
+                                 "stationarity check runs only after a loop pass (restarts "
+                                 "> 0 and a success), which sets drop first",
+        "x__descend__mutmut_33": "replaced at once without constraints; with constraints the "
+                                 "solve is never scaled, so the check that reads drop does "
+                                 "not run",
+        "x__finished_run__mutmut_3": "reshape(None) leaves a 1-D array as it is, and best.x "
+                                     "is 1-D like x0",
+        "x__finished_run__mutmut_54": "error=None is LocalRun's default",
+        **{name: "solve_one then makes the same SolveSetup for each start (the executors pass "
+                 "options with scale resolved, so SolveSetup.of measures nothing): only the "
+                 "per-start cost differs" for name in (
+            "x_solve_each__mutmut_1", "x_solve_each__mutmut_10", "x_solve_each__mutmut_15")},
     },
     "driver": {
         **{name: "the first stop reason is always replaced: strategy.run returns one and each "
