@@ -224,9 +224,12 @@ MODULES = {
     "sampling": (["engine/sampling.py"], ["tests/test_sampling.py",
                                           "tests/test_sampling_exact.py",
                                           "tests/test_mutation_kills.py"]),
-    "local": (["engine/local/solve.py", "engine/local/objective.py"],
+    "local": (["engine/local/solve.py", "engine/local/objective.py",
+               "engine/local/least_squares.py"],
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
-               "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py"]),
+               "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py",
+               "tests/test_fitting.py", "tests/test_local_exact.py"]),
+    "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py"]),
 }
 
 #: Survivors judged equivalent (same results for every input the engine passes), by mutmut's
@@ -246,6 +249,9 @@ _UTF8 = ("the encoding spelled 'UTF-8' or left to the locale: codec names are ca
          "the engine runs on")
 _TRAMPOLINE = ("the warning's stacklevel: mutmut's trampoline adds a frame, so only an "
                "ordinary run can check it (tests/test_journal_exact.py does)")
+_ONE_COLON = ("the only budget error, 'BudgetExhausted: max_evals reached after N "
+              "evaluations' (SolverObjective._check_limits), holds one ': ': split on it, on "
+              "whitespace once or from the right, its last part is the same")
 EQUIVALENT = {
     "basins": {
         "x_cluster_points__mutmut_6": "values dtype: add_many converts them to float",
@@ -354,6 +360,69 @@ EQUIVALENT = {
         "xǁJournalǁ_write__mutmut_5": "now - synced equal to FSYNC_INTERVAL to the last bit: a "
                                       "float clock reading, not a value a test can hit",
     },
+    "local": {
+        "xǁSolverObjectiveǁ_check_limits__mutmut_3": "time.monotonic() equal to the deadline "
+                                                     "to the last bit: a float clock reading, "
+                                                     "not a value a test can hit",
+        **{name: "best.x is a float64 array already (scipy's, or least_squares' converted)"
+           for name in ("x__check_stationary__mutmut_13", "x__check_stationary__mutmut_15")},
+        **{name: _ONE_COLON for name in (
+            "x__failed_run__mutmut_35", "x__failed_run__mutmut_39",
+            "x__failed_run__mutmut_42", "x__failed_run__mutmut_36",
+            "x__failed_run__mutmut_38", "x__failed_run__mutmut_41")},
+        **{name: "best.x is a float64 array already (scipy's, or least_squares' converted)"
+           for name in ("x__descend__mutmut_30", "x__descend__mutmut_32",
+                        "x__accept_precision_stop__mutmut_14",
+                        "x__accept_precision_stop__mutmut_16", "x__finished_run__mutmut_5",
+                        "x__finished_run__mutmut_7")},
+        **{name: "z is a float64 array (its callers convert it) and np.array copies it "
+                 "either way" for name in ("x__lowest_neighbour__mutmut_21",
+                                           "x__lowest_neighbour__mutmut_23")},
+        **{name: "x is float64 already (to_user returns float arrays) and np.array copies it "
+                 "either way" for name in ("xǁSolverObjectiveǁ_seen__mutmut_5",
+                                           "xǁSolverObjectiveǁ_seen__mutmut_7")},
+        **{name: "the first value of a solve sets the shift (_unshifted starts True), and "
+                 "no_shift sets it for a least-squares solve, before anything reads it"
+           for name in ("xǁSolverObjectiveǁ__init____mutmut_22",
+                        "xǁSolverObjectiveǁ__init____mutmut_23")},
+        "xǁSolverObjectiveǁ__init____mutmut_21": "unscaled, setup.width is all ones: the "
+                                                 "derivatives times 1.0 are the same",
+        "x__descend__mutmut_63": "a restart's value equal to best.fun - 1e-12 (1 + |best.fun|) "
+                                 "to the last bit: a float, not a value a solve can be "
+                                 "steered to",
+        "x__descend__mutmut_19": "the first drop is replaced before it is read: the "
+                                 "stationarity check runs only after a loop pass (restarts "
+                                 "> 0 and a success), which sets drop first",
+        "x__descend__mutmut_33": "replaced at once without constraints; with constraints the "
+                                 "solve is never scaled, so the check that reads drop does "
+                                 "not run",
+        "x__finished_run__mutmut_3": "reshape(None) leaves a 1-D array as it is, and best.x "
+                                     "is 1-D like x0",
+        "x__finished_run__mutmut_54": "error=None is LocalRun's default",
+        **{name: "solve_one then makes the same SolveSetup for each start (the executors pass "
+                 "options with scale resolved, so SolveSetup.of measures nothing): only the "
+                 "per-start cost differs" for name in (
+            "x_solve_each__mutmut_1", "x_solve_each__mutmut_10", "x_solve_each__mutmut_15")},
+    },
+    "driver": {
+        **{name: "the first stop reason is always replaced: strategy.run returns one and each "
+                 "except clause sets one" for name in (
+            "x__search__mutmut_1", "x__search__mutmut_2", "x__search__mutmut_3")},
+        "x__search__mutmut_4": "'' and None both mean no note: build_result appends a note "
+                               "only when it is truthy",
+        "x__merge_pass__mutmut_6": "budgets 500 and 501 allow the same 100 segments: "
+                                   "merge_minima spends evaluations in steps of n_points=5",
+        "x__merge_pass__mutmut_7": "merge_minima compares whole numbers spent + 5 with the "
+                                   "budget, and an integer exceeds nfev / 10 exactly when it "
+                                   "exceeds nfev // 10",
+        **{name: "a budget of 0 or 1, under n_points=5, lets merge_minima check no segment: "
+                 "every basin stays as cluster_points gave it (best first, members "
+                 "ascending), as with no pass" for name in (
+            "x__merge_pass__mutmut_23", "x__merge_pass__mutmut_24")},
+        "x_run_multistart__mutmut_77": "_provenance does not read its session argument",
+        "x_run_multistart__mutmut_87": "with no point seen best_seen_f is inf, so the pair "
+                                       "is (None, +-inf), which better_than never prefers",
+    },
     "sampling": {
         **{name: "scramble=True is scipy.stats.qmc's default" for name in (
             "x__unit_halton__mutmut_6", "x__unit_sobol__mutmut_6",
@@ -397,12 +466,51 @@ def mutmut_bin() -> str:
     return str(exe)
 
 
-def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
+def same_sources(work: Path) -> bool:
+    """Whether the engine in scratch copy ``work`` is the engine of this tree, file for file."""
+    ours = {p.relative_to(ROOT): p.read_bytes() for p in (ROOT / "engine").rglob("*.py")}
+    theirs = {p.relative_to(work): p.read_bytes() for p in (work / "engine").rglob("*.py")}
+    return ours == theirs
+
+
+def reusable_workdir(key: str, previous: dict | None) -> Path | None:
+    """The scratch copy of the last run of ``key`` when its engine is still this tree's."""
+    work = Path(previous["workdir"]) if previous and previous.get("workdir") else None
+    if work is None or not (work / "mutants").is_dir() or not same_sources(work):
+        return None
+    return work
+
+
+def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = None,
+               extra: list[str] | None = None) -> dict:
+    """mutmut on module ``key`` in a scratch copy, within ``time_limit`` wall seconds.
+
+    With ``previous`` (the module's last result) whose scratch copy still holds this tree's
+    engine, that copy is reused with the current tests: its open survivors are run again, then
+    the mutants it had not reached; every other verdict stands (a new test can only kill).
+    """
     paths, tests = MODULES[key]
     tests = [t for t in tests if (ROOT / t).exists()]
     t0 = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix=f"mutation-{key}-"))
-    copy_tree(work)
+    work = reusable_workdir(key, previous) if previous is not None else None
+    again: list[str] = []
+    if work is not None:
+        for name in ("tests", "scripts"):
+            shutil.rmtree(work / name)
+            shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", ".hypothesis"))
+        again = list(previous.get("open_survivors", []))
+        # Named mutants run again too (a verdict suspected of a flaky test, say).
+        again += [name for name in extra or [] if name.split(".")[-1].startswith("x")
+                  and name.startswith("engine.") and name not in again]
+        print(f"[mutmut] {key}: reusing {work}; {len(again)} open survivors run again",
+              flush=True)
+    else:
+        if previous is not None:
+            print(f"[mutmut] {key}: the last scratch copy is gone or its engine differs: a "
+                  "full run", flush=True)
+        work = Path(tempfile.mkdtemp(prefix=f"mutation-{key}-"))
+        copy_tree(work)
     text = (work / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\]\n(?:(?!\[).*(?:\n|$))*", "\n", text)
     # The rest of the package goes along unmutated, so that mutants/engine is the whole
@@ -428,20 +536,26 @@ def run_mutmut(key: str, time_limit: float, jobs: int) -> dict:
     env.pop("PYTHONPATH", None)
     log_path = work / "mutmut-run.log"
     timed_out = False
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([mutmut_bin(), "run", "--max-children", str(jobs)], cwd=work,
-                                env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            proc.wait(timeout=time_limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, 15)
+    # Named survivors first (mutmut runs a named mutant again), then whatever is unchecked.
+    commands = [[*again]] if again else []
+    commands.append([])
+    with open(log_path, "a" if again else "w") as log:
+        for names in commands:
+            left = time_limit - (time.monotonic() - t0)
+            proc = subprocess.Popen([mutmut_bin(), "run", "--max-children", str(jobs), *names],
+                                    cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=max(left, 1.0))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+                timed_out = True
+                os.killpg(proc.pid, 15)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+                break
     res = subprocess.run([mutmut_bin(), "results", "--all", "true"], cwd=work, env=env,
                          capture_output=True, text=True)
     statuses: dict[str, str] = {}
@@ -586,6 +700,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=900.0,
                     help="wall seconds for mutmut on one module (default 900)")
     ap.add_argument("--jobs", type=int, default=2, help="mutmut --max-children (default 2)")
+    ap.add_argument("--rerun", action="store_true",
+                    help="reuse each module's last scratch copy (when its engine is unchanged): "
+                         "run its open survivors again with the current tests, then the "
+                         "mutants it had not reached")
+    ap.add_argument("--again", nargs="*", default=[], metavar="MUTANT",
+                    help="with --rerun: also run these mutants (mutmut's full names) again")
     ap.add_argument("--named-timeout", type=float, default=300.0,
                     help="wall seconds for the tests of one named mutant (default 300)")
     args = ap.parse_args(argv)
@@ -597,7 +717,9 @@ def main(argv: list[str] | None = None) -> int:
     do_named = args.named or args.mutmut is None
     do_mutmut = args.mutmut is not None or not args.named
     if do_named:
-        data["named"] = run_named(args.named_timeout)
+        named = run_named(args.named_timeout)
+        data = load()  # another run may have saved meanwhile: keep its parts
+        data["named"] = named
         save(data)
     if do_mutmut:
         keys = args.mutmut or list(MODULES)
@@ -606,7 +728,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"unknown module {key!r}; choose from {', '.join(MODULES)}")
         data.setdefault("mutmut", {})
         for key in keys:
-            data["mutmut"][key] = run_mutmut(key, args.time_limit, args.jobs)
+            previous = data["mutmut"].get(key, {}) if args.rerun else None
+            result = run_mutmut(key, args.time_limit, args.jobs, previous, args.again)
+            data = load()  # another run may have saved meanwhile: keep its parts
+            data.setdefault("mutmut", {})[key] = result
             save(data)
     print(summarize(data))
     named_ok = not do_named or data["named"]["caught"] == data["named"]["total"]
