@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from engine.results.segments import SegmentJournal, read_segment, table_runs
-from engine.results.store import RunStore
+from engine.results.store import RunCounts, RunStore
 from engine.results.types import LocalRun, stopped_by_budget
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _COUNTS = ["index", "fun", "nfev", "success", "error", "message"]
 
 
-class RunsOnDisk(Sequence[LocalRun]):
+class RunsOnDisk(RunCounts, Sequence[LocalRun]):
     """Every run recorded, kept on disk by ``journal``; the driver holds only counters.
 
     A start is recorded once (``append`` returns False for a start already there), as in
@@ -200,29 +200,8 @@ class RunsOnDisk(Sequence[LocalRun]):
     # ------------------------------------------------------------------ aggregates
 
     @property
-    def dim(self) -> int | None:
-        return self._dim
-
-    @property
-    def nfev(self) -> int:
-        return self._nfev
-
-    @property
     def nit(self) -> int:
         return self._nit
-
-    @property
-    def n_success(self) -> int:
-        return self._n_success
-
-    @property
-    def n_failed(self) -> int:
-        """Recorded runs that failed (a run the budget cut short is not a failure)."""
-        return self._n - self._n_success - self._n_budget
-
-    @property
-    def n_stopped(self) -> int:
-        return self._n_budget
 
     @property
     def nbytes(self) -> int:

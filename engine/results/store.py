@@ -68,7 +68,43 @@ class _Interned:
         return found
 
 
-class RunStore(Sequence[LocalRun]):
+class RunCounts:
+    """What a set of runs counts as they are added: their number, dimension, evaluations,
+    successes and runs cut short by the budget. Shared by :class:`RunStore` (runs in memory)
+    and ``RunsOnDisk`` (runs read back from segments), which keep the same counters."""
+
+    _n: int
+    _dim: int | None
+    _nfev: int
+    _n_success: int
+    _n_budget: int
+
+    @property
+    def dim(self) -> int | None:
+        """Number of variables (None while empty)."""
+        return self._dim
+
+    @property
+    def nfev(self) -> int:
+        """Objective evaluations over all runs."""
+        return self._nfev
+
+    @property
+    def n_success(self) -> int:
+        return self._n_success
+
+    @property
+    def n_failed(self) -> int:
+        """Runs that failed (a run the budget cut short is not a failure)."""
+        return self._n - self._n_success - self._n_budget
+
+    @property
+    def n_stopped(self) -> int:
+        """Runs the evaluation budget (``max_evals``) cut short."""
+        return self._n_budget
+
+
+class RunStore(RunCounts, Sequence[LocalRun]):
     """Finished local runs in growable numpy columns, read back as :class:`LocalRun`.
 
     Runs may be added in any order; reading is ordered by start index. A start index is
@@ -258,30 +294,6 @@ class RunStore(Sequence[LocalRun]):
                 f"n_failed={self.n_failed})")
 
     # ------------------------------------------------------------------ aggregates
-
-    @property
-    def dim(self) -> int | None:
-        """Number of variables (None while empty)."""
-        return self._dim
-
-    @property
-    def nfev(self) -> int:
-        """Objective evaluations over all stored runs."""
-        return self._nfev
-
-    @property
-    def n_success(self) -> int:
-        return self._n_success
-
-    @property
-    def n_failed(self) -> int:
-        """Stored runs that failed (a run the budget cut short is not a failure)."""
-        return self._n - self._n_success - self._n_budget
-
-    @property
-    def n_stopped(self) -> int:
-        """Stored runs the evaluation budget (``max_evals``) cut short."""
-        return self._n_budget
 
     @property
     def nbytes(self) -> int:
