@@ -146,14 +146,17 @@ def merge_minima(
         return first + agree[np.argsort(apart[agree], kind="stable")]
 
     # Segment values by (basin position, position of the minimum it may join). On a cluster
-    # each request for values is a round trip to the workers, so requests are few: while no
-    # minimum has joined another (distinct minima, the usual case when there are many),
-    # every minimum is likely a leader, and the segments the next minima will need are asked
-    # for together, up to half the budget left. The checks made, and their order, are those
-    # of one minimum at a time; a segment asked for and not needed counts as spent.
+    # each request for values is a round trip to the workers, so requests are few: while
+    # every minimum checked so far has become a leader (distinct minima, the usual case when
+    # there are many), the next ones likely will too, and the segments they will need are
+    # asked for with the current ones: twice as many after each new leader, up to half the
+    # budget left, none once a minimum has joined another. The checks made, and their order,
+    # are those of one minimum at a time; a segment asked for and not needed counts as spent
+    # (at most as many as were needed before the first join).
     cache: dict[tuple[int, int], np.ndarray] = {}
     spent = 0
     optimistic = True
+    ahead = 0  # segments of later minima to ask for with the next request
 
     def fetch(pairs: list[tuple[int, int]]) -> None:
         nonlocal spent
@@ -201,8 +204,9 @@ def merge_minima(
                 to_fetch.append(pair)
             near.append(int(c))
         if to_fetch:
-            if optimistic:
-                prefetch(k, to_fetch, max(len(to_fetch), affordable // 2))
+            if optimistic and ahead:
+                prefetch(k, to_fetch, min(len(to_fetch) + ahead,
+                                          max(len(to_fetch), affordable // 2)))
             else:
                 fetch(to_fetch)
         for c in near:
@@ -225,6 +229,8 @@ def merge_minima(
                                   parts=[unit]))
             lead_units[n_lead], lead_f[n_lead] = unit, basin.f
             lead_pos.append(k)
+            if near and optimistic:
+                ahead = max(1, 2 * ahead)  # checked and still distinct: look further ahead
             continue
         optimistic = False  # minima join here: the next ones' leaders cannot be guessed
         joined.basin.members.extend(basin.members)
