@@ -5,6 +5,7 @@ A reader never sees half a file: either the old one or the new one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,8 +13,9 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +23,39 @@ from engine.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from engine.results.types import MultistartResult
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """A file to write ``path`` through: a temporary file beside it, flushed to disk and
+    renamed over ``path`` when the block ends, removed if it raises, so that ``path`` is
+    either complete or untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "b.bin"
+    >>> with atomic_file(p, "wb") as handle:
+    ...     _ = handle.write(b"ok")
+    >>> p.read_bytes(), sorted(q.name for q in p.parent.iterdir())
+    (b'ok', ['b.bin'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes the file 0600; the result is a file like any other, readable by
+        # whom the user's umask allows (a group sharing a cluster project, say).
+        os.chmod(tmp, 0o666 & ~_umask())
+        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, mode, **text) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -33,22 +68,9 @@ def atomic_write_text(path: Path, text: str) -> Path:
     >>> atomic_write_text(p, "hi").read_text()
     'hi'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file 0600; the result is a file like any other, readable by
-        # whom the user's umask allows (a group sharing a cluster project, say).
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path) as handle:
+        handle.write(text)
+    return Path(path)
 
 
 def atomic_write_json(path: Path, data: Any) -> Path:
@@ -58,8 +80,6 @@ def atomic_write_json(path: Path, data: Any) -> Path:
     of one minimum) are written as one compact JSON list in pieces: neither a list of Python
     ints nor the whole text is built in memory.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: list[Any] = []
     # Each array is written where the encoder writes its marker: a string no other value of
     # ``data`` can be (a random tag).
@@ -72,23 +92,14 @@ def atomic_write_json(path: Path, data: Any) -> Path:
             return f"{tag}{len(arrays) - 1}"
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for chunk in json.JSONEncoder(indent=1, default=default).iterencode(data):
-                if chunk.startswith(quoted):
-                    _write_ints(handle, arrays[int(chunk[len(quoted):-1])])
-                else:
-                    handle.write(chunk)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path) as handle:
+        for chunk in json.JSONEncoder(indent=1, default=default).iterencode(data):
+            if chunk.startswith(quoted):
+                _write_ints(handle, arrays[int(chunk[len(quoted):-1])])
+            else:
+                handle.write(chunk)
+        handle.write("\n")
+    return Path(path)
 
 
 def _write_ints(handle: Any, values: Any) -> None:

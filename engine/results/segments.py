@@ -34,7 +34,7 @@ from engine.exceptions import JournalError
 from engine.results.journal import FORMAT as TAIL_FORMAT
 from engine.results.journal import Journal, JournalNotEmptyError
 from engine.results.journal import finished_starts as in_tail
-from engine.results.outputs import atomic_write_text
+from engine.results.outputs import atomic_file, atomic_write_text
 from engine.results.store import _NO_ERROR, _Interned
 from engine.results.types import LocalRun
 
@@ -185,21 +185,14 @@ def write_segment(table: Any, path: Path) -> Path:
     require_pyarrow("the run history")
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        # Byte-stream split puts the like bytes of the floats together (the sign and exponent
-        # of points near one minimum are equal), which zstd then packs far better.
-        floats = [name for name in table.schema.names
-                  if name.startswith("x") or name in ("fun", "time")]
-        pq.write_table(table, tmp, compression="zstd", compression_level=ZSTD_LEVEL,
+    # Byte-stream split puts the like bytes of the floats together (the sign and exponent of
+    # points near one minimum are equal), which zstd then packs far better.
+    floats = [name for name in table.schema.names
+              if name.startswith("x") or name in ("fun", "time")]
+    with atomic_file(path, "wb") as handle:
+        pq.write_table(table, handle, compression="zstd", compression_level=ZSTD_LEVEL,
                        use_dictionary=["message", "error"], use_byte_stream_split=floats,
                        row_group_size=max(1, table.num_rows), write_statistics=["index"])
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
