@@ -19,6 +19,7 @@ arrive: one at a time, in a task's batch, or a million at once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -91,11 +92,9 @@ class BasinSet:
             near = tree.query_ball_point(unit, r=self.xtol, p=np.inf, return_sorted=True)
             for i in near:
                 yield first + i
-        n = len(self._basins)
-        if n > self._indexed:
-            tail = self._units[self._indexed : n]
-            near = np.flatnonzero(np.abs(tail - unit).max(axis=1) <= self.xtol)
-            yield from (near + self._indexed).tolist()
+        tail = self._units[self._indexed : len(self._basins)]  # may be empty
+        near = np.flatnonzero(np.abs(tail - unit).max(axis=1) <= self.xtol)
+        yield from (near + self._indexed).tolist()
 
     def _grow(self) -> None:
         size = self._units.shape[0] * 2
@@ -196,38 +195,44 @@ class BasinSet:
         """
         units = (points - self.lower) / self.width
         n = len(points)
-        tree = cKDTree(units) if n > 1 else None
-        joined = np.full(n, -1)
+        tree = cKDTree(units)
+        joined = np.empty(n, dtype=int)  # the minimum of each point, where taken
+        taken = np.zeros(n, dtype=bool)
         founders = np.zeros(n, dtype=bool)
         # The next founders' neighbourhoods are fetched several at a time, in one call: in a
         # rugged landscape nearly every point founds a minimum alone and one call per point
         # would cost more than the rest. A fetched point that an earlier one of the same
-        # batch takes in wasted its query, so the batch grows while none is wasted and drops
-        # back to one when some are (crowded minima: thousands of points each).
+        # batch takes in wasted its query, so the batch doubles (up to 1024) while every
+        # fetched point founds a minimum and drops back to one when some do not (crowded
+        # minima: thousands of points each).
         batch, k = 1, 0
         while k < n:
             todo = []
             while k < n and len(todo) < batch:
-                if joined[k] < 0:
+                if not taken[k]:
                     todo.append(k)
                 k += 1
-            balls = (tree.query_ball_point(units[todo], r=self.xtol, p=np.inf)
-                     if tree is not None else [[0]])
-            wasted = False
+            balls = tree.query_ball_point(units[todo], r=self.xtol, p=np.inf)
+            founded = 0
             for t, ball in zip(todo, balls, strict=True):
-                if joined[t] >= 0:
-                    wasted = True
+                if taken[t]:
                     continue
                 basin_id = self._append(int(indices[t]), points[t], units[t], float(values[t]))
-                joined[t], founders[t] = basin_id, True
+                joined[t] = basin_id
+                taken[t] = founders[t] = True
+                founded += 1
                 if len(ball) == 1:
                     continue  # only itself
-                near = np.asarray(ball, dtype=int)
-                near = near[(near > t)]
-                near = near[joined[near] < 0]
+                # Every point before t is taken by now (a founder, or joined to one), so the
+                # free points of its ball all come after it.
+                near = np.array(ball)
+                near = near[~taken[near]]
                 near = near[self._agree(values[near], values[t])]
                 joined[near] = basin_id
-            batch = 1 if wasted else min(2 * batch, 1024)
+                taken[near] = True
+            batch = min(2 * batch, 1024) if founded == len(todo) else 1
+            while k < n and taken[k]:  # so that no query is made for nothing at the end
+                k += 1
         rest = np.flatnonzero(~founders)
         if rest.size:
             self._join_bulk(joined[rest], indices[rest], points[rest], values[rest])
@@ -239,8 +244,7 @@ class BasinSet:
             self._grow()
         self._units[basin_id] = unit
         self._values[basin_id] = f
-        self._basins.append(Basin(x=np.array(x, dtype=float), f=float(f), index=index,
-                                  members=[index]))
+        self._basins.append(Basin(x=x.copy(), f=float(f), index=index, members=[index]))
         return basin_id
 
     def _match_known(self, points: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -278,9 +282,8 @@ class BasinSet:
         """Append matched points to their minima; keep each minimum's best representative."""
         order = np.lexsort((indices, values, ids))  # by minimum, then best first
         ids, indices, points, values = ids[order], indices[order], points[order], values[order]
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        ends = np.r_[starts[1:], len(ids)]
-        for lo, hi in zip(starts, ends, strict=True):
+        _, starts = np.unique(ids, return_index=True)
+        for lo, hi in itertools.pairwise([*starts.tolist(), len(ids)]):
             basin = self._basins[ids[lo]]
             basin.members.extend(indices[lo:hi].tolist())
             if (values[lo], int(indices[lo])) < (basin.f, basin.index):
@@ -318,8 +321,8 @@ def cluster_points(
     ...                                    np.array([0.0]), np.array([1.0]))]
     [[1], [0, 2]]
     """
-    indices, values = np.asarray(indices), np.asarray(values, dtype=float)
+    indices, values = np.asarray(indices), np.asarray(values)
     order = np.lexsort((indices, values))
     basin_set = BasinSet(lower, upper, xtol=xtol, ftol=ftol)
-    basin_set.add_many(indices[order], np.asarray(points, dtype=float)[order], values[order])
+    basin_set.add_many(indices[order], np.asarray(points)[order], values[order])
     return basin_set.basins()

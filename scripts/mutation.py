@@ -230,6 +230,7 @@ MODULES = {
                "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py",
                "tests/test_fitting.py", "tests/test_local_exact.py"]),
     "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py"]),
+    "segments": (["engine/results/segments.py"], ["tests/test_segments.py"]),
 }
 
 #: Survivors judged equivalent (same results for every input the engine passes), by mutmut's

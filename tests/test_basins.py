@@ -175,6 +175,73 @@ def test_batches_in_arrival_order_equal_one_by_one_add_across_many_trees(seed):
     assert 500 < len(one) < len(pts)
 
 
+class _CountingTree:
+    """A cKDTree that counts its ball queries and the points they were asked about."""
+
+    calls = 0
+    points = 0
+
+    def __init__(self, data):
+        from scipy.spatial import cKDTree
+
+        self._tree = cKDTree(data)
+        self.n = self._tree.n
+
+    def query_ball_point(self, x, **kwargs):
+        _CountingTree.calls += 1
+        _CountingTree.points += len(np.atleast_2d(x))
+        return self._tree.query_ball_point(x, **kwargs)
+
+    def query(self, *args, **kwargs):
+        return self._tree.query(*args, **kwargs)
+
+
+@pytest.fixture
+def counting_tree(monkeypatch):
+    import engine.basins
+
+    monkeypatch.setattr(engine.basins, "cKDTree", _CountingTree)
+    _CountingTree.calls = _CountingTree.points = 0
+    return _CountingTree
+
+
+def test_a_rugged_group_is_queried_in_batches_doubling_up_to_1024(counting_tree):
+    """Every point its own minimum: founders' balls are fetched 1, 2, 4, ..., 1024 at a time,
+    then 1024 at a time, so 5120 points take 15 queries (11 reach 2047 points, three of 1024
+    reach 5119, one more), each point asked about once."""
+    side = np.arange(80)
+    grid = np.array(np.meshgrid(side, side[:64])).reshape(2, -1).T / 100.0  # 5120 points
+    basins = cluster_points(np.arange(len(grid)), grid, np.arange(len(grid)) * 1e-3,
+                            np.zeros(2), np.ones(2))
+    assert len(basins) == 5120
+    assert (counting_tree.calls, counting_tree.points) == (15, 5120)
+
+
+def test_a_crowded_group_drops_back_to_one_query_when_a_fetch_is_wasted(counting_tree):
+    """Four minima of 500 points each, taken best first: the first founder takes its 499
+    companions in; the batch of two that follows fetches the next minimum's founder and a
+    point it then takes in (wasted), so the batch drops back to one: 1 + 2 + 1 + 2 points
+    asked about in four queries, whatever the size of the crowds."""
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.2, 0.2], [0.8, 0.2], [0.2, 0.8], [0.8, 0.8]])
+    pts = np.repeat(centres, 500, axis=0) + rng.uniform(-3e-5, 3e-5, size=(2000, 2))
+    vals = np.repeat(np.arange(4.0), 500) + rng.uniform(0, 1e-9, size=2000)
+    basins = cluster_points(np.arange(2000), pts, vals, np.zeros(2), np.ones(2))
+    assert [len(b.members) for b in basins] == [500] * 4
+    assert (counting_tree.calls, counting_tree.points) == (4, 6)
+
+
+def test_minima_added_one_at_a_time_form_trees_of_64_times_powers_of_two():
+    """The forest is a binary counter of 64-minimum leaves: 1000 distinct minima give trees
+    of 512, 256, 128 and 64 over the first 960, and a tail of 40 not in any tree."""
+    bs = BasinSet(np.zeros(1), np.ones(1))
+    for i in range(1000):
+        bs.add(i, np.array([i / 1000.0]), float(i))
+    assert [tree.n for _, tree in bs._trees] == [512, 256, 128, 64]
+    assert [first for first, _ in bs._trees] == [0, 512, 768, 896]
+    assert bs._indexed == 960 and len(bs) == 1000
+
+
 def test_a_point_exactly_xtol_away_joins_in_batches_as_alone():
     """'Within xtol' includes xtol itself, for the batch query as for a single add."""
     lower, upper = np.zeros(1), np.ones(1)
