@@ -48,9 +48,8 @@ from engine.parallel.clusters import open_executor, prepare_process
 from engine.problem import BoundsLike, Problem, load_callable
 from engine.progress import RunState
 from engine.provenance import code_identity
-from engine.results.journal import Journal
 from engine.results.outputs import check_writable, journal_bytes, write_result_dir
-from engine.results.rundir import open_history
+from engine.results.rundir import open_history, open_journal
 from engine.results.types import MultistartResult, RunSpec
 from engine.sampling import SAMPLERS, seed_sequence
 from engine.search import resolve_strategy
@@ -138,8 +137,11 @@ def minimize(
     start_timeout : float, optional
         Wall seconds allowed per start.
     journal : str or Path, optional
-        JSONL file recording each finished run; an existing journal of the same problem is
-        resumed (its starts are not solved again).
+        Where each finished run is recorded; an existing journal of the same problem is
+        resumed (its starts are not solved again). A JSONL file, or a directory (one that
+        exists, or a new path without a suffix) holding the run history as Parquet segments
+        (with the ``runs`` extra): past 100,000 runs ``res.runs`` is then read from there,
+        not held in memory, and ``engine.load(path)`` reads it back.
     progress : bool or callable
         ``True``: a live bar in a terminal or notebook, a plain line every 10 s otherwise;
         or a callable ``display(state, final=False)``.
@@ -213,7 +215,7 @@ def solve_problem(problem: Problem, flat: Mapping[str, Any], given: Mapping[str,
     with contextlib.ExitStack() as stack:
         run_journal = None
         if journal is not None:
-            run_journal = stack.enter_context(Journal(journal, spec.fingerprint, resume=True))
+            run_journal = stack.enter_context(open_journal(journal, spec.fingerprint))
         executor = stack.enter_context(open_executor(client))
         return run_multistart(problem, spec, executor, journal=run_journal, progress=progress,
                               callback=callback, provenance={"fingerprint": spec.fingerprint})

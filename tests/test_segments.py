@@ -425,3 +425,42 @@ def test_compact_minima_equal_the_plain_ones_and_hold_starts_past_int32():
     assert np.shares_memory(np.asarray(only.members), np.frombuffer(
         ordered._basins[0].members, np.int32))  # the member array itself, not a copy
     assert StartList([3, 1]) == (3, 1) and StartList([3, 1]) != (1, 3)
+
+
+def himmelblau_up(x):
+    """Himmelblau turned upside down: four maxima of value 0."""
+    return -((x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2)
+
+
+def himmelblau_up_grad(x):
+    a, b = x[0] ** 2 + x[1] - 11, x[0] + x[1] ** 2 - 7
+    return -np.array([4 * x[0] * a + 2 * b, 2 * a + 4 * x[1] * b])
+
+
+def test_minimize_with_a_journal_directory_keeps_big_runs_on_disk_and_resumes(
+        tmp_path, small_segments, dask_client):
+    """``journal=`` a directory: the runs go to Parquet segments there, past the in-memory
+    limit ``res.runs`` is read from them, a second call resumes every start (none solved
+    again) and ``engine.load`` reads the same runs. Maximized, with a gradient, on a cluster."""
+    history = tmp_path / "history"
+    kwargs = {"jac": himmelblau_up_grad, "maximize": True, "n_starts": 150, "seed": 4}
+    res = engine.minimize(himmelblau_up, [(-5, 5), (-5, 5)], client=dask_client,
+                          journal=history, **kwargs)
+    assert isinstance(res.runs, RunsOnDisk) and len(res.runs) == 150
+    assert segment_paths(history / "runs")  # sealed segments of 40 runs
+    assert len(res.minima) == 4 and all(abs(m.fun) < 1e-8 for m in res.minima)
+    assert sum(m.n_hits for m in res.minima) == sum(run.success for run in res.runs) > 140
+    again = engine.minimize(himmelblau_up, [(-5, 5), (-5, 5)], client="serial",
+                            journal=history, **kwargs)
+    assert again.nfev == res.nfev and minima(again) == minima(res)
+    frame = engine.load(history).runs_frame()
+    assert sorted(frame["index"].tolist()) == list(range(150))
+    assert int(frame["nfev"].sum()) == res.nfev
+
+
+def test_a_journal_path_with_a_suffix_is_a_jsonl_file(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    res = engine.minimize(himmelblau_up, [(-5, 5), (-5, 5)], jac=himmelblau_up_grad,
+                          maximize=True, n_starts=8, seed=1, client="serial", journal=path)
+    assert path.is_file() and not (tmp_path / "runs").exists()
+    assert sum(1 for _ in path.open()) == 1 + 8 and isinstance(res.runs, RunStore)

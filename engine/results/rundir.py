@@ -75,6 +75,30 @@ def open_history(out_dir: str | Path, fingerprint: str, *, resume: bool, force: 
                          meta=meta)
 
 
+def open_journal(path: str | Path, fingerprint: str) -> Any:
+    """The journal a Python call names with ``journal=path``, resumed where it holds runs.
+
+    A directory (one that exists, or a new path without a suffix such as ``.jsonl``) holds
+    a run history as an output directory does (Parquet segments in ``path/runs/`` where
+    pyarrow is installed), so a run of millions of starts keeps its runs on disk, not in the
+    driver, and :func:`engine.load` reads it; any other path is a JSONL journal file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> base = pathlib.Path(tempfile.mkdtemp())
+    >>> type(open_journal(base / "history", "abc")).__name__ in ("SegmentJournal", "Journal")
+    True
+    >>> type(open_journal(base / "runs.jsonl", "abc")).__name__
+    'Journal'
+    """
+    path = Path(path)
+    if path.is_dir() or (not path.exists() and not path.suffix):
+        path.mkdir(parents=True, exist_ok=True)
+        return open_history(path, fingerprint, resume=True, force=False)
+    return jsonl.Journal(path, fingerprint, resume=True)
+
+
 def read_tail(out_dir: str | Path) -> list[LocalRun]:
     """The runs of the JSONL journal of ``out_dir`` (read only; torn lines skipped)."""
     path = Path(out_dir) / JOURNAL
