@@ -424,6 +424,13 @@ def test_compact_minima_equal_the_plain_ones_and_hold_starts_past_int32():
     assert tuple(only.members) == (0, 1, 2, 3, 4)
     assert np.shares_memory(np.asarray(only.members), np.frombuffer(
         ordered._basins[0].members, np.int32))  # the member array itself, not a copy
+    shuffled = CompactBasinSet(np.zeros(1), np.ones(1))  # a cluster's arrival order
+    for i in (4, 0, 3, 1, 2):
+        shuffled.add(i, np.array([0.5]), 0.0)
+    (only,) = shuffled.final_basins()
+    assert tuple(only.members) == (0, 1, 2, 3, 4)
+    assert np.shares_memory(np.asarray(only.members), np.frombuffer(
+        shuffled._basins[0].members, np.int32))  # sorted where it was
     assert StartList([3, 1]) == (3, 1) and StartList([3, 1]) != (1, 3)
 
 
