@@ -120,8 +120,9 @@ def child(mode: str, n: int) -> dict:
         extra = {"n_runs": res.n_starts, "n_minima": len(res.minima),
                  "stop_reason": res.stop_reason, "disk_mb": round(disk / 1e6, 1),
                  "disk_bytes_per_run": round(disk / max(res.n_starts, 1), 1)}
-    elif mode == "query":
-        extra = queries(HISTORIES / f"n{n}-segments")
+    elif mode == "query":  # on the serial history of that size, else the cluster's
+        serial = HISTORIES / f"n{n}-segments"
+        extra = queries(serial if serial.is_dir() else HISTORIES / f"n{n}-local")
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     peak = peak_mb()
