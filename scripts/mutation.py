@@ -229,7 +229,8 @@ MODULES = {
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
                "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py",
                "tests/test_fitting.py", "tests/test_local_exact.py"]),
-    "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py"]),
+    "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py",
+                                      "tests/test_segments.py"]),
     "segments": (["engine/results/segments.py"], ["tests/test_segments.py"]),
 }
 
@@ -420,8 +421,8 @@ EQUIVALENT = {
                  "every basin stays as cluster_points gave it (best first, members "
                  "ascending), as with no pass" for name in (
             "x__merge_pass__mutmut_23", "x__merge_pass__mutmut_24")},
-        "x_run_multistart__mutmut_77": "_provenance does not read its session argument",
-        "x_run_multistart__mutmut_87": "with no point seen best_seen_f is inf, so the pair "
+        "x_run_multistart__mutmut_79": "_provenance does not read its session argument",
+        "x_run_multistart__mutmut_89": "with no point seen best_seen_f is inf, so the pair "
                                        "is (None, +-inf), which better_than never prefers",
     },
     "sampling": {

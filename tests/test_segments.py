@@ -471,3 +471,42 @@ def test_a_journal_path_with_a_suffix_is_a_jsonl_file(tmp_path):
                           maximize=True, n_starts=8, seed=1, client="serial", journal=path)
     assert path.is_file() and not (tmp_path / "runs").exists()
     assert sum(1 for _ in path.open()) == 1 + 8 and isinstance(res.runs, RunStore)
+
+
+def two_wells(x):
+    """Symmetric under swapping x0 and x1: minima at (0.2, 0.7) and its copy (0.7, 0.2)."""
+    return float(((x[0] - 0.2) ** 2 + (x[1] - 0.7) ** 2)
+                 * ((x[0] - 0.7) ** 2 + (x[1] - 0.2) ** 2))
+
+
+def test_a_big_run_ranks_its_online_minima_and_notes_relabelled_copies_as_in_memory(
+        tmp_path, small_segments, monkeypatch):
+    """Runs held on disk are not clustered again at the end (their points are never read
+    back); the minima, their starts and the note counting the runs that ended in a
+    relabelled copy equal those of the same run held in memory."""
+    kwargs = {"symmetries": [[[0], [1]]], "n_starts": 120, "seed": 2, "client": "serial"}
+    bounds = [(0.0, 1.0), (0.0, 1.0)]
+    in_memory = engine.minimize(two_wells, bounds, **kwargs)
+    reads = []
+    get = RunsOnDisk.get
+    with monkeypatch.context() as patched:
+        patched.setattr(RunsOnDisk, "successful", lambda self: pytest.fail(
+            "the runs on disk were read back point by point"))
+        patched.setattr(RunsOnDisk, "get", lambda self, index, default=None: reads.append(
+            index) or get(self, index, default))
+        on_disk = engine.minimize(two_wells, bounds, journal=tmp_path / "history", **kwargs)
+    # The notes come from one pass over the messages, not a read of each run.
+    assert len(reads) <= 2 * len(on_disk.minima)
+    assert isinstance(on_disk.runs, RunsOnDisk) and isinstance(in_memory.runs, RunStore)
+    assert minima(on_disk) == minima(in_memory)
+    notes = [m.note for m in on_disk.minima]
+    assert notes == [m.note for m in in_memory.minima]
+    best = on_disk.minima[0]
+    np.testing.assert_allclose(best.x, [0.2, 0.7], atol=1e-6)
+    copies = sum(RELABELLED_TEXT in on_disk.runs.get(i).message for i in best.starts)
+    assert 0 < copies < best.n_hits
+    assert notes[0].startswith(f"symmetric: {copies} of its {best.n_hits} runs ended in a "
+                               "relabelled copy")
+
+
+RELABELLED_TEXT = "(relabelled:"
