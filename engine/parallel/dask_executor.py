@@ -30,6 +30,7 @@ from engine.parallel.base import Start
 from engine.parallel.chunking import MIN_TASK_SECONDS, ChunkSizer
 from engine.parallel.evaluation_cost import EvaluationCost
 from engine.parallel.hangs import HangWatch
+from engine.parallel.heap import HeapTrimmer
 from engine.parallel.tasks import (
     evaluate_chunk_task,
     payload_token,
@@ -217,6 +218,7 @@ class _DaskTasks:
         self.completed = as_completed(with_results=True, raise_errors=False,
                                       timeout=None if timeout is None else max(timeout, 0.01))
         self.results: dict[Any, Any] = {}  # future -> what its task returned (or raised)
+        self.trimmer = HeapTrimmer()  # see engine.parallel.heap: results' buffers, freed
         self.deadline = None if timeout is None else time.monotonic() + max(timeout, 0.01)
         # With a start_timeout, a start stuck inside one call costs its worker a restart
         # instead of holding it until the call returns (see engine.parallel.hangs).
@@ -280,6 +282,7 @@ class _DaskTasks:
         """The next finished future from ``completed``; its result kept for :meth:`outcome`."""
         future, result = next(self.completed)
         self.results[future] = result
+        self.trimmer.maybe_trim()
         return future
 
     def _next_watched(self) -> Any | None:
