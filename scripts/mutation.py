@@ -446,6 +446,8 @@ EQUIVALENT = {
                  "way" for name in (
             "x_sample_starts__mutmut_3", "x_sample_starts__mutmut_5",
             "x_sample_starts__mutmut_8", "x_sample_starts__mutmut_10")},
+        "x__unit_lhs_cd__mutmut_9": "scipy.stats.qmc reads the optimization's name case-blind "
+                                    "(the same points for 'RANDOM-CD' and 'random-cd')",
         **{name: "n == 0 then reaches the generators, which all return (0, d)" for name in (
             "x_sample_unit__mutmut_7", "xǁUnitStreamǁdraw__mutmut_1")},
     },

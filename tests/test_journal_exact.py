@@ -269,3 +269,14 @@ def test_a_long_reason_is_cut_at_80_characters(tmp_path):
     (message,) = [str(w.message) for w in caught if w.category is RuntimeWarning]
     reason = "x0 and x have shapes " + str((1,) * 40) + " and (2,)"
     assert f"(ValueError: {reason[:80]}); that start" in message
+
+
+def test_release_forgets_the_runs_read_at_opening_but_keeps_writing(tmp_path):
+    path = tmp_path / "j.jsonl"
+    write(path, run(0), run(1))
+    with Journal(path, "fp") as journal:
+        assert [r.index for r in journal.completed()] == [0, 1]
+        journal.release()
+        assert len(journal.completed()) == 0 and list(journal.completed()) == []
+        journal.append(LocalRun(2, np.zeros(2), np.ones(2), 1.0, 5, 2, True, "ok"))
+    assert [r.index for r in Journal(path, "fp").completed()] == [0, 1, 2]
