@@ -1,9 +1,10 @@
-"""Which code a run ran: the objective's source file hash and its package's version.
+"""Which code a run ran: the objective's source file hash, its body and its package's version.
 
 The run fingerprint names the objective by more than ``"m.py:f"``: an objective whose file
 was edited between a run and its ``--resume`` would otherwise have the new function's runs
-mixed with the old one's (a false minimum). :func:`code_identity` is what enters the
-fingerprint and the provenance.
+mixed with the old one's (a false minimum). The function's own body is hashed too, for the
+objectives whose file says nothing: a notebook cell's (no file), or two lambdas of one file.
+:func:`code_identity` is what enters the fingerprint and the provenance.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import hashlib
 import importlib.metadata
 import inspect
 import sys
+import types
+from collections.abc import Iterator
 from typing import Any
 
 #: Bytes of a source file read for its hash (a larger file is hashed up to there).
@@ -74,6 +77,55 @@ def source_hash(fun: Any) -> str | None:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def _code_parts(code: types.CodeType) -> Iterator[bytes]:
+    """What a code object computes: its bytecode, names and constants (nested code objects
+    in turn), without its file name or line numbers, which change when a notebook cell is
+    run again."""
+    yield code.co_code
+    yield repr((code.co_names, code.co_varnames, code.co_freevars)).encode()
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_parts(const)
+        else:
+            yield repr(const).encode()
+
+
+def body_hash(fun: Any) -> str | None:
+    """SHA-256 (hex, 16 chars) of what the function ``fun`` computes; None for a callable
+    that is not a Python function (a built-in, an object: its file hash names it).
+
+    Examples
+    --------
+    >>> body_hash(lambda x: x + 1) == body_hash(lambda x: x + 1) != body_hash(lambda x: x + 2)
+    True
+    >>> shifted = [(lambda x, a=a: x - a) for a in (1.0, 2.0)]
+    >>> body_hash(shifted[0]) != body_hash(shifted[1])
+    True
+    >>> body_hash(len) is None
+    True
+    """
+    target = getattr(fun, "__func__", fun)  # bound methods
+    code = getattr(target, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return None
+    digest = hashlib.sha256()
+    for part in _code_parts(code):
+        digest.update(part)
+    # Plain values it closes over or defaults to: ``lambda x: (x - a) ** 2`` for another a.
+    cells = [cell.cell_contents for cell in getattr(target, "__closure__", None) or ()
+             if _plain(getattr(cell, "cell_contents", None))]
+    defaults = [value for value in getattr(target, "__defaults__", None) or () if _plain(value)]
+    digest.update(repr((cells, defaults)).encode())
+    return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> bool:
+    """A value whose repr is all of it and the same in every process (numbers, text)."""
+    if isinstance(value, tuple):
+        return all(_plain(item) for item in value)
+    return value is None or isinstance(value, (bool, int, float, complex, str, bytes))
+
+
 def module_version(fun: Any) -> str | None:
     """The installed version of the distribution whose top-level package defines ``fun``.
 
@@ -118,4 +170,5 @@ def code_identity(*functions: Any) -> dict[str, Any]:
     """
     found = [user_callable(fun) for fun in functions if callable(fun)]
     return {"source": [source_hash(fun) for fun in found],
+            "body": [body_hash(fun) for fun in found],
             "version": [module_version(fun) for fun in found]}

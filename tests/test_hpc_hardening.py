@@ -151,7 +151,7 @@ def test_edited_objective_is_refused_on_resume(tmp_path, capsys):
     objective.write_text("def f(x):\n    return float((x[0] + 1) ** 2 + x[1] ** 2)\n")
     assert main(["run", str(path), "--quiet", "--resume"]) == 1
     err = capsys.readouterr().err
-    assert "belongs to a different run" in err and "objective's source file" in err
+    assert "belongs to a different run" in err and "objective's code, source file" in err
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert len(result["provenance"]["code"]["source"]) == 1
     assert [a["attempt"] for a in result["provenance"]["attempts"]] == [1, 2]

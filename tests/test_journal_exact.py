@@ -136,7 +136,8 @@ def test_not_a_journal_and_another_runs_journal_name_the_fix(tmp_path):
         f"journal {str(other)!r} belongs to a different run (fingerprint 'fp', this run is "
         "'mine'): the problem")
     assert str(info.value).endswith("starts, local solver or dedup options changed. Use another "
-                                    "output directory, or --force to resume from it anyway")
+                                    "output directory (from Python: another journal= path), or "
+                                    "--force to resume from it anyway")
     assert [r.index for r in Journal(other, "mine", resume=True, force=True).completed()] == [0]
 
 

@@ -91,3 +91,19 @@ def test_journal_of_a_different_problem_is_refused(tmp_path):
     with pytest.raises(JournalError, match="belongs to a different run"):
         engine.minimize(lambda x: float(x[0] ** 2), [(-2, 2)], n_starts=4, seed=0,
                         journal=path, client="serial")
+
+
+@pytest.mark.parametrize("journal", ["runs.jsonl", "history"])
+def test_another_function_of_the_same_name_and_file_is_refused(tmp_path, journal):
+    """A notebook user edits the objective (same name, same file or none) and runs again
+    with the same journal: the old runs must not be taken for the new function's, while the
+    same function defined again resumes."""
+    path = tmp_path / journal
+    first = engine.minimize(lambda x: float((x[0] - 0.5) ** 2), [(-1, 1)], n_starts=4, seed=0,
+                            journal=path, client="serial")
+    again = engine.minimize(lambda x: float((x[0] - 0.5) ** 2), [(-1, 1)], n_starts=4, seed=0,
+                            journal=path, client="serial")
+    assert again.nfev == first.nfev and abs(again.x[0] - 0.5) < 1e-6
+    with pytest.raises(JournalError, match="objective's code"):
+        engine.minimize(lambda x: float((x[0] + 0.5) ** 2), [(-1, 1)], n_starts=4, seed=0,
+                        journal=path, client="serial")

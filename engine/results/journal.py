@@ -153,9 +153,9 @@ class Journal:
             raise JournalError(
                 f"journal {str(self.path)!r} belongs to a different run (fingerprint "
                 f"{header.get('fingerprint')!r}, this run is {self.fingerprint!r}): the problem "
-                "(its objective's source file or package version included), starts, local "
-                "solver or dedup options changed. Use another output directory, or --force to "
-                "resume from it anyway"
+                "(its objective's code, source file or package version included), starts, local "
+                "solver or dedup options changed. Use another output directory (from Python: "
+                "another journal= path), or --force to resume from it anyway"
             )
         runs = RunStore()  # compact: a resumed journal may hold millions of runs
         for number, line in enumerate(lines[1:], start=2):

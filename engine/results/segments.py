@@ -403,9 +403,9 @@ class SegmentJournal:
             raise JournalError(
                 f"run history {str(self.path)!r} belongs to a different run (fingerprint "
                 f"{header.get('fingerprint')!r}, this run is {self.fingerprint!r}): the problem "
-                "(its objective's source file or package version included), starts, local "
-                "solver or dedup options changed. Use another output directory, or --force to "
-                "resume from it anyway")
+                "(its objective's code, source file or package version included), starts, local "
+                "solver or dedup options changed. Use another output directory (from Python: "
+                "another journal= path), or --force to resume from it anyway")
 
     def _keep_finished_starts(self, force: bool, tail: Path) -> None:
         n_done = finished_starts(self.path) + in_tail(tail)
