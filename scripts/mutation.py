@@ -229,8 +229,7 @@ MODULES = {
               ["tests/test_local.py", "tests/test_solve_core.py", "tests/test_evaluate.py",
                "tests/test_real_use_scaling.py", "tests/test_mutation_kills.py",
                "tests/test_fitting.py", "tests/test_local_exact.py"]),
-    "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py",
-                                      "tests/test_segments.py"]),
+    "driver": (["engine/driver.py"], ["tests/test_driver_exact.py", "tests/test_stop.py"]),
     "segments": (["engine/results/segments.py"], ["tests/test_segments.py"]),
 }
 

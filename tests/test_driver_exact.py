@@ -14,6 +14,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 
+import engine
 from engine.api import resolve_spec
 from engine.driver import build_result, run_multistart, versions
 from engine.fitting.residuals import Residuals
@@ -274,6 +275,51 @@ def test_minima_reached_in_relabelled_copies_are_noted_with_the_count():
         "degenerate: a flat direction; 2 minima up to 0.6 of the box apart with equal values "
         "and no barrier between them, reported as one; symmetric: 1 of its 2 runs ended in a "
         "relabelled copy (parameter groups [0] <-> [1]), reported once in canonical order")
+
+
+def two_wells(x):
+    """Symmetric under swapping x0 and x1: minima at (0.2, 0.7) and its copy (0.7, 0.2)."""
+    return float(((x[0] - 0.2) ** 2 + (x[1] - 0.7) ** 2)
+                 * ((x[0] - 0.7) ** 2 + (x[1] - 0.2) ** 2))
+
+
+def test_a_big_run_ranks_its_online_minima_and_notes_relabelled_copies_as_in_memory(
+        tmp_path, monkeypatch):
+    """Runs held on disk are not clustered again at the end (their points are never read
+    back); the minima, their starts and the note counting the runs that ended in a
+    relabelled copy equal those of the same run held in memory."""
+    pytest.importorskip("pyarrow", reason="runs held on disk need pyarrow (the runs extra)")
+    import engine.results.segments as segments
+    import engine.session as session_module
+    from engine.results.runview import RunsOnDisk
+
+    # Segments of 40 runs; past 60 runs the session holds them on disk.
+    monkeypatch.setattr(segments, "ROWS_PER_SEGMENT", 40)
+    monkeypatch.setattr(session_module, "RUNS_IN_MEMORY", 60)
+    kwargs = {"symmetries": [[[0], [1]]], "n_starts": 120, "seed": 2, "client": "serial"}
+    bounds = [(0.0, 1.0), (0.0, 1.0)]
+    in_memory = engine.minimize(two_wells, bounds, **kwargs)
+    reads = []
+    get = RunsOnDisk.get
+    with monkeypatch.context() as patched:
+        patched.setattr(RunsOnDisk, "successful", lambda self: pytest.fail(
+            "the runs on disk were read back point by point"))
+        patched.setattr(RunsOnDisk, "get", lambda self, index, default=None: reads.append(
+            index) or get(self, index, default))
+        on_disk = engine.minimize(two_wells, bounds, journal=tmp_path / "history", **kwargs)
+    # The notes come from one pass over the messages, not a read of each run.
+    assert len(reads) <= 2 * len(on_disk.minima)
+    assert isinstance(on_disk.runs, RunsOnDisk) and isinstance(in_memory.runs, RunStore)
+    assert [(tuple(m.x), m.fun, tuple(m.starts)) for m in on_disk.minima] == [
+        (tuple(m.x), m.fun, tuple(m.starts)) for m in in_memory.minima]
+    notes = [m.note for m in on_disk.minima]
+    assert notes == [m.note for m in in_memory.minima]
+    best = on_disk.minima[0]
+    np.testing.assert_allclose(best.x, [0.2, 0.7], atol=1e-6)
+    copies = sum(RELABELLED in on_disk.runs.get(i).message for i in best.starts)
+    assert 0 < copies < best.n_hits
+    assert notes[0].startswith(f"symmetric: {copies} of its {best.n_hits} runs ended in a "
+                               "relabelled copy")
 
 
 # ------------------------------------------------------------------------ run_multistart
