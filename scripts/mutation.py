@@ -420,6 +420,9 @@ EQUIVALENT = {
                  "every basin stays as cluster_points gave it (best first, members "
                  "ascending), as with no pass" for name in (
             "x__merge_pass__mutmut_23", "x__merge_pass__mutmut_24")},
+        "x__relabelling_notes__mutmut_9": "reads every column of the runs on disk, not only "
+                                          "their messages: the same messages (a cost, not a "
+                                          "result)",
         "x_run_multistart__mutmut_79": "_provenance does not read its session argument",
         "x_run_multistart__mutmut_89": "with no point seen best_seen_f is inf, so the pair "
                                        "is (None, +-inf), which better_than never prefers",

@@ -296,7 +296,8 @@ def test_a_big_run_ranks_its_online_minima_and_notes_relabelled_copies_as_in_mem
     # Segments of 40 runs; past 60 runs the session holds them on disk.
     monkeypatch.setattr(segments, "ROWS_PER_SEGMENT", 40)
     monkeypatch.setattr(session_module, "RUNS_IN_MEMORY", 60)
-    kwargs = {"symmetries": [[[0], [1]]], "n_starts": 120, "seed": 2, "client": "serial"}
+    # Not half of the runs end in the relabelled copy (44 of 90): a count of the others differs
+    kwargs = {"symmetries": [[[0], [1]]], "n_starts": 90, "seed": 3, "client": "serial"}
     bounds = [(0.0, 1.0), (0.0, 1.0)]
     in_memory = engine.minimize(two_wells, bounds, **kwargs)
     reads = []
@@ -317,7 +318,7 @@ def test_a_big_run_ranks_its_online_minima_and_notes_relabelled_copies_as_in_mem
     best = on_disk.minima[0]
     np.testing.assert_allclose(best.x, [0.2, 0.7], atol=1e-6)
     copies = sum(RELABELLED in on_disk.runs.get(i).message for i in best.starts)
-    assert 0 < copies < best.n_hits
+    assert 0 < copies < best.n_hits and 2 * copies != best.n_hits
     assert notes[0].startswith(f"symmetric: {copies} of its {best.n_hits} runs ended in a "
                                "relabelled copy")
 
