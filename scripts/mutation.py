@@ -235,10 +235,6 @@ MODULES = {
 
 #: Survivors judged equivalent (same results for every input the engine passes), by mutmut's
 #: name; the numbers are stable while the module's source is unchanged.
-_PERF = ("only how many founders' neighbourhoods one query fetches: every point is still "
-         "taken in order, and one already taken is skipped (the 'wasted' check)")
-_TRANSLATE = ("adds the same 2*lower/width to every unit coordinate of a group that is only "
-              "compared with itself: Chebyshev distances unchanged")
 _SENTINEL = "another negative 'not joined' sentinel: only its sign is ever tested"
 _STRICT = "zip over two sequences that always have the same length"
 _SAME_INDEX = ("(f, index) ties only for the same start index, which is added once")
@@ -255,60 +251,17 @@ _ONE_COLON = ("the only budget error, 'BudgetExhausted: max_evals reached after 
               "whitespace once or from the right, its last part is the same")
 EQUIVALENT = {
     "basins": {
-        "x_cluster_points__mutmut_6": "values dtype: add_many converts them to float",
-        "x_cluster_points__mutmut_8": "values dtype: add_many converts them to float",
-        "x_cluster_points__mutmut_27": "points dtype: add_many converts them to float",
-        "x_cluster_points__mutmut_29": "points dtype: add_many converts them to float",
         "xǁBasinSetǁ__init____mutmut_5": "integer bounds: unit coordinates are a true division",
         "xǁBasinSetǁ__init____mutmut_7": "integer bounds: unit coordinates are a true division",
         "xǁBasinSetǁ__init____mutmut_11": "integer bounds: unit coordinates are a true division",
         "xǁBasinSetǁ__init____mutmut_13": "integer bounds: unit coordinates are a true division",
         "xǁBasinSetǁ__init____mutmut_24": "initial capacity of the values array; _grow resizes "
                                           "both arrays when the unit array is full",
-        "xǁBasinSetǁ_candidates__mutmut_13": "an empty tail yields no candidate",
-        "xǁBasinSetǁ_found_among__mutmut_7": "a tree over one point: its ball is that point",
-        "xǁBasinSetǁ_found_among__mutmut_9": "a tree over one point: its ball is that point",
-        "xǁBasinSetǁ_found_among__mutmut_17": _SENTINEL,
-        "xǁBasinSetǁ_found_among__mutmut_24": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_30": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_31": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_32": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_47": "with no tree the ball is only checked for "
-                                              "length 1",
-        "xǁBasinSetǁ_found_among__mutmut_48": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_49": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_52": _STRICT,
-        "xǁBasinSetǁ_found_among__mutmut_55": _STRICT,
-        "xǁBasinSetǁ_found_among__mutmut_56": _STRICT,
-        "xǁBasinSetǁ_found_among__mutmut_57": "minimum id 0 is only made in a fresh set by the "
-                                              "first batch, of one point, so no point of a "
-                                              "batch was joined to it",
-        "xǁBasinSetǁ_found_among__mutmut_58": "minimum id 0 is only made in a fresh set by the "
-                                              "first batch, of one point, so no point of a "
-                                              "batch was joined to it",
-        "xǁBasinSetǁ_found_among__mutmut_59": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_60": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_80": "the ball is a list of ints already",
-        "xǁBasinSetǁ_found_among__mutmut_82": "the ball is a list of ints already",
-        "xǁBasinSetǁ_found_among__mutmut_84": "the point itself is already joined and "
-                                              "filtered out next",
-        "xǁBasinSetǁ_found_among__mutmut_95": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_96": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_97": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_102": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_103": _PERF,
-        "xǁBasinSetǁ_found_among__mutmut_104": _PERF,
         "xǁBasinSetǁ_grow__mutmut_4": "growth factor of the arrays: capacity only",
-        "xǁBasinSetǁ_index_if_tail_long__mutmut_3": "when the tail gets a tree: the trees "
-                                                    "and the tail still cover every minimum once",
-        "xǁBasinSetǁ_index_if_tail_long__mutmut_9": "which trees are merged: coverage unchanged",
-        "xǁBasinSetǁ_index_if_tail_long__mutmut_10": "which trees are merged: coverage unchanged",
-        "xǁBasinSetǁ_join_bulk__mutmut_9": "groups of one minimum split finer; each group "
-                                           "updates the representative best first, same end",
-        "xǁBasinSetǁ_join_bulk__mutmut_15": _STRICT,
-        "xǁBasinSetǁ_join_bulk__mutmut_18": _STRICT,
-        "xǁBasinSetǁ_join_bulk__mutmut_19": _STRICT,
-        "xǁBasinSetǁ_join_bulk__mutmut_23": _SAME_INDEX,
+        **{name: _STRICT for name in ("xǁBasinSetǁ_found_among__mutmut_46",
+                                      "xǁBasinSetǁ_found_among__mutmut_49",
+                                      "xǁBasinSetǁ_found_among__mutmut_50")},
+        "xǁBasinSetǁ_join_bulk__mutmut_14": _SAME_INDEX,
         "xǁBasinSetǁadd__mutmut_26": _SAME_INDEX,
         "xǁBasinSetǁ_match_known__mutmut_7": _SENTINEL,
         "xǁBasinSetǁ_match_known__mutmut_97": _SENTINEL,
@@ -319,12 +272,6 @@ EQUIVALENT = {
         "xǁBasinSetǁ_match_known__mutmut_86": "a point near one minimum taking the exact path "
                                               "gets the same answer",
         "xǁBasinSetǁadd_many__mutmut_1": "block size: the outcome equals repeated add",
-        "xǁBasinSetǁ_append__mutmut_16": "its callers pass float arrays (add and add_many "
-                                         "convert first)",
-        "xǁBasinSetǁ_append__mutmut_18": "its callers pass float arrays (add and add_many "
-                                         "convert first)",
-        "xǁBasinSetǁ_found_among__mutmut_28": "the first batch then takes every point of the "
-                                              "group: " + _PERF,
         "xǁBasinSetǁadd_many__mutmut_17": "integer values compare and convert the same",
         "xǁBasinSetǁadd_many__mutmut_19": "integer values compare and convert the same",
     },
