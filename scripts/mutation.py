@@ -419,23 +419,28 @@ def mutmut_bin() -> str:
     return str(exe)
 
 
-def same_sources(work: Path) -> bool:
-    """Whether the engine in scratch copy ``work`` is the engine of this tree, file for file."""
-    ours = {p.relative_to(ROOT): p.read_bytes() for p in (ROOT / "engine").rglob("*.py")}
-    theirs = {p.relative_to(work): p.read_bytes() for p in (work / "engine").rglob("*.py")}
-    return ours == theirs
+def differing_sources(work: Path) -> list[str]:
+    """The engine files that differ between scratch copy ``work`` and this tree."""
+    ours = {str(p.relative_to(ROOT)): p.read_bytes() for p in (ROOT / "engine").rglob("*.py")}
+    theirs = {str(p.relative_to(work)): p.read_bytes() for p in (work / "engine").rglob("*.py")}
+    return sorted(name for name in ours.keys() | theirs.keys()
+                  if ours.get(name) != theirs.get(name))
 
 
-def reusable_workdir(key: str, previous: dict | None) -> Path | None:
-    """The scratch copy of the last run of ``key`` when its engine is still this tree's."""
+def reusable_workdir(key: str, previous: dict | None, unchanged: bool = True) -> Path | None:
+    """The scratch copy of the last run of ``key`` when its engine is still this tree's, or
+    (``unchanged=False``) when its mutated files are: the others' differences are recorded."""
     work = Path(previous["workdir"]) if previous and previous.get("workdir") else None
-    if work is None or not (work / "mutants").is_dir() or not same_sources(work):
+    if work is None or not (work / "mutants").is_dir():
+        return None
+    differ = differing_sources(work)
+    if differ and (unchanged or set(differ) & set(MODULES[key][0])):
         return None
     return work
 
 
 def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = None,
-               extra: list[str] | None = None) -> dict:
+               extra: list[str] | None = None, unchanged: bool = True) -> dict:
     """mutmut on module ``key`` in a scratch copy, within ``time_limit`` wall seconds.
 
     With ``previous`` (the module's last result) whose scratch copy still holds this tree's
@@ -445,7 +450,7 @@ def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = N
     paths, tests = MODULES[key]
     tests = [t for t in tests if (ROOT / t).exists()]
     t0 = time.monotonic()
-    work = reusable_workdir(key, previous) if previous is not None else None
+    work = reusable_workdir(key, previous, unchanged) if previous is not None else None
     again: list[str] = []
     if work is not None:
         for name in ("tests", "scripts"):
@@ -547,6 +552,8 @@ def run_mutmut(key: str, time_limit: float, jobs: int, previous: dict | None = N
         "survivors": survivors, "log_tail": log_path.read_text()[-1500:] if (
             not statuses) else "",
         "workdir": str(work),
+        # Engine files of this tree that the scratch copy's engine differs in (--finish).
+        "engine_differs": differing_sources(work),
     }
     print(f"[mutmut] {key}: {len(statuses)} mutants, {counts}, score {out['score']}"
           f"{' (time limit hit)' if timed_out else ''}", flush=True)
@@ -657,6 +664,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse each module's last scratch copy (when its engine is unchanged): "
                          "run its open survivors again with the current tests, then the "
                          "mutants it had not reached")
+    ap.add_argument("--finish", action="store_true",
+                    help="with --rerun: reuse a scratch copy whose mutated files are this tree's "
+                         "even if other engine files changed since (listed in the results as "
+                         "engine_differs), to finish a run cut by the time limit")
     ap.add_argument("--again", nargs="*", default=[], metavar="MUTANT",
                     help="with --rerun: also run these mutants (mutmut's full names) again")
     ap.add_argument("--named-timeout", type=float, default=300.0,
@@ -682,7 +693,8 @@ def main(argv: list[str] | None = None) -> int:
         data.setdefault("mutmut", {})
         for key in keys:
             previous = data["mutmut"].get(key, {}) if args.rerun else None
-            result = run_mutmut(key, args.time_limit, args.jobs, previous, args.again)
+            result = run_mutmut(key, args.time_limit, args.jobs, previous, args.again,
+                                unchanged=not args.finish)
             data = load()  # another run may have saved meanwhile: keep its parts
             data.setdefault("mutmut", {})[key] = result
             save(data)
