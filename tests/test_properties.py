@@ -1088,7 +1088,12 @@ def test_bug_unvalidated_callback_progress_journal(key, value):
 # BUG 15: a journal path that is a directory escapes as a bare IsADirectoryError instead of a
 # JournalError ("a run journal cannot be used ... not writable"). Minimal input:
 #   engine.minimize(f, [(0, 1)], journal="/tmp", client="serial")
-def test_journal_path_that_is_a_directory_is_refused(tmp_path):
+def test_journal_path_that_is_a_directory_of_other_files_is_refused(tmp_path):
+    """A directory is a run history (Parquet segments); one holding other files, and no
+    history, is refused rather than written into, and nothing is written there."""
+    (tmp_path / "notes.txt").write_text("mine")
     err = expect_error(sum_of_squares, [(0.0, 1.0)], ["journal"], n_starts=1, seed=0,
                        journal=tmp_path)
     assert isinstance(err, engine.JournalError)
+    assert "'notes.txt'" in str(err) and "new or empty directory" in str(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,19 @@ def open_journal(path: str | Path, fingerprint: str) -> Any:
     >>> type(open_journal(base / "runs.jsonl", "abc")).__name__
     'Journal'
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise JournalError(f"journal={path!r} is not a path; give a file such as 'runs.jsonl' "
+                           "or a directory such as 'history' for the run history")
     path = Path(path)
+    if path.is_dir() and not has_history(path):
+        others = sorted(entry.name for entry in path.iterdir()
+                        if entry.name not in (RUNS_DIR, JOURNAL))
+        if others:
+            raise JournalError(
+                f"journal={str(path)!r} is a directory holding other files ({others[0]!r}"
+                f"{f' and {len(others) - 1} more' if len(others) > 1 else ''}) and no run "
+                "history; give a new or empty directory for the run history, or a file such "
+                "as 'runs.jsonl'")
     if path.is_dir() or (not path.exists() and not path.suffix):
         path.mkdir(parents=True, exist_ok=True)
         return open_history(path, fingerprint, resume=True, force=False)
