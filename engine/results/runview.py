@@ -117,19 +117,11 @@ class RunsOnDisk(RunCounts, Sequence[LocalRun]):
         self._highest = max(self._highest, index)
         return True
 
-    def extend(self, runs: Any) -> int:
-        return sum(self.append(run) for run in runs)
-
     # ------------------------------------------------------------------ Sequence
 
-    def __len__(self) -> int:
-        return self._n
-
     def __contains__(self, item: object) -> bool:
-        index = item.index if isinstance(item, LocalRun) else item
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            return False
-        return index >= 0 and (index >> 3) < self._bits.size and bool(
+        index = self.start_index(item)
+        return index is not None and index >= 0 and (index >> 3) < self._bits.size and bool(
             self._bits[index >> 3] >> (index & 7) & 1)
 
     def tables(self, columns: list[str] | None = None) -> Iterator[Any]:

@@ -103,6 +103,24 @@ class RunCounts:
         """Runs the evaluation budget (``max_evals``) cut short."""
         return self._n_budget
 
+    def append(self, run: LocalRun) -> bool:
+        raise NotImplementedError
+
+    def extend(self, runs: Iterable[LocalRun]) -> int:
+        """Store several runs; return how many were new."""
+        return sum(self.append(run) for run in runs)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @staticmethod
+    def start_index(item: object) -> int | None:
+        """The start index that ``item`` (an int, or a LocalRun's index) names, or None."""
+        index = item.index if isinstance(item, LocalRun) else item
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            return None
+        return int(index)
+
 
 class RunStore(RunCounts, Sequence[LocalRun]):
     """Finished local runs in growable numpy columns, read back as :class:`LocalRun`.
@@ -224,21 +242,13 @@ class RunStore(RunCounts, Sequence[LocalRun]):
         self._n_budget += stopped_by_budget(run.error)
         return True
 
-    def extend(self, runs: Iterable[LocalRun]) -> int:
-        """Store several runs; return how many were new."""
-        return sum(self.append(run) for run in runs)
-
     # ------------------------------------------------------------------ Sequence
-
-    def __len__(self) -> int:
-        return self._n
 
     def __contains__(self, item: object) -> bool:
         """Whether a run of this start index (an int, or a LocalRun's index) is stored."""
-        index = item.index if isinstance(item, LocalRun) else item
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            return False
-        return 0 <= index < self._row_of.size and self._row_of[index] >= 0
+        index = self.start_index(item)
+        return index is not None and 0 <= index < self._row_of.size and bool(
+            self._row_of[index] >= 0)
 
     def _rows(self) -> np.ndarray:
         """Row numbers ordered by start index (cached until the next append)."""
