@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -189,6 +190,32 @@ def test_the_view_on_disk_answers_as_the_store_does(tmp_path):
         assert hit[:2] == (best, nfev) and np.array_equal(hit[2], full.get(best).x0)
     assert found[2] is None  # start 99 is not recorded
     assert view.nbytes == 4096  # a bit per start (a first block for 32768), not a record
+
+
+def test_failures_on_disk_decode_only_failed_rows_and_read_nothing_when_none_failed(tmp_path):
+    good = [run for run in make_runs(60) if run.success]
+    solver = LocalRun(70, np.zeros(2), np.ones(2), 4.0, 30, 9, False,
+                      "ABNORMAL_TERMINATION_IN_LNSRCH", time=0.1)
+    raised = [LocalRun(i, np.zeros(2), np.zeros(2), float("nan"), 1, 0, False,
+                       "objective failed", error=f"ZeroDivisionError: at {i}") for i in (71, 72)]
+    journal = history(tmp_path, rows=8)
+    journal.extend([*good, solver, *raised])  # many segments with no failure, then one with
+    store = RunStore.from_runs([*good, solver, *raised])
+    view = RunsOnDisk.from_store(store, journal)
+    assert view.failures() == store.failures() == {
+        "ZeroDivisionError": 2, "ABNORMAL_TERMINATION_IN_LNSRCH": 1}
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    journal = history(clean, rows=8)
+    journal.extend(good)
+    view = RunsOnDisk.from_store(RunStore.from_runs(good), journal)
+    for path in segment_paths(clean / "runs"):
+        path.write_bytes(b"not parquet")  # a read would warn and rename it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert view.failures() == {}
+    assert all(not p.name.endswith(".torn") for p in (clean / "runs").iterdir())
 
 
 # ------------------------------------------------------------------ whole runs

@@ -124,9 +124,11 @@ class RunsOnDisk(RunCounts, Sequence[LocalRun]):
         return index is not None and index >= 0 and (index >> 3) < self._bits.size and bool(
             self._bits[index >> 3] >> (index & 7) & 1)
 
-    def tables(self, columns: list[str] | None = None) -> Iterator[Any]:
+    def tables(self, columns: list[str] | None = None,
+               encoded: Sequence[str] = ()) -> Iterator[Any]:
         """The runs as Arrow tables: each sealed segment, then the runs still buffered;
-        ``columns`` reads only those (``index`` is always read).
+        ``columns`` reads only those (``index`` is always read); the text columns named in
+        ``encoded`` are read dictionary-encoded from the segments (see :func:`read_segment`).
 
         A start recorded twice (a task re-run after a lost worker) appears once: only the
         first record counts, as in the store.
@@ -138,7 +140,7 @@ class RunsOnDisk(RunCounts, Sequence[LocalRun]):
         sources = [*self.journal.sealed(), None]
         for path in sources:
             table = (self.journal.pending_table() if path is None
-                     else read_segment(path, columns))
+                     else read_segment(path, columns, encoded))
             if table is None or not table.num_rows:
                 continue
             if columns is not None and table.num_columns != len(columns):
@@ -252,9 +254,15 @@ class RunsOnDisk(RunCounts, Sequence[LocalRun]):
     def failures(self) -> dict[str, int]:
         """Failed runs counted by reason (error type, else message), most common first."""
         counts: dict[str, int] = {}
-        for table in self.tables(["success", "error", "message"]):
-            failed = table.filter(np.logical_not(table.column("success").to_numpy(
-                zero_copy_only=False)))
+        if not self.n_failed:  # the usual big run: nothing to read
+            return counts
+        # The texts stay encoded and only the failed rows' are decoded: at the end of a run of
+        # ten million starts, decoding every message would cost more than the whole search.
+        for table in self.tables(["success", "error", "message"], encoded=("error", "message")):
+            succeeded = table.column("success").to_numpy(zero_copy_only=False)
+            if succeeded.all():
+                continue
+            failed = table.filter(np.logical_not(succeeded))
             for error, message in zip(failed.column("error").to_pylist(),
                                       failed.column("message").to_pylist(), strict=True):
                 if stopped_by_budget(error):

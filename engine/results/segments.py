@@ -24,7 +24,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,9 +196,11 @@ def write_segment(table: Any, path: Path) -> Path:
     return path
 
 
-def read_segment(path: Path, columns: list[str] | None = None) -> Any | None:
+def read_segment(path: Path, columns: list[str] | None = None,
+                 encoded: Sequence[str] = ()) -> Any | None:
     """The table of the segment at ``path`` (only ``columns`` when given); None, with a
-    warning, when it cannot be read.
+    warning, when it cannot be read. The text columns named in ``encoded`` stay
+    dictionary-encoded (an integer per row; a text is decoded only when asked for).
 
     The unreadable file is renamed ``NAME.torn`` (kept, never deleted) so that a reader of the
     folder (pandas, DuckDB) is not stopped by it; its starts are solved again on resume.
@@ -207,7 +209,7 @@ def read_segment(path: Path, columns: list[str] | None = None) -> Any | None:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, columns=columns)
+        table = pq.read_table(path, columns=columns, read_dictionary=list(encoded) or None)
         if "index" not in table.schema.names:
             raise ValueError("no index column")
         return table
