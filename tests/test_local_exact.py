@@ -75,24 +75,41 @@ def test_the_best_point_is_the_first_of_the_lowest_values_and_a_copy():
     assert objective.best_x.tolist() == [6.5, 2.0] and objective.best_f == 0.25
 
 
-def test_a_shift_a_millionfold_above_a_value_starts_the_solve_again():
+def test_a_shift_a_hundredfold_above_a_value_starts_the_solve_again():
     objective = objective_of(first, bounds=[(-1e9, 1e9)])
-    objective.fun(np.array([2e6]))
-    assert objective.fun(np.array([2.0])) == 2.0 - 2e6  # exactly RESHIFT_RATIO * 2: kept
+    objective.fun(np.array([200.0]))
+    # Between solves (probing neighbours) the shift stays: a reshift would end no solve.
+    assert objective.fun(np.array([0.5])) == 0.5 - 200.0 and objective.reshifts == 0
+    objective.solving = True
+    assert objective.fun(np.array([2.0])) == 2.0 - 200.0  # exactly RESHIFT_RATIO * 2: kept
     with pytest.raises(Reshift):
         objective.fun(np.array([1.9]))
-    assert objective.reshifts == 1 and objective.shift == 2e6
+    assert objective.reshifts == 1 and objective.shift == 200.0
     assert objective.fun(np.array([7.0])) == 0.0 and objective.shift == 7.0  # shifted anew
-    # Below 1 in size the value counts as 1: a shift of 1.5e6 over 0.5 is too much.
+    # Below 1 in size the value counts as 1: a shift of 150 over 0.5 is too much.
     objective = objective_of(first, bounds=[(-1e9, 1e9)])
-    objective.fun(np.array([1.5e6]))
+    objective.solving = True
+    objective.fun(np.array([150.0]))
     with pytest.raises(Reshift):
         objective.fun(np.array([0.5]))
-    assert RESHIFT_RATIO == 1e6
+    assert RESHIFT_RATIO == 100.0
+
+
+def test_a_start_far_above_a_zero_minimum_converges_as_tightly_as_scipy():
+    # Rosenbrock in 10-D from a start where f is 1e5: seen relative to that start's value,
+    # L-BFGS-B's relative test stopped at f = 5 (the values still fell by 1e-4 per step).
+    fun = lambda x: float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2  # noqa: E731
+                                 + (1.0 - x[:-1]) ** 2))
+    problem = Problem.create(fun, [(-5.0, 10.0)] * 10)
+    x0 = np.random.default_rng(0).uniform(-5.0, 10.0, 10)
+    assert fun(x0) > 1e5
+    run = solve_one(problem, x0, 0, LocalOptions(method="L-BFGS-B", restarts=0))
+    assert run.success and run.fun < 1e-6 and run.x == pytest.approx(np.ones(10), abs=1e-2)
 
 
 def test_after_the_last_reshift_the_solver_sees_the_values_unshifted():
     objective = objective_of(first, bounds=[(-1e12, 1e12)])
+    objective.solving = True
     for k in range(1, MAX_RESHIFTS + 1):
         assert objective.fun(np.array([1e8])) == 0.0
         with pytest.raises(Reshift):
@@ -563,3 +580,18 @@ def test_a_large_offset_is_shifted_away_so_the_solver_stops_at_the_minimum():
     run = solve_one(problem, np.array([-1.5, 1.5]), 0, LocalOptions(method="L-BFGS-B",
                                                                     scale=False, restarts=0))
     assert run.success and run.x == pytest.approx([1.0, 1.0], abs=1e-4)
+
+
+def test_a_restart_that_reshifts_reports_the_value_at_its_point():
+    # COBYLA from 8.8e5 reshifts twice, then the restart probes and solves again: the values
+    # of the solves are compared and reported in the user's terms, never with another solve's
+    # shift (this start reported f = -7716 for a sum of squares).
+    def steep(x):
+        return float(1000 * (x[0] - 1) ** 2 + (x[1] - 1) ** 2)
+
+    problem = Problem.create(steep, [(0.0, 0.002), (-1000.0, 1000.0)])
+    run = solve_one(problem, np.array([1.23385688e-03, -9.34219465e02]), 0,
+                    LocalOptions(method="COBYLA"))
+    assert run.success and run.x == pytest.approx([0.002, 1.0], abs=1e-3)
+    assert run.fun == pytest.approx(steep(run.x), rel=1e-12)
+    assert run.fun >= steep(np.array([0.002, 1.0]))  # the minimum, on the bound

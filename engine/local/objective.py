@@ -27,15 +27,19 @@ class StopSolve(Exception):
 
 
 class Reshift(Exception):
-    """Raised inside the objective when the shift would cost the solver digits: the solve is
-    started again from the best point, with that point's value as the new shift."""
+    """Raised inside the objective when the shift would loosen the solver's tolerance (see
+    :data:`RESHIFT_RATIO`): the solve is started again from the best point, with that point's
+    value as the new shift."""
 
 
-#: The shift is replaced once it exceeds a value seen by this factor (beyond 1): subtracting
-#: it would then leave the solver ``log10(RESHIFT_RATIO)`` fewer of the 16 digits of ``f``;
-#: 10 digits stay, below any solver's tolerance. A restart disturbs a solver (COBYLA's trust
-#: region starts again), so it is kept for the case where the digits are really lost.
-RESHIFT_RATIO = 1e6
+#: The shift is replaced once it exceeds a value seen by this factor (beyond 1). Solvers stop on
+#: the change of what they see relative to its size: seen shifted, a value ``v`` far below the
+#: shift ``s`` is tested relative to ``|v - s|``, not ``|v|``, a tolerance ``|s| / |v|`` times
+#: looser. A start at 1e5 whose minimum is 0 (Rosenbrock's in 10-D) had L-BFGS-B stop where
+#: the value still fell by 1e-4 per step, at f = 2 instead of 1e-10: so the shift is kept within
+#: a factor 100 of the values, at the cost of a restart per two decades the values fall (a
+#: restart disturbs a solver: COBYLA's trust region starts again).
+RESHIFT_RATIO = 100.0
 #: Solves start again at most this often; after that the solver sees ``f`` unshifted.
 MAX_RESHIFTS = 8
 
@@ -68,10 +72,10 @@ class SolverObjective:
         the change of ``f`` relative to ``|f|``: with ``f`` near 1e6 L-BFGS-B would stop
         where the value still changes by 1e-3. Values given back to the user add it again.
         When a later value is smaller than the shift by more than :data:`RESHIFT_RATIO`
-        (beyond 1), the difference would have lost digits (a start at 1e50 whose minimum is
-        0.2 sees only -1e50): :class:`Reshift` ends the solve, which starts again from the best
-        point with the shift made afresh. A least-squares solve is never shifted (its solver
-        sees the residuals, not the cost).
+        (beyond 1), the solver's tolerance would be that much looser than on ``f`` (and a
+        start at 1e50 whose minimum is 0.2 would see only -1e50): :class:`Reshift` ends the
+        solve, which starts again from the best point with the shift made afresh. A
+        least-squares solve is never shifted (its solver sees the residuals, not the cost).
 
     Examples
     --------
@@ -102,6 +106,9 @@ class SolverObjective:
         self._width = setup.width if setup.scaled else None
         self.shift = 0.0
         self._unshifted = True
+        # A reshift ends a solve, so it is made only while one runs (set by the caller):
+        # between solves (probing neighbours) the shift stays as it is.
+        self.solving = False
         self.reshifts = 0
         self._model = residual_model(problem)  # the residuals of a least-squares problem
 
@@ -120,7 +127,7 @@ class SolverObjective:
             self.callback(x, value)
         if self._unshifted:
             self.shift, self._unshifted = value, False
-        elif abs(self.shift) > RESHIFT_RATIO * max(abs(value), 1.0):
+        elif self.solving and abs(self.shift) > RESHIFT_RATIO * max(abs(value), 1.0):
             self.reshifts += 1
             if self.reshifts < MAX_RESHIFTS:
                 self._unshifted = True  # the next solve's first value is the new shift

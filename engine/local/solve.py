@@ -57,7 +57,7 @@ def _lowest_neighbour(objective: SolverObjective, z: np.ndarray,
             probe[axis] = np.clip(probe[axis] + direction * step[axis], lower[axis], upper[axis])
             if probe[axis] == z[axis]:
                 continue
-            value = objective.fun(probe)
+            value = objective.fun(probe) + objective.shift  # no reshift outside a solve
             if value < best_f:
                 best_z, best_f = probe, value
     return (z, f) if best_z is z else (best_z, best_f)
@@ -93,25 +93,74 @@ def _accept_precision_stop(problem: Problem, objective: SolverObjective,
 
 
 class _Descent:
-    """Runs the solver and counts its iterations, a count kept when a later call fails."""
+    """Runs the solver and counts its iterations, a count kept when a later call fails.
+
+    Each result's ``fun`` is the minimized value itself, not as the solver saw it shifted:
+    a later solve may be shifted by another value, and results of two solves are compared.
+    """
 
     def __init__(self, objective: SolverObjective, setup: SolveSetup) -> None:
         self.nit = 0
+        self._iterations = 0  # of the solve under way, counted by scipy's callback
         self.objective = objective
         self.setup = setup
         if is_least_squares(setup.method):
             objective.no_shift()
 
+    def _iterated(self, *_: Any, **__: Any) -> None:
+        self._iterations += 1
+
     def run(self, kwargs: dict[str, Any]) -> OptimizeResult:
+        spent = {"evaluations": 0, "iterations": 0}  # by solves a reshift ended
         while True:
+            self._iterations = 0
+            nfev = self.objective.nfev
+            self.objective.solving = True
             try:
                 result = (solve_least_squares(kwargs, self.objective)
-                          if is_least_squares(kwargs["method"]) else minimize(**kwargs))
+                          if is_least_squares(kwargs["method"])
+                          else minimize(**kwargs, callback=self._iterated))
                 break
             except Reshift:  # values far below the shift: again from the best point
-                kwargs = self.setup.arguments(self.objective, self.objective.best_x)
+                # The solve ended without a result: its iterations still count, and the
+                # user's limits hold for the whole solve, not for each part of it.
+                self.nit += self._iterations
+                spent["evaluations"] += self.objective.nfev - nfev
+                spent["iterations"] += self._iterations
+                kwargs = _within_limits(self.setup.arguments(self.objective,
+                                                             self.objective.best_x), spent)
+            finally:
+                self.objective.solving = False
         self.nit += int(result.get("nit", 0) or 0)
+        # In the values themselves: the next solve may see them shifted otherwise.
+        result.fun = float(result.fun) + self.objective.shift
         return result
+
+
+#: scipy's per-solve limits and what each counts: a solve started again after a reshift gets
+#: what its first part left of them.
+_LIMITS = {"maxfev": "evaluations", "maxfun": "evaluations", "maxiter": "iterations"}
+
+
+def _within_limits(kwargs: dict[str, Any], spent: dict[str, int]) -> dict[str, Any]:
+    """``kwargs`` with the limits of its ``options`` lowered by what was ``spent`` (at least
+    1 left, so that the solver itself reports the limit reached).
+
+    Examples
+    --------
+    >>> _within_limits({"options": {"maxfev": 60, "xatol": 1e-6}},
+    ...                {"evaluations": 45, "iterations": 20})["options"]
+    {'maxfev': 15, 'xatol': 1e-06}
+    """
+    options = kwargs.get("options")
+    if options:
+        counts = dict(_LIMITS)
+        if str(kwargs.get("method", "")).upper() == "COBYLA":
+            counts["maxiter"] = "evaluations"  # COBYLA's maxiter limits evaluations
+        kwargs["options"] = {key: max(1, int(value) - spent[counts[key]])
+                             if key in counts and value is not None else value
+                             for key, value in options.items()}
+    return kwargs
 
 
 #: A success whose lowest neighbour 0.1% of the box away is lower than its value by more than
@@ -249,7 +298,7 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
     # The value as evaluated where it can be had (adding the shift back rounds): scipy's x is
     # almost always the best point the objective saw.
     exact = objective.best_x is not None and np.array_equal(x, objective.best_x)
-    minimized = objective.best_f if exact else float(best.fun) + objective.shift
+    minimized = objective.best_f if exact else float(best.fun)
     fun = problem.sign * minimized  # the user's value and sign
     in_bounds = problem.contains(x)
     success = bool(best.success) and math.isfinite(fun) and in_bounds
