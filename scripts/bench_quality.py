@@ -44,6 +44,7 @@ results in ``<out>/quality.minima.{csv,json}``.
 
 Usage: scripts/bench-quality [--budgets 1e3,1e4,1e5] [--seeds 5] [--methods engine,direct]
        [--problems shubert,hartmann6] [--suite default|all] [--jobs N] [--out bench-results]
+       [--reuse bench-results/quality/quality.csv]  (scipy's rows from an earlier campaign)
        scripts/bench-quality --minima-check [--budgets 1e4] [--seeds 5]
 """
 
@@ -638,10 +639,51 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="check the engine finds each minimum of himmelblau, six_hump_camel "
                          "and shubert exactly once")
     ap.add_argument("--list", action="store_true", help="list the suite's problems and exit")
+    ap.add_argument("--reuse", default="",
+                    help="a quality.csv of an earlier campaign: the rows of the contenders not "
+                         "in --methods are taken from it (scipy's methods need not run again "
+                         "when only the engine changed; the scipy versions must match)")
     ap.add_argument("--shifted", action="store_true",
                     help=f"also run each problem whose minimizer is the box centre with its box "
                          f"shifted by {SHIFT} of each width")
     return ap.parse_args(argv)
+
+
+def reused_rows(path: Path, methods: Sequence[str], problems: Sequence[str],
+                budgets: Sequence[int], seeds: Sequence[int]) -> list[dict]:
+    """The rows of ``path`` (a quality.csv) for the contenders not in ``methods``, on these
+    problems, budgets and seeds, typed as :func:`run_case` makes them.
+
+    Raises ValueError when the file's campaign used another scipy than this one (its rows
+    would not be what the methods do here) or lacks a case asked for.
+    """
+    meta_file = path.with_suffix(".json")
+    if meta_file.exists():
+        ran_with = json.loads(meta_file.read_text()).get("meta", {}).get("scipy")
+        if ran_with not in (None, scipy.__version__):
+            raise ValueError(f"its rows were made with scipy {ran_with}, this is "
+                             f"{scipy.__version__}; run every method again instead")
+    wanted = {(pn, b, s) for pn in problems for b in budgets for s in seeds}
+    rows: list[dict] = []
+    with open(path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            key = (raw["problem"], int(raw["budget"]), int(raw["seed"]))
+            if raw["method"] in methods or key not in wanted:
+                continue
+            rows.append(raw | {
+                "dim": int(raw["dim"]), "budget": key[1], "seed": key[2],
+                "success": raw["success"] == "True",
+                "evals_to_success": int(raw["evals_to_success"]) if raw["evals_to_success"]
+                else None,
+                "n_minima": int(raw["n_minima"]) if raw["n_minima"] else None,
+                "wall_s": float(raw["wall_s"])})
+    for method in {r["method"] for r in rows}:
+        missing = wanted - {(r["problem"], r["budget"], r["seed"]) for r in rows
+                            if r["method"] == method}
+        if missing:
+            raise ValueError(f"{method} lacks {len(missing)} of the cases asked for, e.g. "
+                             f"{sorted(missing)[0]}; run it with --methods instead")
+    return rows
 
 
 def _fail(message: str) -> int:
@@ -682,15 +724,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.minima_check:
         return minima_check(args, budgets, seeds)
 
+    reused: list[dict] = []
+    if args.reuse:
+        try:
+            reused = reused_rows(Path(args.reuse), methods, problems, budgets, seeds)
+        except (OSError, ValueError) as exc:
+            return _fail(f"--reuse={args.reuse!r}: {exc}")
     cases = [(pn, m, b, s) for b in budgets for pn in problems for m in methods for s in seeds]
     print(f"{len(cases)} cases: {len(problems)} problems x {len(methods)} methods x "
           f"{len(budgets)} budgets x {len(seeds)} seeds, {args.jobs} process(es)",
           file=sys.stderr)
     rows = run_cases(cases, args.jobs, args.max_seconds)
+    if reused:
+        methods = [*methods, *sorted({r["method"] for r in reused} - set(methods))]
+        rows += reused
     agg = aggregate(rows, methods, budgets, problems)
     print_tables(agg, methods, budgets, problems)
     meta = provenance(args) | {"problems": problems, "methods": methods, "budgets": budgets,
-                               "seeds": seeds}
+                               "seeds": seeds, "reused": sorted({r["method"] for r in reused})}
     write_outputs(Path(args.out), "quality", rows, {"meta": meta, **agg})
     return 0
 
