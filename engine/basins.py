@@ -299,6 +299,22 @@ class BasinSet:
         ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
         return [Basin(b.x, b.f, b.index, sorted(b.members)) for b in ordered]
 
+    def leaders(self, k: int | None = None) -> list[tuple[np.ndarray, float]]:
+        """The point and value of the ``k`` best minima (all by default), best value first
+        (ties by start index), as :meth:`basins` orders them, without their members: a
+        search asks for these every round, and a minimum may have ten million members.
+
+        Examples
+        --------
+        >>> bs = BasinSet(np.zeros(1), np.ones(1), xtol=1e-3, ftol=1e-6)
+        >>> for i, (x, f) in enumerate([(0.2, 1.0), (0.7, 0.5), (0.2, 1.0)]):
+        ...     _ = bs.add(i, np.array([x]), f)
+        >>> [(float(x[0]), f) for x, f in bs.leaders()], len(bs.leaders(1))
+        ([(0.7, 0.5), (0.2, 1.0)], 1)
+        """
+        ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
+        return [(b.x, b.f) for b in ordered[:k]]
+
 
 def cluster_points(
     indices: np.ndarray,

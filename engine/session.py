@@ -52,6 +52,12 @@ def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -
         )
 
 
+#: The longest wait a run hands to a clock (seconds, about 31 years: longer than any run). A
+#: ``max_time`` beyond it waits this long: a wait of 2**63 ns (292 years) would overflow the
+#: platform's clock, raising OverflowError from a queue or a lock.
+LONGEST_WAIT = 1e9
+
+
 class StartPlan:
     """The ordered starts of a run: the user's ``x0`` points first, then sampled ones.
 
@@ -288,10 +294,10 @@ class Session:
         return time.perf_counter() - self.started
 
     def time_left(self) -> float | None:
-        """Seconds until ``max_time`` (None without one)."""
+        """Seconds until ``max_time`` (None without one), at most :data:`LONGEST_WAIT`."""
         if self.stop.max_time is None:
             return None
-        return max(0.0, self.stop.max_time - self.elapsed())
+        return min(max(0.0, self.stop.max_time - self.elapsed()), LONGEST_WAIT)
 
     def remaining_evals(self) -> float:
         return math.inf if self.stop.max_evals is None else self.stop.max_evals - self.nfev
@@ -302,11 +308,11 @@ class Session:
 
     def minima_units(self) -> tuple[np.ndarray, np.ndarray]:
         """The minima so far, best first: unit-box points and values (minimized sign)."""
-        basins = self.online.basins()
-        if not basins:
+        leaders = self.online.leaders()
+        if not leaders:
             return np.empty((0, self.problem.dim)), np.empty(0)
-        return (self.problem.to_unit(np.array([b.x for b in basins])),
-                np.array([b.f for b in basins]))
+        return (self.problem.to_unit(np.array([x for x, _ in leaders])),
+                np.array([f for _, f in leaders]))
 
     # -- stop rules
     def _check(self, at: Checkpoint, run: LocalRun | None = None) -> None:

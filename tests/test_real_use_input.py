@@ -183,6 +183,15 @@ def test_max_evals_below_one_solve_says_so_before_work():
     assert fun.calls == 0
 
 
+@pytest.mark.parametrize("limits", [{"max_time": 9223372037.0}, {"max_time": 1e300},
+                                    {"start_timeout": 9223372037.0}])
+def test_a_time_limit_longer_than_the_clock_holds_is_no_limit(limits):
+    # 2**63 ns is 292 years: waiting that long overflowed the clock (a bare OverflowError).
+    res = engine.minimize(lambda x: float(x @ x), [(-3.0, 3.0), (-1.0, 2.0)], n_starts=4,
+                          seed=5, client="serial", **limits)
+    assert res.stop_reason == "n_starts" and res.n_starts == 4 and res.fun < 1e-10
+
+
 def test_starts_cut_off_by_max_evals_are_stopped_by_budget_not_failures():
     res = engine.minimize(lambda x: float((x[0] ** 2 - 1) ** 2 + x[1] ** 2), [(-2, 2), (-2, 2)],
                           x0=[1.9, -1.9], n_starts=0, max_evals=8, client="serial")

@@ -32,8 +32,9 @@ def polish(session: Session, local: LocalOptions) -> None:
     A point evaluated lower than every minimum (a sample point, or a solve the budget cut
     short) is descended from first: it is where the best minimum probably lies.
     """
-    points = [b.x for b in session.online.basins()[:3]]
-    best_known = session.online.basins()[0].f if points else math.inf
+    leaders = session.online.leaders(3)
+    points = [x for x, _ in leaders]
+    best_known = leaders[0][1] if leaders else math.inf
     if session.best_seen_x is not None and session.best_seen_f < best_known - 1e-12 * (
             1.0 + abs(session.best_seen_f)):
         points = [session.best_seen_x, *points[:2]]
