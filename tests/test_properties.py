@@ -286,6 +286,11 @@ def check_result(
     assert [r.index for r in runs] == list(range(len(runs)))
     if res.stop_reason == "n_starts":
         assert res.n_starts == expected, (res.n_starts, expected)
+    elif res.stop_reason == "max_time" and not res.n_starts:
+        # A limit shorter than the set-up before the first start (max_time=0.001): no run,
+        # and a result that says so rather than a made-up point.
+        assert res.x is None and math.isnan(res.fun) and not res.success and not res.minima
+        return
     else:
         assert res.stop_reason in ("max_evals", "max_time", "target", "callback")
         assert 1 <= res.n_starts <= expected
