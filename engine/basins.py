@@ -294,10 +294,13 @@ class BasinSet:
         """The minimum with the lowest value so far (ties: the earliest start)."""
         return min(self._basins, key=lambda b: (b.f, b.index))
 
+    def _ordered(self) -> list[Basin]:
+        """The minima as held, best value first (ties by start index)."""
+        return sorted(self._basins, key=lambda b: (b.f, b.index))
+
     def basins(self) -> list[Basin]:
         """The minima, best value first (ties by start index), members ascending."""
-        ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
-        return [Basin(b.x, b.f, b.index, sorted(b.members)) for b in ordered]
+        return [Basin(b.x, b.f, b.index, sorted(b.members)) for b in self._ordered()]
 
     def leaders(self, k: int | None = None) -> list[tuple[np.ndarray, float]]:
         """The point and value of the ``k`` best minima (all by default), best value first
@@ -312,8 +315,7 @@ class BasinSet:
         >>> [(float(x[0]), f) for x, f in bs.leaders()], len(bs.leaders(1))
         ([(0.7, 0.5), (0.2, 1.0)], 1)
         """
-        ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
-        return [(b.x, b.f) for b in ordered[:k]]
+        return [(b.x, b.f) for b in self._ordered()[:k]]
 
 
 def cluster_points(

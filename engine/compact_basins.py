@@ -14,7 +14,7 @@ from array import array
 import numpy as np
 
 from engine.basins import Basin, BasinSet
-from engine.results.types import StartList
+from engine.results.types import StartList, is_ascending
 
 #: Start indices below this fit the 4-byte arrays members are kept in at first.
 _INT32 = 2**31 - 1
@@ -72,7 +72,7 @@ class CompactBasinSet(BasinSet):
 
     def basins(self) -> list[Basin]:
         """The minima, best value first (ties by start index), members ascending."""
-        ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
+        ordered = self._ordered()
         dtype = np.int32 if self._code == "i" else np.int64
         return [Basin(b.x, b.f, b.index, StartList(_sorted(np.frombuffer(b.members, dtype))))
                 for b in ordered]
@@ -83,12 +83,12 @@ class CompactBasinSet(BasinSet):
         they are and given without a copy (ten million starts: 40 MB, not twice that), so the
         set accepts no start after this.
         """
-        ordered = sorted(self._basins, key=lambda b: (b.f, b.index))
+        ordered = self._ordered()
         dtype = np.int32 if self._code == "i" else np.int64
         out = []
         for b in ordered:
             members = np.frombuffer(b.members, dtype)  # a writable view of the array
-            if members.size > 1 and not bool((members[1:] >= members[:-1]).all()):
+            if not is_ascending(members):
                 members.sort()  # a cluster's runs arrive out of order
             out.append(Basin(b.x, b.f, b.index, StartList.wrap(members)))
         return out
@@ -97,6 +97,6 @@ class CompactBasinSet(BasinSet):
 def _sorted(values: np.ndarray) -> np.ndarray:
     """``values`` ascending: the array itself when it already is (a serial run's members),
     which :class:`StartList` then copies once; else a sorted copy."""
-    if values.size < 2 or bool((values[1:] >= values[:-1]).all()):
+    if is_ascending(values):
         return values
     return np.sort(values)

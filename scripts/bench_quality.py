@@ -649,6 +649,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+#: The types of quality.csv's columns that are not text (empty: None), as run_case makes them.
+_TYPES: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(("dim", "budget", "seed", "evals_to_success", "nfev", "n_minima",
+                     "n_global_found", "n_global_known", "rejected_calls"), int),
+    **dict.fromkeys(("f_min", "best_f", "error_f", "reported_f", "wall_s"), float)}
+
+
 def reused_rows(path: Path, methods: Sequence[str], problems: Sequence[str],
                 budgets: Sequence[int], seeds: Sequence[int]) -> list[dict]:
     """The rows of ``path`` (a quality.csv) for the contenders not in ``methods``, on these
@@ -670,13 +677,9 @@ def reused_rows(path: Path, methods: Sequence[str], problems: Sequence[str],
             key = (raw["problem"], int(raw["budget"]), int(raw["seed"]))
             if raw["method"] in methods or key not in wanted:
                 continue
-            rows.append(raw | {
-                "dim": int(raw["dim"]), "budget": key[1], "seed": key[2],
-                "success": raw["success"] == "True",
-                "evals_to_success": int(raw["evals_to_success"]) if raw["evals_to_success"]
-                else None,
-                "n_minima": int(raw["n_minima"]) if raw["n_minima"] else None,
-                "wall_s": float(raw["wall_s"])})
+            rows.append(raw | {name: (None if raw[name] == "" else kind(raw[name]))
+                               for name, kind in _TYPES.items() if name in raw}
+                        | {"success": raw["success"] == "True"})
     for method in {r["method"] for r in rows}:
         missing = wanted - {(r["problem"], r["budget"], r["seed"]) for r in rows
                             if r["method"] == method}

@@ -198,23 +198,23 @@ def test_failures_on_disk_decode_only_failed_rows_and_read_nothing_when_none_fai
                       "ABNORMAL_TERMINATION_IN_LNSRCH", time=0.1)
     raised = [LocalRun(i, np.zeros(2), np.zeros(2), float("nan"), 1, 0, False,
                        "objective failed", error=f"ZeroDivisionError: at {i}") for i in (71, 72)]
-    journal = history(tmp_path, rows=8)
-    journal.extend([*good, solver, *raised])  # many segments with no failure, then one with
-    store = RunStore.from_runs([*good, solver, *raised])
-    view = RunsOnDisk.from_store(store, journal)
-    assert view.failures() == store.failures() == {
-        "ZeroDivisionError": 2, "ABNORMAL_TERMINATION_IN_LNSRCH": 1}
+    with history(tmp_path, rows=8) as journal:
+        journal.extend([*good, solver, *raised])  # segments with no failure, then one with
+        store = RunStore.from_runs([*good, solver, *raised])
+        view = RunsOnDisk.from_store(store, journal)
+        assert view.failures() == store.failures() == {
+            "ZeroDivisionError": 2, "ABNORMAL_TERMINATION_IN_LNSRCH": 1}
 
     clean = tmp_path / "clean"
     clean.mkdir()
-    journal = history(clean, rows=8)
-    journal.extend(good)
-    view = RunsOnDisk.from_store(RunStore.from_runs(good), journal)
-    for path in segment_paths(clean / "runs"):
-        path.write_bytes(b"not parquet")  # a read would warn and rename it
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert view.failures() == {}
+    with history(clean, rows=8) as journal:
+        journal.extend(good)
+        view = RunsOnDisk.from_store(RunStore.from_runs(good), journal)
+        for path in segment_paths(clean / "runs"):
+            path.write_bytes(b"not parquet")  # a read would warn and rename it
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert view.failures() == {}
     assert all(not p.name.endswith(".torn") for p in (clean / "runs").iterdir())
 
 

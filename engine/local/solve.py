@@ -107,7 +107,8 @@ class _Descent:
         if is_least_squares(setup.method):
             objective.no_shift()
 
-    def _iterated(self, *_: Any, **__: Any) -> None:
+    def _iterated(self, intermediate_result: Any) -> None:
+        # By this name scipy hands over its own result object: no copy of x per iteration.
         self._iterations += 1
 
     def run(self, kwargs: dict[str, Any]) -> OptimizeResult:

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.results.segments import SegmentJournal, read_segment, table_runs
 from engine.results.store import RunCounts, RunStore
-from engine.results.types import LocalRun, stopped_by_budget
+from engine.results.types import LocalRun, is_ascending, stopped_by_budget
 
 if TYPE_CHECKING:
     from engine.results.history import RunHistory
@@ -293,7 +293,7 @@ class RunsOnDisk(RunCounts, Sequence[LocalRun]):
             sorted_groups = [(members[order], labels[order])]
         else:
             # Few (the usual case): each minimum's own members, already in memory, no copy.
-            sorted_groups = [(a if _is_sorted(a) else np.sort(a),
+            sorted_groups = [(a if is_ascending(a) else np.sort(a),
                               np.full(1, g, dtype=np.int32)) for g, a in enumerate(arrays)]
         matched = np.zeros(len(groups), dtype=np.int64)
         nfev = np.zeros(len(groups), dtype=np.int64)
@@ -346,19 +346,6 @@ def _give_back_memory() -> None:
     import pyarrow
 
     pyarrow.default_memory_pool().release_unused()
-
-
-def _is_sorted(values: np.ndarray, block: int = 1 << 20) -> bool:
-    """Whether ``values`` never decrease, checked a block at a time: a minimum's ten million
-    starts would otherwise take a difference array of their size at the end of the run.
-
-    Examples
-    --------
-    >>> _is_sorted(np.array([1, 1, 2])), _is_sorted(np.array([2, 1])), _is_sorted(np.arange(5), 2)
-    (True, False, True)
-    """
-    return all(not (values[lo + 1:lo + block + 1] < values[lo:lo + block][:values.size - lo - 1]
-                    ).any() for lo in range(0, max(values.size - 1, 0), block))
 
 
 def _first_occurrence(index: np.ndarray) -> np.ndarray:

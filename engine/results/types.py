@@ -292,6 +292,24 @@ class RunSpec:
                    fingerprint=str(data.get("fingerprint", "")), **groups)
 
 
+def is_ascending(values: np.ndarray, block: int = 1 << 20) -> bool:
+    """Whether ``values`` never decrease, checked a block at a time: a minimum's ten million
+    starts would otherwise take a comparison array of their size.
+
+    Examples
+    --------
+    >>> is_ascending(np.array([1, 1, 2])), is_ascending(np.array([2, 1]))
+    (True, False)
+    >>> is_ascending(np.array([0, 1, 2, 1, 5]), block=2)
+    False
+    """
+    for lo in range(0, values.size - 1, block):
+        hi = min(lo + block, values.size - 1)
+        if (values[lo + 1:hi + 1] < values[lo:hi]).any():
+            return False
+    return True
+
+
 class StartList(Sequence[int]):
     """Start indices held as one numpy array (4 bytes each), read as a tuple of ints.
 
