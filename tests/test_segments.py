@@ -89,6 +89,32 @@ def test_runs_round_trip_exactly_and_segments_are_sealed_every_rows(tmp_path):
     assert table.column("error").to_pylist()[3] == runs[3].error
 
 
+def test_starting_the_tail_afresh_after_a_seal_reads_nothing_back(tmp_path, monkeypatch):
+    """After each segment the JSONL tail is rewritten with the runs no segment holds; reading
+    it back built a run store whose index map grows with the highest start index (80 MB at
+    ten million), once a segment. The tail is appended to as written, and still complete."""
+    runs = make_runs(25, start=5_000_000)
+    reads: list[Path] = []
+    read = Journal._read
+
+    def counting(self, force):
+        reads.append(self.path)
+        return read(self, force)
+
+    with history(tmp_path, rows=10) as journal:
+        monkeypatch.setattr(Journal, "_read", counting)
+        journal.extend(runs[:7])
+        journal.extend(runs[7:24])  # seals 10, then 10 more; 4 runs stay in the tail
+        assert len(segment_paths(tmp_path / "runs")) == 2 and reads == []
+        journal.append(runs[24])
+        tail = (tmp_path / "journal.jsonl").read_text().splitlines()
+        assert [json.loads(line)["index"] for line in tail[1:]] == [
+            r.index for r in runs[20:]]
+        monkeypatch.undo()
+    back = list(history(tmp_path, rows=10).completed())
+    assert len(back) == 25 and all(same_run(a, b) for a, b in zip(runs, back, strict=True))
+
+
 def test_a_small_run_keeps_its_runs_in_the_jsonl_journal_alone(tmp_path):
     runs = make_runs(5)
     with history(tmp_path, rows=10) as journal:

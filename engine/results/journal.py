@@ -95,6 +95,24 @@ class Journal:
             header = {"format": FORMAT, "fingerprint": fingerprint, **(meta or {})}
             self._write_line(header)
 
+    @classmethod
+    def append_to(cls, path: str | Path, fingerprint: str) -> Journal:
+        """A journal appending to ``path``, a whole journal this process has just written
+        (header first): its runs are not read back, the writer holds them already.
+
+        Reading them would build a :class:`RunStore`, whose index map takes 8 bytes per start
+        index up to the highest: a run that starts its JSONL tail afresh after each Parquet
+        segment would allocate ever larger maps (80 MB at start ten million), and the heap
+        they leave behind was most of a big run's driver memory.
+        """
+        journal = cls.__new__(cls)
+        journal.path = Path(path)
+        journal.fingerprint = fingerprint
+        journal._runs = RunStore()
+        journal._handle = None
+        journal._open("a")
+        return journal
+
     def _open(self, mode: str) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,10 @@ def has_history(out_dir: str | Path) -> bool:
 
 def finished_starts(out_dir: str | Path) -> int:
     """Distinct finished starts recorded in ``out_dir`` (segments and journal)."""
-    return int(read_indices(out_dir).size)
+    sealed = segments.sealed_mask(runs_dir(out_dir))
+    in_journal_only = [index for index in jsonl_indices(Path(out_dir) / JOURNAL)
+                       if not segments.is_sealed(sealed, index)]
+    return int(np.count_nonzero(sealed)) + len(in_journal_only)
 
 
 def refuse_to_overwrite(out_dir: str | Path) -> None:
@@ -153,15 +156,9 @@ def read_history(out_dir: str | Path) -> segments.SegmentRuns:
     if paths and not segments.have_pyarrow():
         segments.require_pyarrow(f"reading the run history in {out_dir}")
     history = segments.SegmentRuns(paths)
-    sealed = segments.sealed_indices(runs_dir(out_dir))
-    history.tail = [run for run in read_tail(out_dir) if not _holds(sealed, run.index)]
+    sealed = segments.sealed_mask(runs_dir(out_dir))
+    history.tail = [run for run in read_tail(out_dir) if not segments.is_sealed(sealed, run.index)]
     return history
-
-
-def read_indices(out_dir: str | Path) -> np.ndarray:
-    """The distinct start indices recorded in ``out_dir``, ascending."""
-    in_journal = np.array(sorted(jsonl_indices(Path(out_dir) / JOURNAL)), dtype=np.int64)
-    return np.union1d(in_journal, segments.sealed_indices(runs_dir(out_dir)))
 
 
 def jsonl_indices(path: Path) -> set[int]:
@@ -175,8 +172,3 @@ def jsonl_indices(path: Path) -> set[int]:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 found.add(int(json.loads(line)["index"]))
     return found
-
-
-def _holds(sorted_indices: np.ndarray, index: int) -> bool:
-    at = int(np.searchsorted(sorted_indices, index))
-    return at < sorted_indices.size and int(sorted_indices[at]) == index

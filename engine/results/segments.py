@@ -366,9 +366,8 @@ class SegmentJournal:
         runs = self._tail.completed()
         if not len(runs):
             return []
-        sealed = sealed_indices(self.path)
-        fresh = [run for run in runs if not sealed.size
-                 or sealed[min(np.searchsorted(sealed, run.index), sealed.size - 1)] != run.index]
+        sealed = sealed_mask(self.path)
+        fresh = [run for run in runs if not is_sealed(sealed, run.index)]
         self._tail.release()  # its store is not needed again
         n_sealed = self._next
         kept: list[LocalRun] = []
@@ -506,8 +505,7 @@ class SegmentJournal:
         lines = [json.dumps(header, separators=(",", ":"))]
         lines += [json.dumps(run.to_dict(), separators=(",", ":")) for run in runs]
         atomic_write_text(path, "\n".join(lines) + "\n")
-        self._tail = Journal(path, self.fingerprint, resume=True, force=True)
-        self._tail.release()
+        self._tail = Journal.append_to(path, self.fingerprint)
 
     def close(self) -> None:
         """End the session: a run that has sealed segments seals its tail too (its history is
@@ -591,20 +589,53 @@ def finished_starts(directory: str | Path) -> int:
     >>> finished_starts("no-such-folder")
     0
     """
-    return int(sealed_indices(directory).size)
+    return int(np.count_nonzero(sealed_mask(directory)))
 
 
-def sealed_indices(directory: str | Path) -> np.ndarray:
-    """The distinct start indices of the readable segments in ``directory``, ascending."""
+def sealed_mask(directory: str | Path) -> np.ndarray:
+    """Which starts the readable segments in ``directory`` hold: ``mask[i]`` for start ``i``.
+
+    One byte a start (a sorted array of distinct indices takes eight, and ``np.unique`` over
+    ten million of them briefly three times that), read one segment's index column at a time.
+    :func:`is_sealed` asks it about one start.
+
+    Examples
+    --------
+    >>> sealed_mask("no-such-folder").size
+    0
+    """
+    mask = np.zeros(0, dtype=bool)
     paths = segment_paths(directory)
     if not paths or not have_pyarrow():
-        return np.empty(0, dtype=np.int64)
+        return mask
     import pyarrow.parquet as pq
 
-    indices = []
     for path in paths:
         try:
-            indices.append(pq.read_table(path, columns=["index"]).column("index").to_numpy())
+            indices = pq.read_table(path, columns=["index"]).column("index").to_numpy()
         except (OSError, ValueError):
             continue  # torn: its starts are not finished
-    return np.unique(np.concatenate(indices)) if indices else np.empty(0, dtype=np.int64)
+        indices = indices[indices >= 0]  # none are written; a negative one would wrap
+        if not indices.size:
+            continue
+        top = int(indices.max()) + 1
+        if top > mask.size:
+            # Doubling: segments of a cluster run arrive roughly in index order, and growing
+            # to each new top would copy the mask once a segment.
+            grown = np.zeros(max(top, 2 * mask.size), dtype=bool)
+            grown[:mask.size] = mask
+            mask = grown
+        mask[indices] = True
+    return mask
+
+
+def is_sealed(mask: np.ndarray, index: int) -> bool:
+    """Whether start ``index`` is in the :func:`sealed_mask` ``mask``.
+
+    Examples
+    --------
+    >>> mask = np.array([True, False, True])
+    >>> is_sealed(mask, 2), is_sealed(mask, 1), is_sealed(mask, 7)
+    (True, False, False)
+    """
+    return 0 <= index < mask.size and bool(mask[index])
