@@ -3,10 +3,10 @@
 ``distributed.LocalCluster`` runs its scheduler inside the process that starts it: for a
 multistart run, the driver. Each task the scheduler handles allocates and frees small objects
 among the driver's long-lived ones, and the freed memory is not given back: measured on a
-2-worker cluster, the driver's resident memory grew by 68 bytes a start over a million
-starts with the scheduler inside and by 27 with it apart (``scripts/bench-memory``). With the
-scheduler in its own process the driver's memory follows what the engine keeps, and the
-scheduler's CPU no longer competes with the driver's bookkeeping for one interpreter lock.
+2-worker cluster over a million starts, the driver's resident memory grew by about 40 bytes a
+start more with the scheduler inside than with it apart (``scripts/bench-memory`` has the
+ten-million-start run). With the scheduler in its own process the driver's memory follows
+what the engine keeps, and the scheduler no longer shares the driver's interpreter lock.
 
 :class:`SchedulerProcess` is the scheduler part of a ``SpecCluster``: it starts
 ``python -c`` with :data:`_CHILD_CODE` (not ``-m engine...``, which would import the engine,
@@ -29,8 +29,13 @@ from typing import Any
 #: What the scheduler process runs: start a ``distributed.Scheduler`` with the options in
 #: ``argv[1]``, print its address (the one line on stdout the driver reads), and serve until
 #: it is closed (the cluster's ``terminate``) or the process ``argv[2]`` (the driver) is gone.
+#: It ignores SIGINT and SIGTERM: Ctrl-C, ``kill -TERM -PGID`` and a batch system's cancel
+#: reach the whole process group, and the driver, which handles them by winding the run down
+#: (its finished work saved), needs its scheduler until it closes it.
 _CHILD_CODE = """
-import asyncio, json, os, sys
+import asyncio, json, os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 from distributed import Scheduler
 from distributed.core import Status
 
@@ -180,7 +185,6 @@ def _classes() -> tuple[type, type, type]:
             await self._stop(grace=5.0)
             await super().close()
 
-
     class LocalClusterApart(LocalCluster):
         """A ``distributed.LocalCluster`` whose scheduler runs in a process of its own.
 
@@ -195,7 +199,6 @@ def _classes() -> tuple[type, type, type]:
             self.scheduler_spec = {"cls": SchedulerProcess, "options": {
                 "options": scheduler_options(self.scheduler_spec.get("options", {}))}}
             await super()._start()
-
 
     class LocalRunClient(Client):
         """A ``distributed.Client`` that closes the cluster it was given when it closes.
