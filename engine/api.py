@@ -216,9 +216,25 @@ def solve_problem(problem: Problem, flat: Mapping[str, Any], given: Mapping[str,
         run_journal = None
         if journal is not None:
             run_journal = stack.enter_context(open_journal(journal, spec.fingerprint))
-        executor = stack.enter_context(open_executor(client))
+        executor = stack.enter_context(open_executor(client, planned_runs(problem, spec)))
         return run_multistart(problem, spec, executor, journal=run_journal, progress=progress,
                               callback=callback, provenance={"fingerprint": spec.fingerprint})
+
+
+def planned_runs(problem: Problem, spec: RunSpec) -> int:
+    """The most local runs ``spec`` plans: its starts and ``x0`` points, fewer when the
+    evaluation budget cannot pay for them all (a start costs at least ``dim + 1``).
+
+    Examples
+    --------
+    >>> problem = Problem.create(lambda x: float(x @ x), [(-1, 1)] * 2)
+    >>> planned_runs(problem, resolve_spec(problem, {"starts": StartOptions(n_starts=64)}))
+    64
+    """
+    n_runs = spec.starts.n_starts
+    if spec.stop.max_evals is not None:
+        n_runs = min(n_runs, spec.stop.max_evals // (problem.dim + 1) + 1)
+    return n_runs + (0 if spec.starts.x0 is None else len(np.atleast_2d(spec.starts.x0)))
 
 
 def _moved_message(name: str) -> str:
@@ -479,10 +495,7 @@ def run_config(
     out_dir = Path(out or config.output.dir)
     if not out_dir.is_absolute() and config.source is not None and out is None:
         out_dir = Path.cwd() / out_dir
-    n_runs = spec.starts.n_starts
-    if spec.stop.max_evals is not None:  # a start costs at least dim + 1 evaluations
-        n_runs = min(n_runs, spec.stop.max_evals // (problem.dim + 1) + 1)
-    n_runs += 0 if spec.starts.x0 is None else len(np.atleast_2d(spec.starts.x0))
+    n_runs = planned_runs(problem, spec)
     check_writable(out_dir, needed_bytes=journal_bytes(n_runs, problem.dim))
     provenance = {"config": describe(config), "config_hash": config_hash(config.raw),
                   "fingerprint": spec.fingerprint,
@@ -492,7 +505,7 @@ def run_config(
         journal = stack.enter_context(
             open_history(out_dir, spec.fingerprint, resume=resume, force=force,
                          meta={"config_hash": provenance["config_hash"]}))
-        executor = stack.enter_context(open_executor(client or config.cluster))
+        executor = stack.enter_context(open_executor(client or config.cluster, n_runs))
         result = run_multistart(problem, spec, executor, journal=journal, progress=progress,
                                 provenance=provenance)
     write_result_dir(result, out_dir, runs_csv=config.output.runs_csv)

@@ -39,7 +39,7 @@ import numpy as np
 from engine.analysis.diagnostics import diagnose
 from engine.analysis.fit_plots import plot_residuals
 from engine.analysis.plots import plot_all
-from engine.api import config_spec, run_config
+from engine.api import config_spec, planned_runs, run_config
 from engine.config import load_config
 from engine.exceptions import ConfigError, EngineError
 from engine.fitting.config import least_squares_problem
@@ -298,7 +298,8 @@ def _run(args: argparse.Namespace) -> int:
     with _StopSignals(progress) as signals, _ClusterLogs() as cluster_logs, \
             contextlib.ExitStack() as cluster:
         with _workers_ignore_ctrl_c(kind == "local"):
-            executor = cluster.enter_context(open_executor(config.cluster))
+            executor = cluster.enter_context(
+                open_executor(config.cluster, planned_runs(*prepared)))
         signals.rearm()
         line = _cluster_line(executor, kind)
         if line:

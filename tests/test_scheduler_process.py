@@ -19,9 +19,12 @@ import pytest
 from functions import get
 
 import engine
+from engine.api import planned_runs, resolve_spec
 from engine.exceptions import ClusterError
-from engine.parallel.clusters import validate_cluster
+from engine.options import StartOptions, StopOptions
+from engine.parallel.clusters import open_executor, validate_cluster
 from engine.parallel.scheduler_process import scheduler_process_class
+from engine.problem import Problem
 
 
 def alive(pid: int) -> bool:
@@ -112,3 +115,19 @@ def test_threads_cluster_keeps_the_scheduler_in_memory():
     with engine.local_client(n_workers=1, processes=False, dashboard_address=None) as client:
         assert client.scheduler.address.startswith("inproc://")
         assert client.run_on_scheduler(os.getpid) == os.getpid()
+
+
+@pytest.mark.parametrize(("planned", "apart"), [(64, False), (200_000, True)])
+def test_a_run_that_starts_its_own_cluster_places_the_scheduler_by_its_size(planned, apart):
+    """client=None and cluster: {kind: local}: a small run keeps the scheduler in the driver
+    (a second quicker to start), a big one runs it apart (the driver's memory stays flat)."""
+    with open_executor({"kind": "local", "n_workers": 1, "dashboard_address": None},
+                       planned_runs=planned) as executor:
+        assert (executor.client.run_on_scheduler(os.getpid) != os.getpid()) is apart
+
+
+def test_planned_runs_counts_starts_x0_and_the_budget():
+    problem = Problem.create(lambda x: float(x @ x), [(-1, 1)] * 3)
+    spec = resolve_spec(problem, {"starts": StartOptions(n_starts=1000, x0=[[0, 0, 0]]),
+                                  "stop": StopOptions(max_evals=400)})
+    assert planned_runs(problem, spec) == 400 // 4 + 1 + 1

@@ -27,6 +27,7 @@ from engine.parallel.local import (
     LocalKind,
     default_worker_count,
     local_client,
+    place_scheduler,
 )
 from engine.parallel.mpi import MpiKind
 from engine.parallel.serial import SerialExecutor, SerialKind
@@ -198,13 +199,15 @@ def _as_cluster_body(spec: Any) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def open_executor(spec: Any) -> Iterator[Executor]:
+def open_executor(spec: Any, planned_runs: int | None = None) -> Iterator[Executor]:
     """An executor for ``spec``, closing whatever it started on exit.
 
     ``spec`` is ``None`` (a temporary local cluster), ``"serial"``, a ``distributed.Client``
     or any ``concurrent.futures.Executor`` (used, not closed), a scheduler address
     ``"tcp://host:port"``, a ``cluster:`` mapping from a config (``{"kind": "local",
     "n_workers": 2}``), or an :class:`~engine.parallel.base.Executor` (used as it is).
+    ``planned_runs``, the starts the run plans, places a local cluster's scheduler
+    (:func:`~engine.parallel.local.place_scheduler`).
 
     Examples
     --------
@@ -216,6 +219,7 @@ def open_executor(spec: Any) -> Iterator[Executor]:
     if body is None:
         yield as_executor(spec)
         return
+    body = place_scheduler(body, planned_runs)
     target, closers = cluster_kind(body.get("kind", "local")).start(body)
     try:
         executor = as_executor(target)

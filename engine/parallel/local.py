@@ -87,6 +87,35 @@ def scheduler_errors(value: Any, processes: Any, key: str) -> list[str]:
     return []
 
 
+#: Under ``scheduler: auto`` a run planned at up to this many starts keeps its local cluster's
+#: scheduler in the driver's process: what the scheduler leaves on the driver's heap (about 40
+#: bytes a start, measured) stays under 4 MB there, and a scheduler process costs about a
+#: second more at start-up (``scripts/bench-throughput --only fixed``: ``client=None``).
+SCHEDULER_APART_ABOVE = 100_000
+
+
+def place_scheduler(body: dict[str, Any], planned_runs: int | None) -> dict[str, Any]:
+    """``body`` (a ``cluster:`` mapping) with ``scheduler: auto`` decided for a run of
+    ``planned_runs`` starts: ``'process'`` above :data:`SCHEDULER_APART_ABOVE`, ``'driver'``
+    up to it; other kinds, other places and an unknown size are left as they are
+    (:func:`local_client` then runs the scheduler apart).
+
+    Examples
+    --------
+    >>> place_scheduler({"kind": "local"}, 64)
+    {'kind': 'local', 'scheduler': 'driver'}
+    >>> place_scheduler({"kind": "local", "n_workers": 2}, 10**7)["scheduler"]
+    'process'
+    >>> place_scheduler({"kind": "local", "scheduler": "process"}, 64)["scheduler"]
+    'process'
+    """
+    if (body.get("kind", "local") != "local" or body.get("scheduler", "auto") != "auto"
+            or planned_runs is None):
+        return body
+    apart = planned_runs > SCHEDULER_APART_ABOVE and body.get("processes", True) is not False
+    return {**body, "scheduler": "process" if apart else "driver"}
+
+
 #: Where a local cluster's dashboard listens unless asked otherwise: this machine only, on a
 #: free port (``":8787"`` would serve it to every host that can reach this one).
 DEFAULT_DASHBOARD = "127.0.0.1:0"
@@ -125,8 +154,10 @@ def local_client(n_workers: int | None = None, threads_per_worker: int = 1,
         memory stays flat over millions of tasks (the scheduler's churn fragments the heap of
         the process it runs in: see :mod:`engine.parallel.scheduler_process`); ``'driver'``:
         inside this process, as ``distributed.LocalCluster`` does (about a second quicker to
-        start). ``'auto'``: ``'process'`` with worker processes, ``'driver'`` with threads
-        (``processes=False``, whose workers talk to the scheduler in memory).
+        start). ``'auto'``: ``'process'`` with worker processes (a client kept for several
+        runs), ``'driver'`` with threads (``processes=False``, whose workers talk to the
+        scheduler in memory). A run that starts its own cluster (``client=None``,
+        ``cluster: {kind: local}``) decides ``'auto'`` by its size (:func:`place_scheduler`).
 
     Returns
     -------

@@ -37,17 +37,22 @@ import asyncio, json, os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 from distributed import Scheduler
-from distributed.core import Status
+
+async def close_without_driver(scheduler, driver_pid):
+    while os.getppid() == driver_pid:
+        await asyncio.sleep(0.5)
+    await scheduler.close()
 
 async def serve(options, driver_pid):
     async with Scheduler(**options) as scheduler:
         print(scheduler.address, flush=True)
-        while scheduler.status in (Status.running, Status.init):
-            if os.getppid() != driver_pid:
-                break
-            await asyncio.sleep(0.5)
+        watch = asyncio.ensure_future(close_without_driver(scheduler, driver_pid))
+        await scheduler.finished()
+        watch.cancel()
 
 asyncio.run(serve(json.loads(sys.argv[1]), int(sys.argv[2])))
+sys.stdout.flush()
+os._exit(0)  # nothing is left to save: skip the interpreter's tear-down of distributed
 """
 
 #: The ``distributed.Scheduler`` options that travel to the child. The rest of what
