@@ -206,6 +206,9 @@ class Session:
         # The highest start index asked for in this session, resumed ones included: where the
         # starts added after the strategy's (the polish) begin, the same on a resume.
         self.last_requested = -1
+        # Where sample points go as they are evaluated (``add(units, values)``), for a search
+        # that models the landscape from them (a portfolio's funnel); None keeps none.
+        self.evaluated: Any = None
 
     # -- bookkeeping
     def resume(self) -> None:
@@ -382,6 +385,8 @@ class Session:
         if len(values):
             best = int(np.argmin(values))
             self.saw(points[best], float(values[best]))
+            if self.evaluated is not None:
+                self.evaluated.add(np.asarray(units, dtype=float), np.asarray(values))
         self.nfev += len(points)
         self.n_explore += len(points)
         return values

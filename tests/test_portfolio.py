@@ -1,4 +1,4 @@
-"""The portfolio strategy: five searches on one budget and one set of minima."""
+"""The portfolio strategy: seven searches on one budget and one set of minima."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ from functions import himmelblau
 
 import engine
 from engine.results.types import MultistartResult
-from engine.search.portfolio import PRIOR, Arm, next_arm, target_shares
+from engine.search.portfolio import (
+    CORE,
+    FULL_PORTFOLIO_EVALS,
+    PRIOR,
+    Arm,
+    next_arm,
+    target_shares,
+)
 
 BOX = [(-5.0, 5.0), (-5.0, 5.0)]
 HIMMELBLAU_MINIMA = np.array([(3.0, 2.0), (-2.805118, 3.131313), (-3.779310, -3.283186),
                               (3.584428, -1.848127)])
-SEARCHES = {"mlsl", "tiktak", "descents", "population", "partition"}
+SEARCHES = {"mlsl", "funnel", "hopping", "tiktak", "descents", "population", "partition"}
 
 
 def portfolio(fun, bounds, **kwargs):
@@ -32,9 +39,17 @@ def test_himmelblau_four_minima_and_the_budget_split_is_reported():
     assert set(res.portfolio) == SEARCHES
     split = sum(arm["evaluations"] for arm in res.portfolio.values())
     assert 0.8 * res.nfev <= split <= res.nfev  # the rest: the polish at the end
-    for name, arm in res.portfolio.items():
-        assert arm["steps"] >= 1 and arm["evaluations"] > 0, (name, arm)  # a fair try each
+    for name in CORE:  # at a small budget, a try of the searches that reuse the others' work
+        arm = res.portfolio[name]
+        assert arm["steps"] >= 1 and arm["evaluations"] > 0, (name, arm)
     assert sum(arm["new_minima"] for arm in res.portfolio.values()) >= 4
+
+
+def test_at_a_full_budget_every_search_has_a_fair_try():
+    res = portfolio(himmelblau, BOX, max_evals=FULL_PORTFOLIO_EVALS, seed=0, client="serial")
+    assert res.nfev <= FULL_PORTFOLIO_EVALS and len(res.minima) == 4
+    for name, arm in res.portfolio.items():
+        assert arm["steps"] >= 1 and arm["evaluations"] > 0, (name, arm)
 
 
 def test_the_split_survives_result_json(tmp_path):
@@ -57,14 +72,15 @@ def test_same_seed_same_run_on_one_or_two_workers(dask_client):
 def test_shares_follow_the_prior_until_records_move_them():
     arms = [Arm(name, iter(())) for name in PRIOR]
     fresh = target_shares(arms)
-    assert fresh == pytest.approx(PRIOR)  # no record yet: the prior
+    total = sum(PRIOR.values())
+    assert fresh == pytest.approx({k: v / total for k, v in PRIOR.items()})  # the prior
     # Partition's steps all improve, MLSL's never: the budget moves, MLSL keeps a floor.
     for arm in arms:
         arm.steps = 10
     arms[list(PRIOR).index("partition")].reward = 10.0
     moved = target_shares(arms)
-    assert moved["partition"] >= 1.9 * PRIOR["partition"]
-    assert PRIOR["mlsl"] / 3 < moved["mlsl"] < PRIOR["mlsl"]
+    assert moved["partition"] >= 1.9 * fresh["partition"]
+    assert fresh["mlsl"] / 3 < moved["mlsl"] < fresh["mlsl"]
     assert sum(moved.values()) == pytest.approx(1.0)
 
 

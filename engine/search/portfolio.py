@@ -1,16 +1,19 @@
 """A portfolio of searches sharing one budget and one set of minima, the budget moved online
 to the searches that are paying off.
 
-No single search wins on every landscape: MLSL on well-separated basins, TikTak where good
-sample points cluster, plain descents on many small basins, a population method on needles
-and deceptive funnels, a space partition where the minimum hides in a corner. The portfolio
+No single search wins on every landscape: MLSL on well-separated basins, a model of the
+funnel where the landscape is a rugged bowl (:mod:`engine.search.funnel`), basin hopping
+where good minima lie next to each other, TikTak where good sample points cluster, plain
+descents on many small basins, a population method on needles and deceptive funnels, a space
+partition where the minimum hides in a corner (:mod:`engine.search.arms`). The portfolio
 runs them side by side on one :class:`~engine.session.Session` (so a minimum one finds, the
 others see and skip), one step at a time. Which search takes the next step is decided by a
 bandit rule on the searches' records: each has a target share of the evaluations, its prior
 share (:data:`PRIOR`) times how often its steps lowered the best value or found a new minimum
 (:func:`target_shares`), and the search furthest below its share goes next
 (:func:`next_arm`): the budget moves to the searches that pay off, and none starves (each
-keeps at least a third of its prior share). Every evaluation of every search counts against
+keeps at least a third of its prior share, and the searches of :data:`CORE` take their first
+step as soon as there is something to step from). Every evaluation of every search counts against
 ``max_evals``; ``res.portfolio`` says how the budget was split.
 
 Each step is decided from the results of the steps before it only, so the same seed gives the
@@ -19,32 +22,30 @@ same run on any number of workers.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from engine.options import LocalOptions, SearchOptions
-from engine.sampling import UnitStream
+from engine.search.arms import (
+    Steps,
+    descent_steps,
+    hopping_steps,
+    partition_steps,
+    population_steps,
+)
+from engine.search.funnel import funnel_steps
 from engine.search.mlsl import MLSL
 from engine.search.polish import polish_reserve
 from engine.search.registry import register
-from engine.search.rounds import StartIndices, affordable
+from engine.search.rounds import Sample, StartIndices
 from engine.search.tiktak import TikTak
 from engine.stop import StopReason
 
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
     from engine.session import Session, StartPlan
 
-#: Starts per step of the plain descents.
-DESCENT_BATCH = 4
 #: Reward of a step that found a new minimum without lowering the best value.
 NEW_MINIMUM = 0.25
-
-#: A search: a generator that yields after each step and returns when it has no more to do.
-Steps = Iterator[None]
 
 
 @dataclass
@@ -85,21 +86,29 @@ class Arm:
 
 
 #: Each search's share of the budget before any has shown what it finds: MLSL, the engine's
-#: best single search on average, leads; the others get a fair try.
-PRIOR = {"mlsl": 0.6, "tiktak": 0.1, "descents": 0.05, "population": 0.15, "partition": 0.1}
+#: best single search on average, leads; the funnel and basin hopping, which win where MLSL
+#: loses at small budgets, follow; the others get a fair try. Set on ``scripts/bench-quality``
+#: (the portfolio within 0.02 of the best contender per problem at 1e3 and 1e4 evaluations).
+PRIOR = {"mlsl": 0.6, "funnel": 0.3, "hopping": 0.15, "tiktak": 0.1, "descents": 0.05,
+         "population": 0.15, "partition": 0.1}
+#: Searches that keep their whole prior share at small budgets: each step is one descent from
+#: what the others found (a sample, a minimum), so a fair try costs a few descents.
+CORE = ("mlsl", "funnel", "hopping")
+
 #: Weight of the prior against a search's record (in steps).
 PRIOR_STEPS = 2.0
-#: Budgets below this lean on MLSL: a fair try of each other search would cost a large part
-#: of them (their prior shares shrink in proportion).
-FULL_PORTFOLIO_EVALS = 10_000
+#: Budgets below this lean on the searches of :data:`CORE`: a fair try of each other search
+#: (a population, a partition, a sample of its own) would cost a large part of them (their
+#: prior shares shrink in proportion).
+FULL_PORTFOLIO_EVALS = 30_000
 
 
 def budget_weight(max_evals: int | None) -> float:
-    """How much of their prior share the searches other than MLSL get at this budget.
+    """How much of their prior share the searches outside :data:`CORE` get at this budget.
 
     Examples
     --------
-    >>> budget_weight(1000), budget_weight(50_000), budget_weight(None)
+    >>> budget_weight(3000), budget_weight(50_000), budget_weight(None)
     (0.1, 1.0, 1.0)
     """
     return 1.0 if max_evals is None else min(1.0, max_evals / FULL_PORTFOLIO_EVALS)
@@ -112,7 +121,7 @@ def target_shares(arms: list[Arm], weight: float = 1.0) -> dict[str, float]:
     fraction of steps that improved (the prior counts as :data:`PRIOR_STEPS` steps at 0.5),
     so a search that keeps improving gains budget and one that does not keeps a floor of a
     third of its prior share. ``weight`` (:func:`budget_weight`) scales the prior shares of
-    the searches other than MLSL.
+    the searches outside :data:`CORE`.
 
     Examples
     --------
@@ -125,7 +134,7 @@ def target_shares(arms: list[Arm], weight: float = 1.0) -> dict[str, float]:
     weights = {}
     for arm in live:
         rate = (arm.reward + 0.5 * PRIOR_STEPS) / (arm.steps + PRIOR_STEPS)
-        prior = PRIOR.get(arm.name, 0.1) * (1.0 if arm.name == "mlsl" else weight)
+        prior = PRIOR.get(arm.name, 0.1) * (1.0 if arm.name in CORE else weight)
         weights[arm.name] = prior * (0.5 + min(rate, 1.0))
     total = sum(weights.values()) or 1.0
     return {name: weight / total for name, weight in weights.items()}
@@ -137,7 +146,8 @@ def next_arm(arms: list[Arm], weight: float = 1.0, first_step: float = 100.0) ->
 
     A search is owed ``share * spent - its evaluations``; its next step is expected to cost
     what its steps cost on average (``first_step`` before its first). MLSL, the backbone, may
-    always step, so a small budget is not spent on steps that would overrun a small share.
+    always step, and the other searches of :data:`CORE` may take their first step at once,
+    so a small budget is not spent on steps that would overrun a small share.
 
     Examples
     --------
@@ -156,8 +166,10 @@ def next_arm(arms: list[Arm], weight: float = 1.0, first_step: float = 100.0) ->
         return shares[arm.name] * spent - arm.evaluations
 
     def fits(arm: Arm) -> bool:
+        if arm.name == "mlsl" or (arm.name in CORE and not arm.steps):
+            return True  # the backbone, and a first try of the searches the others feed
         cost = arm.evaluations / arm.steps if arm.steps else first_step
-        return arm.name == "mlsl" or owed(arm) >= cost
+        return owed(arm) >= cost
 
     eligible = [arm for arm in live if fits(arm)] or live
     return max(eligible, key=lambda arm: owed(arm) / max(spent, 1))
@@ -168,10 +180,13 @@ class Portfolio:
     """Several searches on one budget and one set of minima, stepped by a bandit rule.
 
     The searches: ``mlsl`` and ``tiktak`` (exploration rounds, each with its own sample and
-    half the exploration allowance), ``descents`` (plain descents from a space-filling
-    stream), ``population`` (differential evolution, DE/rand/1/bin, whose best member is
-    descended from when it improves) and ``partition`` (DIRECT-style trisection of the box,
-    descending from the best new centre). See the module docstring for the rule.
+    half the exploration allowance; a fresh sample is a step of its own), ``funnel`` (a
+    descent from the bottom of a quadratic fitted to the lowest points every search has
+    evaluated), ``hopping`` (monotonic basin hopping from the best minimum), ``descents``
+    (plain descents from a space-filling stream), ``population`` (differential evolution,
+    DE/rand/1/bin, whose best member is descended from when it improves) and ``partition``
+    (DIRECT-style trisection of the box, descending from the best new centre). See the module
+    docstring for the rule.
 
     Examples
     --------
@@ -180,8 +195,10 @@ class Portfolio:
     ...     return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
     >>> res = engine.minimize(himmelblau, [(-5, 5), (-5, 5)], max_evals=3000, seed=0,
     ...                       client="serial", search={"strategy": "portfolio"})
-    >>> len(res.minima), sorted(res.portfolio)[:2]
-    (4, ['descents', 'mlsl'])
+    >>> len(res.minima), sorted(res.portfolio)[:4]
+    (4, ['descents', 'funnel', 'hopping', 'mlsl'])
+    >>> sum(arm["evaluations"] for arm in res.portfolio.values()) <= 3000
+    True
     """
 
     polishes: ClassVar[bool] = True
@@ -199,6 +216,8 @@ class Portfolio:
         reserve = polish_reserve(max_evals, session.problem.dim) if self.search.polish else 0.0
         session.solve_within(list(enumerate(plan.fixed)), local, reserve)
         indices = StartIndices(len(plan.fixed), plan.total)
+        seen = Sample(session.problem.dim)  # every point the searches evaluate, for the funnel
+        session.evaluated = seen
         searches = {
             # MLSL, the backbone, explores the plan's own stream with the whole allowance.
             "mlsl": MLSL(self.search).steps(session, plan, local, indices, first_starts=False,
@@ -207,22 +226,26 @@ class Portfolio:
                                                 first_starts=False, alone=False,
                                                 sample_share=PRIOR["tiktak"] + 0.1,
                                                 stream_key=2),
-            "descents": _descents(session, plan, local, indices, reserve),
-            "population": _population(session, plan, local, indices, reserve, self.search),
-            "partition": _partition(session, local, indices, reserve, self.search),
+            "funnel": funnel_steps(session, plan, local, indices, reserve, seen, self.search),
+            "hopping": hopping_steps(session, plan, local, indices, reserve),
+            "descents": descent_steps(session, plan, local, indices, reserve),
+            "population": population_steps(session, plan, local, indices, reserve, self.search),
+            "partition": partition_steps(session, local, indices, reserve, self.search),
         }
         self.arms = [Arm(name, steps) for name, steps in searches.items()]
         weight = budget_weight(max_evals)
         first_step = 30.0 * (session.problem.dim + 1)  # a local solve, as `affordable` assumes
-        while True:
-            if session.remaining_evals() - reserve < 1:
-                return "max_evals"
-            if indices.left <= 0:
-                return "n_starts"
-            if all(arm.done is not None for arm in self.arms):
-                return "explored"
-            self._step(session, next_arm(self.arms, weight, first_step))
-        return "n_starts"  # unreachable
+        try:
+            while True:
+                if session.remaining_evals() - reserve < 1:
+                    return "max_evals"
+                if indices.left <= 0:
+                    return "n_starts"
+                if all(arm.done is not None for arm in self.arms):
+                    return "explored"
+                self._step(session, next_arm(self.arms, weight, first_step))
+        finally:
+            session.evaluated = None
 
     def _step(self, session: Session, arm: Arm) -> None:
         """One step of ``arm``, credited with what it spent and brought."""
@@ -244,108 +267,3 @@ class Portfolio:
 def _best(session: Session) -> float:
     """The best value so far (minimized sign): a minimum's or a point evaluated."""
     return min(session.best, session.best_seen_f)
-
-
-def _solve_from(session: Session, units: list[np.ndarray], local: LocalOptions,
-                indices: StartIndices, reserve: float) -> None:
-    """Local solves from ``units`` (unit box), fitted to what the budget pays for."""
-    n = min(len(units), affordable(session, reserve, indices.left))
-    batch = [(indices.take(), session.problem.from_unit(u)) for u in units[:n]]
-    if batch:
-        session.solve_within(batch, local, reserve)
-
-
-def _descents(session: Session, plan: StartPlan, local: LocalOptions, indices: StartIndices,
-              reserve: float) -> Steps:
-    """Plain descents from a space-filling stream of its own, a few per step."""
-    stream = UnitStream(plan.options.sampler, session.problem.dim, np.random.SeedSequence(
-        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 3)))
-    while session.remaining_evals() - reserve >= 1 and indices.left > 0:
-        _solve_from(session, list(stream.draw(DESCENT_BATCH)), local, indices, reserve)
-        yield
-    return "max_evals"
-
-
-def _population(session: Session, plan: StartPlan, local: LocalOptions,
-                indices: StartIndices, reserve: float, search: SearchOptions) -> Steps:
-    """Differential evolution (DE/rand/1/bin, F = 0.7, CR = 0.9; Storn and Price, J. Global
-    Optim. 11, 1997) in the unit box; after a generation that improved its best member, a
-    local solve from that member. One generation per step."""
-    dim = session.problem.dim
-    size = int(np.clip(10 * dim, 20, 60))
-    rng = np.random.default_rng(np.random.SeedSequence(
-        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 4)))
-    stream = UnitStream(plan.options.sampler, dim, np.random.SeedSequence(
-        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 5)))
-    if session.remaining_evals() - reserve < size:
-        return "max_evals"
-    members = stream.draw(size)
-    values = session.evaluate(members, search.vectorized)
-    started = math.inf
-    while True:
-        best = int(np.argmin(values))
-        if values[best] < started and np.isfinite(values[best]):
-            started = float(values[best])
-            _solve_from(session, [members[best]], local, indices, reserve)
-        yield
-        if session.remaining_evals() - reserve < size:
-            return "max_evals"
-        pick = np.array([rng.choice(np.delete(np.arange(size), i), 3, replace=False)
-                         for i in range(size)])
-        mutant = members[pick[:, 0]] + 0.7 * (members[pick[:, 1]] - members[pick[:, 2]])
-        cross = rng.random((size, dim)) < 0.9
-        cross[np.arange(size), rng.integers(0, dim, size)] = True
-        trial = np.clip(np.where(cross, mutant, members), 0.0, 1.0)
-        trial_values = session.evaluate(trial, search.vectorized)
-        better = trial_values <= values
-        members[better], values[better] = trial[better], trial_values[better]
-
-
-@dataclass
-class _Box:
-    centre: np.ndarray
-    half: np.ndarray  # half-widths (unit box)
-    value: float
-
-
-def _partition(session: Session, local: LocalOptions, indices: StartIndices,
-               reserve: float, search: SearchOptions) -> Steps:
-    """DIRECT-style partition (Jones, Perttunen and Stuckman, JOTA 79, 1993): each step
-    trisects, along its longest side, the lowest box of each size (the potentially optimal
-    candidates), evaluating the two new centres; a local solve starts from the best centre
-    when it is the best the partition has seen."""
-    dim = session.problem.dim
-    if session.remaining_evals() - reserve < 1:
-        return "max_evals"
-    centre = np.full(dim, 0.5)
-    boxes = [_Box(centre, np.full(dim, 0.5),
-                  float(session.evaluate(centre[None, :], search.vectorized)[0]))]
-    started = math.inf
-    while True:
-        best = min(boxes, key=lambda box: box.value)
-        if best.value < started and math.isfinite(best.value):
-            started = best.value
-            _solve_from(session, [best.centre], local, indices, reserve)
-        yield
-        by_size: dict[float, _Box] = {}
-        for box in boxes:
-            size = round(float(np.linalg.norm(box.half)), 12)
-            if size not in by_size or box.value < by_size[size].value:
-                by_size[size] = box
-        chosen = [by_size[s] for s in sorted(by_size, reverse=True)]
-        if session.remaining_evals() - reserve < 2 * len(chosen):
-            return "max_evals"
-        new_centres, splits = [], []
-        for box in chosen:
-            axis = int(np.argmax(box.half))
-            step = np.zeros(dim)
-            step[axis] = 2.0 * box.half[axis] / 3.0
-            new_centres += [box.centre - step, box.centre + step]
-            splits.append((box, axis))
-        values = session.evaluate(np.array(new_centres), search.vectorized)
-        for k, (box, axis) in enumerate(splits):
-            box.half = box.half.copy()
-            box.half[axis] /= 3.0
-            for j in (0, 1):
-                boxes.append(_Box(new_centres[2 * k + j], box.half.copy(),
-                                  float(values[2 * k + j])))

@@ -160,6 +160,12 @@ class ExplorationRounds:
             if indices.left <= 0:
                 return "n_starts"
             grew = loop.refill(round_no)
+            if grew and not alone:
+                # In a portfolio a fresh sample is a step of its own: the other searches may
+                # use it (the funnel models it) before this one spends on descents.
+                yield
+                if session.remaining_evals() <= loop.reserve:
+                    return "max_evals"
             order = loop.fit(loop.take_picks(), loop.hops_of(round_no))
             if not order:
                 if not grew and loop.sample_cap - loop.explored < 1:
@@ -294,6 +300,15 @@ def affordable(session: Session, reserve: float, slots_left: int) -> int:
     costs = session.runs.nfevs[session.runs.success]
     expected = float(np.mean(costs)) if len(costs) else 30.0 * (session.problem.dim + 1)
     return int(min(slots_left, max(1, left // max(expected, 1.0))))
+
+
+def solve_from(session: Session, units: list[np.ndarray], local: LocalOptions,
+                indices: StartIndices, reserve: float) -> None:
+    """Local solves from ``units`` (unit box), as many as the budget pays for."""
+    n = min(len(units), affordable(session, reserve, indices.left))
+    batch = [(indices.take(), session.problem.from_unit(u)) for u in units[:n]]
+    if batch:
+        session.solve_within(batch, local, reserve)
 
 
 def global_phase(session: Session, search: SearchOptions, max_evals: int | None,

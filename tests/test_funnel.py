@@ -1,0 +1,101 @@
+"""The portfolio's funnel (a quadratic fitted to the lowest points) and basin hopping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from functions import griewank
+
+import engine
+from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
+from engine.parallel.serial import SerialExecutor
+from engine.problem import Problem
+from engine.search.arms import hopping_steps
+from engine.search.funnel import fewest_points, valley_bottom
+from engine.search.rounds import StartIndices
+from engine.session import Session, StartPlan
+
+
+def test_the_bottom_of_a_rippled_bowl_is_found_through_the_ripples():
+    # Rastrigin's shape in the unit box: a bowl at c with ripples as deep as the bowl is
+    # high a tenth of the way out; the lowest sample point is far from c.
+    rng = np.random.default_rng(0)
+    c = np.array([0.3, 0.62, 0.45, 0.7, 0.21])
+    units = rng.random((300, 5))
+    values = (100 * (units - c) ** 2 - np.cos(2 * np.pi * 10 * (units - c))).sum(axis=1)
+    bottom = valley_bottom(units, values, keep=300)
+    assert np.max(np.abs(bottom - c)) < 0.05
+    assert np.max(np.abs(units[np.argmin(values)] - c)) > 0.05
+
+
+def test_a_bowl_with_a_curvature_per_axis_is_fitted_as_such():
+    # Curvatures 1 and 30: the round model (one curvature) cannot fit it; leave-one-out error
+    # picks the separable one, whose minimizer is exact.
+    rng = np.random.default_rng(1)
+    c = np.array([0.2, 0.8])
+    units = rng.random((30, 2))
+    values = (np.array([1.0, 30.0]) * (units - c) ** 2).sum(axis=1) + 5.0
+    np.testing.assert_allclose(valley_bottom(units, values, keep=30), c, atol=1e-9)
+
+
+def test_with_too_few_points_for_a_curvature_per_axis_the_round_model_is_used():
+    rng = np.random.default_rng(2)
+    c = np.array([0.35, 0.55])
+    units = rng.random((fewest_points(2), 2))  # 5 points: one more than the round model's 4
+    values = ((units - c) ** 2).sum(axis=1)
+    np.testing.assert_allclose(valley_bottom(units, values, keep=2), c, atol=1e-9)
+
+
+def test_an_axis_along_which_the_fit_is_not_convex_keeps_the_lowest_points_coordinate():
+    rng = np.random.default_rng(3)
+    units = rng.random((40, 2))
+    values = (units[:, 0] - 0.3) ** 2 - 2.0 * (units[:, 1] - 0.5) ** 2
+    lowest = units[np.argmin(values)]
+    bottom = valley_bottom(units, values, keep=40)
+    assert bottom[0] == pytest.approx(0.3, abs=1e-9)
+    assert bottom[1] == lowest[1]
+
+
+def test_non_finite_values_are_left_out_of_the_fit():
+    rng = np.random.default_rng(4)
+    c = np.array([0.6, 0.4])
+    units = rng.random((30, 2))
+    values = ((units - c) ** 2).sum(axis=1)
+    values[:5] = [np.nan, np.inf, np.nan, np.inf, np.nan]
+    np.testing.assert_allclose(valley_bottom(units, values, keep=30), c, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shifted_griewank_10d_is_solved_in_a_thousand_evaluations(seed):
+    # Griewank's minimum (0 at the origin) moved off the centre of the box by a fifth of each
+    # width: at this budget a sample and its descents land in ripples around it; the funnel's
+    # model of where the ripples are lowest goes to it.
+    box = [(-600.0 + 240.0, 600.0 + 240.0)] * 10
+    res = engine.minimize(griewank, box, max_evals=1000, seed=seed, client="serial",
+                          search={"strategy": "portfolio"})
+    assert res.nfev <= 1000
+    assert res.fun == pytest.approx(0.0, abs=1e-4)
+    np.testing.assert_allclose(res.x, np.zeros(10), atol=1e-2)
+    assert res.portfolio["funnel"]["steps"] >= 1
+    assert res.portfolio["funnel"]["improvements"] >= 1
+
+
+def test_basin_hopping_walks_down_a_staircase_of_basins():
+    # A parabola with ripples: minima about every unit of x, each lower toward 0. A descent
+    # from x = 9 stops in the first ripple; hops from the best minimum walk down to 0.
+    def staircase(x):
+        return float(0.05 * x[0] ** 2 + np.sin(3.0 * x[0]) ** 2)
+
+    problem = Problem.create(staircase, [(-10.0, 10.0)])
+    session = Session(problem, DedupOptions(), StopOptions(max_evals=3000),
+                      executor=SerialExecutor())
+    plan = StartPlan(problem, StartOptions(n_starts=200, seed=0))
+    local = LocalOptions(method="L-BFGS-B")
+    session.solve_within([(0, np.array([9.0]))], local, 0.0)
+    first = session.best
+    assert first > 1.0
+    steps = hopping_steps(session, plan, local, StartIndices(1, 200), reserve=0.0)
+    for _ in range(60):
+        next(steps)
+    assert session.best < 1e-10
+    assert session.nfev <= 3000
