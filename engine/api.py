@@ -336,7 +336,7 @@ def resolve_spec(problem: Problem, groups: Mapping[str, OptionGroup] | None = No
     >>> p = Problem.create(lambda x: float(x @ x), [(-1, 1)] * 2)
     >>> spec = resolve_spec(p, {"stop": StopOptions(max_evals=500)})
     >>> spec.method, spec.strategy, spec.starts.n_starts
-    ('L-BFGS-B', 'mlsl', 500)
+    ('L-BFGS-B', 'portfolio', 500)
 
     Raises
     ------

@@ -399,9 +399,10 @@ class SearchOptions(OptionGroup):
         "auto", strategy_check, "all: solve from every start; mlsl: sample in rounds "
         "and solve only from points no better point or minimum covers; tiktak: from the best "
         "tenth of the sample, pulled toward the best minimum; descents: independent descents "
-        "until the budget is spent; portfolio: mlsl, tiktak, descents, differential evolution "
-        "and a DIRECT-style partition on one budget, which moves to the searches that improve "
-        "(res.portfolio shows the split); auto: mlsl with only max_evals, else all")
+        "until the budget is spent; portfolio: mlsl, a quadratic model of the funnel, basin "
+        "hopping, tiktak, descents, differential evolution and a DIRECT-style partition on one "
+        "budget, which moves to the searches that improve (res.portfolio shows the split); "
+        "auto: portfolio with only max_evals, else all")
     n_explore: int | None = option(
         None, integer(1, optional=True), "sample points evaluated per exploration round "
         "(null: 10% of max_evals, between 20 per variable and 20000)")
@@ -409,14 +410,14 @@ class SearchOptions(OptionGroup):
         False, boolean(), "the objective takes a (d, n) array and returns n values",
         fingerprint=False)
     hops: bool = option(True, boolean(), "basin-hopping moves and coordinate sweeps around "
-                        "the best minima (mlsl, tiktak)")
+                        "the best minima (mlsl, tiktak, portfolio)")
     global_phase: str | None = option(
         None, one_of(GLOBAL_PHASES, optional=True), "run this scipy global optimizer first "
         "and solve from its best point")
     global_fraction: float = option(
         0.2, number(0.0, 1.0), "share of max_evals given to the global phase")
     polish: bool = option(True, boolean(), "solve the best minima again with tol=1e-12 at the "
-                          "end (mlsl, tiktak)")
+                          "end (mlsl, tiktak, portfolio)")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,11 @@ exception the moment it asks for evaluation ``budget + 1``; the best value seen 
 is kept. No contender can use more than the budget. Contenders:
 
 ``engine``
-    ``engine.minimize(fun, bounds, max_evals=budget, seed=seed, client="serial")``, its default.
+    ``engine.minimize(fun, bounds, max_evals=budget, seed=seed, client="serial")``, its default
+    (the portfolio of searches: ``strategy="auto"`` with only ``max_evals``).
+``engine-mlsl``, ``engine-tiktak``
+    the engine with one search, ``search={"strategy": "mlsl"}`` (the default before the
+    portfolio) or ``"tiktak"``: single contenders the portfolio has to beat.
 ``differential_evolution``
     ``popsize=15`` (default), ``maxiter = budget // (15 d) - 1`` so the generations fill the
     budget; the default L-BFGS-B polish runs on whatever is left (and is cut at the budget).
@@ -36,6 +40,10 @@ engine's default merge rule; 1 for methods that return a single point; empty whe
 cut before it could report), ``n_global_found`` (listed global minimizers within ``1e-3`` of a
 reported point), wall seconds. Results: ``<out>/quality.csv`` (one row per case) and
 ``<out>/quality.json`` (aggregates and rows).
+
+The summary gives the rates of the original problems and of their ``--shifted`` variants
+apart, each with its virtual best: per problem, the best rate of any contender but the
+engine's default (which runs several of them).
 
 ``--minima-check`` runs the engine's default on Himmelblau (4 minima), six-hump camel (6) and
 2-D Shubert (18 global minima) and reports whether every known minimum was found and whether
@@ -85,8 +93,8 @@ sys.path.insert(0, str(ROOT))
 
 from functions import PROBLEMS, TestProblem, get  # noqa: E402
 
-METHODS = ("engine", "differential_evolution", "dual_annealing", "shgo", "direct",
-           "basinhopping", "multistart")
+METHODS = ("engine", "engine-mlsl", "engine-tiktak", "differential_evolution", "dual_annealing",
+           "shgo", "direct", "basinhopping", "multistart")
 # Standard problems in 2 to 10 dimensions: smooth and rugged, one and many global minima,
 # minima in the centre, near the edge and on it, separable and not.
 DEFAULT_SUITE = (
@@ -121,8 +129,9 @@ def shifted(p: TestProblem) -> TestProblem | None:
 for _name in list(PROBLEMS):  # registered at import, so that --jobs workers know them too
     if (_moved := shifted(PROBLEMS[_name])) is not None:
         PROBLEMS[_moved.name] = _moved
-#: Contenders other than these count towards the virtual best (the best per problem).
-NOT_IN_VIRTUAL_BEST = ("engine-portfolio",)
+#: Contenders other than these count towards the virtual best (the best per problem): the
+#: default is the portfolio, which runs several of the others' searches.
+NOT_IN_VIRTUAL_BEST = ("engine",)
 SUCCESS_TOL = 1e-4
 MATCH_TOL = 1e-3  # distance (user coordinates) at which a reported point is a known minimizer
 # The engine's default merge rule, used to count distinct end points of the plain multistart.
@@ -223,19 +232,25 @@ def run_engine(fun: CountedObjective, p: TestProblem, budget: int, seed: int,
     res = engine.minimize(fun, p.bounds, max_evals=budget, seed=seed, client="serial")
     extra = {"stop_reason": getattr(res, "stop_reason", None),
              "engine_nfev": getattr(res, "nfev", None),
-             "estimated_n_minima": getattr(res, "estimated_n_minima", None)}
+             "estimated_n_minima": getattr(res, "estimated_n_minima", None),
+             "portfolio": {k: v["evaluations"]
+                           for k, v in (getattr(res, "portfolio", None) or {}).items()}}
     return Report([np.asarray(m.x) for m in res.minima], len(res.minima), float(res.fun), extra)
 
 
-def run_engine_tiktak(fun: CountedObjective, p: TestProblem, budget: int, seed: int,
-                      ends: list) -> Report:
-    """The engine with TikTak starts instead of its default MLSL (to measure the default)."""
-    import engine
+def _engine_with(strategy: str) -> Callable[..., Report]:
+    """The engine with one search instead of its default portfolio."""
 
-    res = engine.minimize(fun, p.bounds, max_evals=budget, seed=seed, client="serial",
-                          search={"strategy": "tiktak"})
-    return Report([np.asarray(m.x) for m in res.minima], len(res.minima), float(res.fun),
-                  {"stop_reason": res.stop_reason, "engine_nfev": res.nfev})
+    def run(fun: CountedObjective, p: TestProblem, budget: int, seed: int,
+            ends: list) -> Report:
+        import engine
+
+        res = engine.minimize(fun, p.bounds, max_evals=budget, seed=seed, client="serial",
+                              search={"strategy": strategy})
+        return Report([np.asarray(m.x) for m in res.minima], len(res.minima), float(res.fun),
+                      {"stop_reason": res.stop_reason, "engine_nfev": res.nfev})
+
+    return run
 
 
 def run_differential_evolution(fun: CountedObjective, p: TestProblem, budget: int, seed: int,
@@ -290,22 +305,10 @@ def run_multistart(fun: CountedObjective, p: TestProblem, budget: int, seed: int
             ends.append((np.asarray(res.x), float(res.fun)))
 
 
-def run_engine_portfolio(fun: CountedObjective, p: TestProblem, budget: int, seed: int,
-                         ends: list) -> Report:
-    """The engine's portfolio: five searches on one budget, stepped by a bandit rule."""
-    import engine
-
-    res = engine.minimize(fun, p.bounds, max_evals=budget, seed=seed, client="serial",
-                          search={"strategy": "portfolio"})
-    return Report([np.asarray(m.x) for m in res.minima], len(res.minima), float(res.fun),
-                  {"stop_reason": res.stop_reason, "engine_nfev": res.nfev,
-                   "portfolio": {k: v["evaluations"] for k, v in (res.portfolio or {}).items()}})
-
-
 RUNNERS: dict[str, Callable[..., Report]] = {
     "engine": run_engine,
-    "engine-tiktak": run_engine_tiktak,
-    "engine-portfolio": run_engine_portfolio,
+    "engine-mlsl": _engine_with("mlsl"),
+    "engine-tiktak": _engine_with("tiktak"),
     "differential_evolution": run_differential_evolution,
     "dual_annealing": run_dual_annealing,
     "shgo": run_shgo,
@@ -416,14 +419,38 @@ def aggregate(rows: list[dict], methods: Sequence[str], budgets: Sequence[int],
     virtual = {str(b): float(np.mean([max(per_problem[pn][str(b)][m] for m in contenders)
                                       for pn in problems])) for b in budgets} if contenders else {}
     return {"overall": overall, "per_problem": per_problem, "engine_losses": losses,
-            "virtual_best": virtual}
+            "virtual_best": virtual,
+            "parts": by_part(per_problem, methods, contenders, budgets, problems)}
+
+
+def by_part(per_problem: dict[str, dict[str, dict[str, float]]], methods: Sequence[str],
+            contenders: Sequence[str], budgets: Sequence[int],
+            problems: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per part (``original`` problems, ``shifted`` variants) and budget: each method's mean
+    rate over the part's problems and the part's virtual best (the mean over its problems of
+    the best contender's rate)."""
+    parts = {"original": [pn for pn in problems if "@" not in pn],
+             "shifted": [pn for pn in problems if "@" in pn]}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for part, names in parts.items():
+        if not names:
+            continue
+        out[part] = {}
+        for b in budgets:
+            rates = {m: float(np.mean([per_problem[pn][str(b)][m] for pn in names]))
+                     for m in methods}
+            if contenders:
+                rates["virtual best"] = float(np.mean(
+                    [max(per_problem[pn][str(b)][m] for m in contenders) for pn in names]))
+            out[part][str(b)] = rates
+    return out
 
 
 def _fmt_rate(x: float) -> str:
     return "  -  " if math.isnan(x) else f"{100 * x:4.0f}%"
 
 
-SHORT = {"engine": "engine", "engine-tiktak": "tiktak", "engine-portfolio": "portfolio",
+SHORT = {"engine": "engine", "engine-mlsl": "mlsl", "engine-tiktak": "tiktak",
          "differential_evolution": "DE",
          "dual_annealing": "dual_ann",
          "shgo": "shgo", "direct": "direct", "basinhopping": "basinhop",
@@ -442,7 +469,15 @@ def print_tables(agg: dict[str, Any], methods: Sequence[str], budgets: Sequence[
     if agg.get("virtual_best"):
         print(f"{'virtual best':24s}" + "".join(
             f"{_fmt_rate(agg['virtual_best'][str(b)]):>16s}" for b in budgets)
-            + "   (per problem, the best rate of any contender but the portfolio)")
+            + "   (per problem, the best rate of any contender but the default)")
+    if len(agg.get("parts", {})) > 1:
+        print("\nSuccess rate by part: the original problems, and the shifted variants")
+        print(f"{'method':24s}" + "".join(f"{part[:5] + ' ' + str(b):>16s}"
+                                          for part in agg["parts"] for b in budgets))
+        for m in [*methods, "virtual best"]:
+            print(f"{m:24s}" + "".join(
+                f"{_fmt_rate(agg['parts'][part][str(b)].get(m, math.nan)):>16s}"
+                for part in agg["parts"] for b in budgets))
     print("\nProblems solved for every seed / median evaluations to success / median wall s")
     for m in methods:
         cells = []
@@ -622,8 +657,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seeds", default="5",
                     help="a count N (seeds 0..N-1) or a comma-separated list (default 5)")
     ap.add_argument("--methods", default=",".join(METHODS),
-                    help=f"comma-separated subset of {','.join(METHODS)} (default), or "
-                         "engine-tiktak (the engine's other start strategy)")
+                    help=f"comma-separated subset of {','.join(METHODS)} (default), "
+                         "engine-mlsl or engine-tiktak (the engine with one search)")
     ap.add_argument("--suite", choices=("default", "all"), default="default",
                     help=f"'default' ({len(DEFAULT_SUITE)} problems) or 'all' "
                          "(every problem in 2 to 10 dimensions)")

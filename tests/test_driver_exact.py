@@ -513,7 +513,9 @@ def test_no_best_point_is_kept_under_constraints_or_with_noise():
 
 def test_a_display_is_not_called_at_the_end_of_a_run_without_runs():
     problem = Problem.create(rosen, [(-2.0, 2.0), (-2.0, 2.0)])
-    spec = resolve_spec(problem, {"stop": StopOptions(max_evals=3)})
+    # MLSL: three evaluations pay for no sample and so for no start.
+    spec = resolve_spec(problem, {"stop": StopOptions(max_evals=3),
+                                  "search": SearchOptions(strategy="mlsl")})
     shown = []
     res = run_multistart(problem, spec, SerialExecutor(),
                          progress=lambda state, final=False: shown.append(final))

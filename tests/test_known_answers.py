@@ -95,7 +95,7 @@ def test_gradient_serial_max_evals_only_finds_all_four_himmelblau_minima(form):
                           client="serial")
     # The only runs allowed to fail are those the evaluation budget cut short.
     assert failures(res, budget_cuts_allowed=True) == []
-    assert res.strategy == "mlsl"
+    assert res.strategy == "portfolio"
     assert res.stop_reason == "max_evals" and res.nfev <= 2000
     assert_all_four_himmelblau_minima(res)
 
@@ -117,7 +117,7 @@ def test_gradient_on_a_two_worker_cluster_max_evals_only(form, dask_client):
     res = engine.minimize(fun, HIMMELBLAU.bounds, max_evals=2000, seed=0, jac=jac,
                           client=dask_client)
     assert failures(res, budget_cuts_allowed=True) == []
-    assert res.strategy == "mlsl" and res.stop_reason == "max_evals"
+    assert res.strategy == "portfolio" and res.stop_reason == "max_evals"
     assert_all_four_himmelblau_minima(res)
 
 

@@ -26,8 +26,9 @@ HIMMELBLAU_MINIMA = np.array([(3.0, 2.0), (-2.805118, 3.131313), (-3.779310, -3.
 SEARCHES = {"mlsl", "funnel", "hopping", "tiktak", "descents", "population", "partition"}
 
 
-def portfolio(fun, bounds, **kwargs):
-    return engine.minimize(fun, bounds, search={"strategy": "portfolio"}, **kwargs)
+def portfolio(fun, bounds, search=None, **kwargs):
+    return engine.minimize(fun, bounds, search={"strategy": "portfolio", **(search or {})},
+                           **kwargs)
 
 
 def test_himmelblau_four_minima_and_the_budget_split_is_reported():
@@ -129,3 +130,32 @@ def test_a_stopped_portfolio_resumes_from_its_journal_without_solving_starts_twi
     assert done <= {run.index for run in resumed.runs}
     assert len(resumed.runs) == len({run.index for run in resumed.runs})
     assert resumed.nfev <= 3000 and len(resumed.minima) == 4
+
+
+def test_the_default_with_only_a_budget_is_the_portfolio():
+    res = engine.minimize(himmelblau, BOX, max_evals=1500, seed=0, client="serial")
+    assert res.strategy == "portfolio" and set(res.portfolio) == SEARCHES
+    assert res.nfev <= 1500 and len(res.minima) == 4
+
+
+def test_a_global_phase_runs_first_in_the_portfolio_and_counts_against_the_budget():
+    plain = portfolio(himmelblau, BOX, max_evals=2000, seed=0, client="serial")
+    phased = portfolio(himmelblau, BOX, max_evals=2000, seed=0, client="serial",
+                       search={"global_phase": "differential_evolution"})
+    # differential evolution gets global_fraction (0.2) of the budget, counted as exploration
+    assert phased.n_explore >= plain.n_explore + 0.15 * 2000
+    assert phased.nfev <= 2000 and len(phased.minima) == 4
+
+
+def test_without_hops_the_portfolio_has_no_basin_hopping():
+    res = portfolio(himmelblau, BOX, max_evals=1500, seed=0, client="serial",
+                    search={"hops": False})
+    assert set(res.portfolio) == SEARCHES - {"hopping"}
+    assert len(res.minima) == 4
+
+
+def test_the_users_points_are_solved_first():
+    res = portfolio(himmelblau, BOX, max_evals=800, seed=0, client="serial", x0=[[1.0, 1.0]])
+    first = res.runs.get(0)
+    np.testing.assert_array_equal(first.x0, [1.0, 1.0])
+    np.testing.assert_allclose(first.x, HIMMELBLAU_MINIMA[0], atol=1e-5)

@@ -543,9 +543,9 @@ def test_n_starts_counts_sampled_starts_after_x0(n_starts, with_x0):
     n_starts = None if n_starts is None else int(n_starts)
     res = call(sum_of_squares, bounds, **kwargs)
     if n_starts is None:
-        # Only a budget given: MLSL starts while the budget lasts (up to max(128, max_evals)
-        # starts), and the budget ends the run long before that many.
-        assert res.strategy == "mlsl" and res.stop_reason == "max_evals"
+        # Only a budget given: the portfolio starts while the budget lasts (up to
+        # max(128, max_evals) starts), and the budget ends the run long before that many.
+        assert res.strategy == "portfolio" and res.stop_reason == "max_evals"
         assert res.nfev <= 1_000
         n_starts = max(128, 1_000)
     check_result(res, *bounds_arrays(bounds), n_sampled=n_starts,

@@ -39,7 +39,7 @@ def test_serial_budget_is_never_exceeded_and_every_call_is_counted(name, budget)
     res = engine.minimize(counted, problem.bounds, max_evals=budget, seed=3, client="serial")
     assert counted.calls <= budget
     assert res.nfev == counted.calls
-    assert res.stop_reason == "max_evals" and res.strategy == "mlsl"
+    assert res.stop_reason == "max_evals" and res.strategy == "portfolio"
     assert res.n_explore > 0 and res.success
 
 
@@ -258,7 +258,7 @@ def test_yaml_search_and_stop_keys_are_validated_and_run(tmp_path):
         "search: {strategy: auto, polish: true}\ncluster: {kind: serial}\n"
         f"output: {{dir: {tmp_path / 'out'}}}\n")
     cfg = load_config(config)
-    assert cfg.search.strategy == "auto" and config_spec(cfg)[1].strategy == "mlsl"
+    assert cfg.search.strategy == "auto" and config_spec(cfg)[1].strategy == "portfolio"
     res = engine.run_config(cfg)
     assert sorted(round(float(m.x[0]), 6) for m in res.minima) == [-1.0, 1.0]
     assert res.nfev <= 1500 and res.method == "L-BFGS-B"

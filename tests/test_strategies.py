@@ -43,7 +43,7 @@ def test_an_unknown_strategy_names_the_allowed_ones():
 
 
 @pytest.mark.parametrize(("given", "n_starts", "points", "max_evals", "expected"), [
-    ("auto", False, False, 1000, "mlsl"),
+    ("auto", False, False, 1000, "portfolio"),
     ("auto", True, False, 1000, "all"),
     ("auto", False, True, 1000, "all"),
     ("auto", False, False, None, "all"),

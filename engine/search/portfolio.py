@@ -214,14 +214,13 @@ class Portfolio:
     def run(self, session: Session, plan: StartPlan, local: LocalOptions) -> StopReason:
         max_evals = session.stop.max_evals
         reserve = polish_reserve(max_evals, session.problem.dim) if self.search.polish else 0.0
-        session.solve_within(list(enumerate(plan.fixed)), local, reserve)
         indices = StartIndices(len(plan.fixed), plan.total)
         seen = Sample(session.problem.dim)  # every point the searches evaluate, for the funnel
         session.evaluated = seen
         searches = {
-            # MLSL, the backbone, explores the plan's own stream with the whole allowance.
-            "mlsl": MLSL(self.search).steps(session, plan, local, indices, first_starts=False,
-                                            alone=False),
+            # MLSL, the backbone, explores the plan's own stream with the whole allowance; its
+            # first step solves the user's points and runs the global phase if one is asked.
+            "mlsl": MLSL(self.search).steps(session, plan, local, indices, alone=False),
             "tiktak": TikTak(self.search).steps(session, plan, local, indices,
                                                 first_starts=False, alone=False,
                                                 sample_share=PRIOR["tiktak"] + 0.1,
@@ -232,6 +231,8 @@ class Portfolio:
             "population": population_steps(session, plan, local, indices, reserve, self.search),
             "partition": partition_steps(session, local, indices, reserve, self.search),
         }
+        if not self.search.hops:  # no moves around the best minima: MLSL's hops, this one
+            del searches["hopping"]
         self.arms = [Arm(name, steps) for name, steps in searches.items()]
         weight = budget_weight(max_evals)
         first_step = 30.0 * (session.problem.dim + 1)  # a local solve, as `affordable` assumes

@@ -102,13 +102,14 @@ def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
                      max_evals: int | None) -> str:
     """What ``strategy="auto"`` means for these arguments (other names are kept).
 
-    With only an evaluation budget the engine decides where to start (``'mlsl'``); when
-    you fix the number of starts or give the start points, every start is solved.
+    With only an evaluation budget the engine decides where to start (``'portfolio'``:
+    measured better than any one search by ``scripts/bench-quality``); when you fix the
+    number of starts or give the start points, every start is solved.
 
     Examples
     --------
     >>> resolve_strategy("auto", n_starts_given=False, points_given=False, max_evals=1000)
-    'mlsl'
+    'portfolio'
     >>> resolve_strategy("auto", n_starts_given=True, points_given=False, max_evals=1000)
     'all'
     >>> resolve_strategy("tiktak", n_starts_given=True, points_given=False, max_evals=None)
@@ -117,7 +118,7 @@ def resolve_strategy(strategy: str, *, n_starts_given: bool, points_given: bool,
     if strategy != "auto":
         return strategy
     if max_evals is not None and not n_starts_given and not points_given:
-        return "mlsl"
+        return "portfolio"
     return "all"
 
 
