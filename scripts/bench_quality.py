@@ -472,7 +472,7 @@ def print_tables(agg: dict[str, Any], methods: Sequence[str], budgets: Sequence[
             + "   (per problem, the best rate of any contender but the default)")
     if len(agg.get("parts", {})) > 1:
         print("\nSuccess rate by part: the original problems, and the shifted variants")
-        print(f"{'method':24s}" + "".join(f"{part[:5] + ' ' + str(b):>16s}"
+        print(f"{'method':24s}" + "".join(f"{part + ' ' + str(b):>16s}"
                                           for part in agg["parts"] for b in budgets))
         for m in [*methods, "virtual best"]:
             print(f"{m:24s}" + "".join(

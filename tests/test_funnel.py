@@ -1,4 +1,4 @@
-"""The portfolio's funnel (a quadratic fitted to the lowest points) and basin hopping."""
+"""The portfolio's funnel (a quadratic fitted to the lowest points), basin hopping and sweeps."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 from functions import griewank
 
 import engine
-from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
+from engine.options import DedupOptions, LocalOptions, SearchOptions, StartOptions, StopOptions
 from engine.parallel.serial import SerialExecutor
 from engine.problem import Problem
-from engine.search.arms import hopping_steps
+from engine.search.arms import hopping_steps, sweep_steps
 from engine.search.funnel import fewest_points, valley_bottom
 from engine.search.rounds import StartIndices
 from engine.session import Session, StartPlan
@@ -99,3 +99,23 @@ def test_basin_hopping_walks_down_a_staircase_of_basins():
         next(steps)
     assert session.best < 1e-10
     assert session.nfev <= 3000
+
+
+def test_coordinate_sweeps_solve_a_separable_deceptive_landscape_a_coordinate_at_a_time():
+    # Schwefel's function in 4-D: the best valley of each coordinate is at 420.97, next to the
+    # box's edge and far from the second best; a descent from the centre ends far above it.
+    def schwefel(x):
+        return float(418.9829 * len(x) - np.sum(x * np.sin(np.sqrt(np.abs(x)))))
+
+    problem = Problem.create(schwefel, [(-500.0, 500.0)] * 4)
+    session = Session(problem, DedupOptions(), StopOptions(max_evals=5000),
+                      executor=SerialExecutor())
+    plan = StartPlan(problem, StartOptions(n_starts=100, seed=0))
+    local = LocalOptions(method="L-BFGS-B")
+    session.solve_within([(0, np.zeros(4))], local, 0.0)
+    assert session.best > 100.0
+    steps = sweep_steps(session, plan, local, StartIndices(1, 100), 0.0, SearchOptions())
+    for _ in range(3):
+        next(steps)
+    assert session.best == pytest.approx(0.0, abs=1e-3)
+    assert session.nfev <= 5000

@@ -1,4 +1,4 @@
-"""The portfolio strategy: seven searches on one budget and one set of minima."""
+"""The portfolio strategy: eight searches on one budget and one set of minima."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from engine.search.portfolio import (
 BOX = [(-5.0, 5.0), (-5.0, 5.0)]
 HIMMELBLAU_MINIMA = np.array([(3.0, 2.0), (-2.805118, 3.131313), (-3.779310, -3.283186),
                               (3.584428, -1.848127)])
-SEARCHES = {"mlsl", "funnel", "hopping", "tiktak", "descents", "population", "partition"}
+SEARCHES = {"mlsl", "funnel", "hopping", "sweeps", "tiktak", "descents", "population",
+            "partition"}
 
 
 def portfolio(fun, bounds, search=None, **kwargs):
@@ -147,10 +148,10 @@ def test_a_global_phase_runs_first_in_the_portfolio_and_counts_against_the_budge
     assert phased.nfev <= 2000 and len(phased.minima) == 4
 
 
-def test_without_hops_the_portfolio_has_no_basin_hopping():
+def test_without_hops_the_portfolio_has_no_basin_hopping_nor_sweeps():
     res = portfolio(himmelblau, BOX, max_evals=1500, seed=0, client="serial",
                     search={"hops": False})
-    assert set(res.portfolio) == SEARCHES - {"hopping"}
+    assert set(res.portfolio) == SEARCHES - {"hopping", "sweeps"}
     assert len(res.minima) == 4
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.options import LocalOptions, SearchOptions
 from engine.sampling import UnitStream
+from engine.search.hops import Sweeper
 from engine.search.rounds import StartIndices, solve_from
 from engine.search.selection import Hopper
 
@@ -149,5 +150,33 @@ def hopping_steps(session: Session, plan: StartPlan, local: LocalOptions,
         improved = session.best < best
         hopper.update(same_basin=len(session.online) == n_minima and not improved,
                       improved=improved)
+        yield
+    return "max_evals"
+
+
+def sweep_steps(session: Session, plan: StartPlan, local: LocalOptions, indices: StartIndices,
+                reserve: float, search: SearchOptions) -> Steps:
+    """Coordinate sweeps from the best minimum (:class:`~engine.search.hops.Sweeper`): each
+    step scans every coordinate in turn for a lower valley and descends from the point the
+    scans reach when it is lower. Separable landscapes (Schwefel, Michalewicz,
+    Styblinski-Tang) are solved a coordinate at a time this way."""
+    rng = np.random.default_rng(np.random.SeedSequence(
+        plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 8)))
+    sweeper = Sweeper()
+    while session.remaining_evals() - reserve >= 1 and indices.left > 0:
+        minima_units, minima_values = session.minima_units()
+        if len(minima_units):
+            anchor, value = minima_units[0], float(minima_values[0])
+        elif session.best_seen_x is not None:  # no minimum yet: the lowest point evaluated
+            anchor = session.problem.to_unit(session.best_seen_x[None, :])[0]
+            value = session.best_seen_f
+        else:
+            return "nothing to sweep from"
+        before = session.nfev
+        found = sweeper.sweep(session, anchor, value, rng, search.vectorized, reserve)
+        if session.nfev == before:
+            return "too little budget left for a sweep"
+        if found is not None:
+            solve_from(session, [found], local, indices, reserve)
         yield
     return "max_evals"

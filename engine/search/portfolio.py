@@ -3,7 +3,8 @@ to the searches that are paying off.
 
 No single search wins on every landscape: MLSL on well-separated basins, a model of the
 funnel where the landscape is a rugged bowl (:mod:`engine.search.funnel`), basin hopping
-where good minima lie next to each other, TikTak where good sample points cluster, plain
+where good minima lie next to each other, coordinate sweeps where the variables barely
+interact, TikTak where good sample points cluster, plain
 descents on many small basins, a population method on needles and deceptive funnels, a space
 partition where the minimum hides in a corner (:mod:`engine.search.arms`). The portfolio
 runs them side by side on one :class:`~engine.session.Session` (so a minimum one finds, the
@@ -13,8 +14,8 @@ share (:data:`PRIOR`) times how often its steps lowered the best value or found 
 (:func:`target_shares`), and the search furthest below its share goes next
 (:func:`next_arm`): the budget moves to the searches that pay off, and none starves (each
 keeps at least a third of its prior share, and the searches of :data:`CORE` take their first
-step as soon as there is something to step from). Every evaluation of every search counts against
-``max_evals``; ``res.portfolio`` says how the budget was split.
+step as soon as there is something to step from). Every evaluation of every search counts
+against ``max_evals``; ``res.portfolio`` says how the budget was split.
 
 Each step is decided from the results of the steps before it only, so the same seed gives the
 same run on any number of workers.
@@ -32,6 +33,7 @@ from engine.search.arms import (
     hopping_steps,
     partition_steps,
     population_steps,
+    sweep_steps,
 )
 from engine.search.funnel import funnel_steps
 from engine.search.mlsl import MLSL
@@ -86,14 +88,15 @@ class Arm:
 
 
 #: Each search's share of the budget before any has shown what it finds: MLSL, the engine's
-#: best single search on average, leads; the funnel and basin hopping, which win where MLSL
-#: loses at small budgets, follow; the others get a fair try. Set on ``scripts/bench-quality``
-#: (the portfolio within 0.02 of the best contender per problem at 1e3 and 1e4 evaluations).
-PRIOR = {"mlsl": 0.6, "funnel": 0.3, "hopping": 0.15, "tiktak": 0.1, "descents": 0.05,
-         "population": 0.15, "partition": 0.1}
+#: best single search on average, leads; the funnel, basin hopping and coordinate sweeps,
+#: which win where MLSL loses at small budgets, follow; the others get a fair try. Set on
+#: ``scripts/bench-quality`` (at 1e3 and 1e4 evaluations, within 0.02 of the best contender
+#: per problem; the same targets met with hopping at 0.25 to 0.3 and sweeps at 0.1 to 0.2).
+PRIOR = {"mlsl": 0.6, "funnel": 0.3, "hopping": 0.3, "sweeps": 0.15, "tiktak": 0.1,
+         "descents": 0.05, "population": 0.15, "partition": 0.1}
 #: Searches that keep their whole prior share at small budgets: each step is one descent from
 #: what the others found (a sample, a minimum), so a fair try costs a few descents.
-CORE = ("mlsl", "funnel", "hopping")
+CORE = ("mlsl", "funnel", "hopping", "sweeps")
 
 #: Weight of the prior against a search's record (in steps).
 PRIOR_STEPS = 2.0
@@ -182,7 +185,8 @@ class Portfolio:
     The searches: ``mlsl`` and ``tiktak`` (exploration rounds, each with its own sample and
     half the exploration allowance; a fresh sample is a step of its own), ``funnel`` (a
     descent from the bottom of a quadratic fitted to the lowest points every search has
-    evaluated), ``hopping`` (monotonic basin hopping from the best minimum), ``descents``
+    evaluated), ``hopping`` (monotonic basin hopping from the best minimum), ``sweeps``
+    (coordinate sweeps from the best minimum; neither with ``hops=False``), ``descents``
     (plain descents from a space-filling stream), ``population`` (differential evolution,
     DE/rand/1/bin, whose best member is descended from when it improves) and ``partition``
     (DIRECT-style trisection of the box, descending from the best new centre). See the module
@@ -227,12 +231,13 @@ class Portfolio:
                                                 stream_key=2),
             "funnel": funnel_steps(session, plan, local, indices, reserve, seen, self.search),
             "hopping": hopping_steps(session, plan, local, indices, reserve),
+            "sweeps": sweep_steps(session, plan, local, indices, reserve, self.search),
             "descents": descent_steps(session, plan, local, indices, reserve),
             "population": population_steps(session, plan, local, indices, reserve, self.search),
             "partition": partition_steps(session, local, indices, reserve, self.search),
         }
-        if not self.search.hops:  # no moves around the best minima: MLSL's hops, this one
-            del searches["hopping"]
+        if not self.search.hops:  # no moves around the best minima: MLSL's, nor these
+            del searches["hopping"], searches["sweeps"]
         self.arms = [Arm(name, steps) for name, steps in searches.items()]
         weight = budget_weight(max_evals)
         first_step = 30.0 * (session.problem.dim + 1)  # a local solve, as `affordable` assumes
