@@ -7,10 +7,13 @@ Every strategy follows :class:`Strategy` and is found by name in :data:`STRATEGI
   rounds of exploration (:mod:`engine.search.rounds`) that pick starts from a growing
   sample, plus hops from the best minima (:mod:`engine.search.hops`).
 * ``'descents'`` (:mod:`engine.search.descents`): every start, until the budget is spent.
-* ``'portfolio'`` (:mod:`engine.search.portfolio`): MLSL, TikTak, descents, a population
-  and a space partition on one budget, stepped by a bandit rule.
+* ``'portfolio'`` (:mod:`engine.search.portfolio`): MLSL, a model of the funnel
+  (:mod:`engine.search.funnel`), basin hopping, coordinate sweeps, TikTak, descents, a
+  population and a space partition (:mod:`engine.search.arms`) on one budget, stepped by a
+  bandit rule.
 
-``'auto'`` is resolved by :func:`resolve_strategy`.
+``'auto'`` is resolved by :func:`resolve_strategy`: the portfolio with only a budget, every
+start otherwise.
 """
 
 from engine.search import all as _all  # noqa: F401 (registers the strategy)
