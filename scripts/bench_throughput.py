@@ -474,7 +474,8 @@ def vectorized_speedup(n_explore: int = 10_000, dim: int = 10, rounds: int = 3) 
             sample.append(time.perf_counter() - began)
             began = time.perf_counter()
             res = engine.minimize(rastrigin_columns, bounds, max_evals=n_explore + 3000, seed=0,
-                                  client="serial", search={"n_explore": n_explore,
+                                  client="serial", search={"strategy": "mlsl",
+                                                           "n_explore": n_explore,
                                                            "vectorized": vectorized})
             run.append(time.perf_counter() - began)
         out[f"{label}_sample_s"], out[f"{label}_run_s"] = min(sample), min(run)
