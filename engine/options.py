@@ -339,7 +339,8 @@ class LocalOptions(OptionGroup):
     """How each local solve is run (:func:`scipy.optimize.minimize` and what wraps it).
 
     ``max_nfev`` is set by the engine from what is left of ``max_evals``: a solve that reaches
-    it ends as failed with the best point it saw.
+    it ends as failed with the best point it saw. ``known_minima`` too, when the strategy asks
+    (:attr:`engine.session.Session.join_radius`): a solve on its way back to one of them ends.
 
     Examples
     --------
@@ -375,6 +376,8 @@ class LocalOptions(OptionGroup):
         "noise is measured (40 evaluations, not counted) and the solver and dedup tolerances "
         "left at their defaults are set from it")
     max_nfev: int | None = internal()
+    # Minima a solve may stop at on its way down (engine.local.known.KnownMinima), or None.
+    known_minima: Any = internal()
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -19,6 +19,7 @@ import numpy as np
 from engine.basins import Basin, BasinSet
 from engine.compact_basins import CompactBasinSet
 from engine.exceptions import ProblemError
+from engine.local.known import KnownMinima
 from engine.options import DedupOptions, LocalOptions, StartOptions, StopOptions
 from engine.problem import Problem
 from engine.progress import RunState
@@ -35,6 +36,8 @@ Start = tuple[int, np.ndarray]
 #: segments, :mod:`engine.results.segments`), it holds only which starts are done and counters,
 #: and reads runs back from the disk when asked: the driver's memory stays flat.
 RUNS_IN_MEMORY = 100_000
+#: The minima a solve may stop at (the best ones): the test runs at every evaluation.
+JOINABLE = 256
 
 
 def check_starts_inside(problem: Problem, points: np.ndarray | None, key: str) -> None:
@@ -209,6 +212,10 @@ class Session:
         # Where sample points go as they are evaluated (``add(units, values)``), for a search
         # that models the landscape from them (a portfolio's funnel); None keeps none.
         self.evaluated: Any = None
+        # A solve that comes within this distance (unit box) of a minimum found before its
+        # batch began, above its value, ends there as another hit of it (engine.local.known);
+        # None lets every solve run to its end.
+        self.join_radius: float | None = None
 
     # -- bookkeeping
     def resume(self) -> None:
@@ -309,6 +316,14 @@ class Session:
         """The index of a start added after every one recorded."""
         return self.runs[-1].index + 1 if len(self.runs) else 0
 
+    def known_minima(self, radius: float) -> KnownMinima:
+        """The best :data:`JOINABLE` minima so far, for solves to stop at (see
+        :attr:`join_radius`)."""
+        leaders = self.online.leaders(JOINABLE)
+        x = np.array([x for x, _ in leaders], dtype=float)
+        return KnownMinima(x, self.problem.to_unit(x), np.array([f for _, f in leaders]),
+                           radius)
+
     def minima_units(self) -> tuple[np.ndarray, np.ndarray]:
         """The minima so far, best first: unit-box points and values (minimized sign)."""
         leaders = self.online.leaders()
@@ -400,6 +415,8 @@ class Session:
         columnar store only.
         """
         wanted: list[int] = []
+        if self.join_radius is not None and len(self.online):
+            local = replace(local, known_minima=self.known_minima(self.join_radius))
 
         def pending() -> Iterator[Start]:
             for start in starts:

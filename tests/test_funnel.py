@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from functions import griewank
@@ -119,3 +121,33 @@ def test_coordinate_sweeps_solve_a_separable_deceptive_landscape_a_coordinate_at
         next(steps)
     assert session.best == pytest.approx(0.0, abs=1e-3)
     assert session.nfev <= 5000
+
+
+def test_a_descent_going_back_to_a_known_minimum_ends_there_as_a_hit_of_it():
+    from engine.local.known import KnownMinima
+    from engine.local.solve import solve_one
+
+    problem = Problem.create(lambda x: float((x[0] - 1.0) ** 2 + 10 * (x[1] + 0.5) ** 2),
+                             [(-4.0, 4.0), (-4.0, 4.0)])
+    minimum = np.array([[1.0, -0.5]])
+    known = KnownMinima(minimum, problem.to_unit(minimum), np.array([0.0]), 0.02)
+    local = LocalOptions(method="L-BFGS-B")
+    full = solve_one(problem, np.array([-3.5, 3.0]), 0, local)
+    joined = solve_one(problem, np.array([-3.5, 3.0]), 1, replace(local, known_minima=known))
+    assert joined.success and "joined a known minimum" in joined.message
+    np.testing.assert_array_equal(joined.x, minimum[0])
+    assert joined.fun == 0.0 and joined.nfev < full.nfev
+    # A solve from the minimum itself (a polish) runs to its end.
+    polish = solve_one(problem, np.array([1.001, -0.499]), 2, replace(local, known_minima=known))
+    assert "joined" not in polish.message and polish.fun < 1e-10
+
+
+def test_the_portfolio_counts_descents_that_joined_a_minimum_as_its_hits():
+    res = engine.minimize(griewank, [(-600.0, 600.0)] * 2, max_evals=3000, seed=1,
+                          client="serial")
+    joined = [run for run in res.runs if run.success and "joined" in run.message]
+    assert joined, "no descent joined a known minimum"
+    for run in joined:
+        owner = min(res.minima, key=lambda m: np.max(np.abs(m.x - run.x)))
+        np.testing.assert_array_equal(owner.x, run.x)
+    assert sum(m.n_hits for m in res.minima) == sum(run.success for run in res.runs)

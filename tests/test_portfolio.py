@@ -139,13 +139,24 @@ def test_the_default_with_only_a_budget_is_the_portfolio():
     assert res.nfev <= 1500 and len(res.minima) == 4
 
 
-def test_a_global_phase_runs_first_in_the_portfolio_and_counts_against_the_budget():
-    plain = portfolio(himmelblau, BOX, max_evals=2000, seed=0, client="serial")
-    phased = portfolio(himmelblau, BOX, max_evals=2000, seed=0, client="serial",
-                       search={"global_phase": "differential_evolution"})
-    # differential evolution gets global_fraction (0.2) of the budget, counted as exploration
-    assert phased.n_explore >= plain.n_explore + 0.15 * 2000
-    assert phased.nfev <= 2000 and len(phased.minima) == 4
+def test_a_global_phase_runs_first_in_the_portfolio_and_counts_against_the_budget(monkeypatch):
+    import engine.search.rounds as rounds
+
+    calls = []
+
+    def spy(name, problem, budget, seed):
+        x, used = real(name, problem, budget, seed)
+        calls.append((name, budget, used))
+        return x, used
+
+    real = rounds.run_global_phase
+    monkeypatch.setattr(rounds, "run_global_phase", spy)
+    res = portfolio(himmelblau, BOX, max_evals=2000, seed=0, client="serial",
+                    search={"global_phase": "differential_evolution"})
+    # differential evolution gets global_fraction (0.2) of the budget, before any search
+    assert [(name, budget) for name, budget, _ in calls] == [("differential_evolution", 400)]
+    assert 0 < calls[0][2] <= 400 and res.n_explore >= calls[0][2]
+    assert res.nfev <= 2000 and len(res.minima) == 4
 
 
 def test_without_hops_the_portfolio_has_no_basin_hopping_nor_sweeps():

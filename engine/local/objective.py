@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,8 @@ class SolverObjective:
         Evaluations after which the next one ends the solve.
     callback : callable, optional
         Called as ``callback(x, value)`` after each evaluation that gave a value.
+    watch : engine.local.known.JoinWatch, optional
+        Ends the solve (raising from its ``check``) once it joins a minimum already found.
 
     Attributes
     ----------
@@ -90,7 +93,7 @@ class SolverObjective:
 
     def __init__(self, problem: Problem, setup: SolveSetup, start_timeout: float | None = None,
                  max_nfev: int | None = None,
-                 callback: EvaluationCallback | None = None) -> None:
+                 callback: EvaluationCallback | None = None, watch: Any = None) -> None:
         self.problem = problem
         self.setup = setup
         self.nfev = 0
@@ -99,6 +102,8 @@ class SolverObjective:
         # One test on the hot path instead of two when neither limit is set.
         self._limited = max_nfev is not None or start_timeout is not None
         self.callback = callback
+        # Ends the solve when it joins a known minimum (engine.local.known.JoinWatch), or None.
+        self.watch = watch
         self.best_f = math.inf
         self.best_x: np.ndarray | None = None
         self.to_user = setup.to_user
@@ -125,6 +130,8 @@ class SolverObjective:
             self.best_x = np.array(x, dtype=float)
         if self.callback is not None:
             self.callback(x, value)
+        if self.watch is not None and self.solving:
+            self.watch.check(x, value, self.nfev)
         if self._unshifted:
             self.shift, self._unshifted = value, False
         elif self.solving and abs(self.shift) > RESHIFT_RATIO * max(abs(value), 1.0):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
+from engine.local.known import JoinedKnown, KnownMinima
 from engine.local.least_squares import solve_least_squares
 from engine.local.methods import is_least_squares
 from engine.local.objective import EvaluationCallback, Reshift, SolverObjective, StopSolve
@@ -177,8 +178,9 @@ def _descend(problem: Problem, x0: np.ndarray, opts: LocalOptions, setup: SolveS
     """Solve from ``x0``, then restart from the end point while that lowers the value.
 
     A restart only checks a converged point: when the evaluation budget or the time limit
-    ends it, the converged point stands. A success of a solve in the unit box that the
-    restarts leave with a neighbour 0.1% of the box away lower by more than
+    ends it, the converged point stands, unless the restart had found a lower one (then the
+    solve is the budget's or the time's cut, at its best point). A success of a solve in the
+    unit box that the restarts leave with a neighbour 0.1% of the box away lower by more than
     :data:`STATIONARY_RTOL` of ``1 + |f|`` is not a minimum in the user's coordinates
     (SLSQP in a badly conditioned unit box "converges" at its start, and each restart one
     probe step further, issue 15): it becomes a failure.
@@ -207,8 +209,13 @@ def _descend(problem: Problem, x0: np.ndarray, opts: LocalOptions, setup: SolveS
             best, drop = again, None
         if check and best.success:
             _check_stationary(objective, best, drop)
+    except JoinedKnown:
+        raise  # a restart on its way to a known minimum: the solve joined it
     except StopSolve:
-        if not best.success:
+        # The budget or the time ended a restart. Its start stands as the answer only if the
+        # restart found nothing lower: one still descending says it was no minimum.
+        if not best.success or objective.best_f < float(best.fun) - 1e-12 * (
+                1.0 + abs(float(best.fun))):
             raise
     return best
 
@@ -268,13 +275,18 @@ def solve_one(problem: Problem, x0: np.ndarray, index: int, opts: LocalOptions,
     x0 = np.asarray(x0, dtype=float)
     if setup is None:
         setup = SolveSetup.of(problem, opts)
-    objective = SolverObjective(problem, setup, opts.start_timeout, opts.max_nfev, callback)
+    known: KnownMinima | None = opts.known_minima
+    watch = None if known is None else known.watch(problem, x0)
+    objective = SolverObjective(problem, setup, opts.start_timeout, opts.max_nfev, callback,
+                                watch)
     descent = _Descent(objective, setup)
     try:
         with Watchdog(opts.start_timeout), warnings.catch_warnings():
             # Solver warnings (e.g. "Unknown solver options") belong in the message, not stderr.
             warnings.simplefilter("ignore")
             best = _descend(problem, x0, opts, setup, objective, descent)
+    except JoinedKnown as joined:
+        return _joined_run(problem, x0, index, known, joined, objective, descent.nit, started)
     except StopSolve as stop:
         error = str(stop)
     except ObjectiveError as exc:
@@ -311,6 +323,17 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
     return LocalRun(
         index=index, x0=x0, x=x, fun=fun, nfev=objective.nfev, nit=nit, success=success,
         message=message, error=None, time=time.perf_counter() - started, in_bounds=in_bounds,
+    )
+
+
+def _joined_run(problem: Problem, x0: np.ndarray, index: int, known: Any, joined: JoinedKnown,
+                objective: SolverObjective, nit: int, started: float) -> LocalRun:
+    """A solve ended on its way to a known minimum: another hit of that minimum."""
+    return LocalRun(
+        index=index, x0=x0, x=np.array(known.x[joined.k], dtype=float),
+        fun=problem.sign * float(known.values[joined.k]), nfev=objective.nfev, nit=nit,
+        success=True, message=f"{joined} (stopped early: it was going back to it)",
+        error=None, time=time.perf_counter() - started, in_bounds=True,
     )
 
 
