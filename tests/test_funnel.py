@@ -151,3 +151,12 @@ def test_the_portfolio_counts_descents_that_joined_a_minimum_as_its_hits():
         owner = min(res.minima, key=lambda m: np.max(np.abs(m.x - run.x)))
         np.testing.assert_array_equal(owner.x, run.x)
     assert sum(m.n_hits for m in res.minima) == sum(run.success for run in res.runs)
+
+
+def test_beyond_small_budgets_every_descent_runs_to_its_end():
+    from engine.search.portfolio import JOIN_BUDGET
+
+    res = engine.minimize(griewank, [(-600.0, 600.0)] * 2, max_evals=JOIN_BUDGET + 2000,
+                          seed=1, client="serial")
+    assert not [run for run in res.runs if "joined" in run.message]
+    assert sum(m.n_hits for m in res.minima) == sum(run.success for run in res.runs)
