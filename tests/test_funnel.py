@@ -160,3 +160,18 @@ def test_beyond_small_budgets_every_descent_runs_to_its_end():
                           seed=1, client="serial")
     assert not [run for run in res.runs if "joined" in run.message]
     assert sum(m.n_hits for m in res.minima) == sum(run.success for run in res.runs)
+
+
+def test_the_funnel_keeps_the_lowest_points_only_up_to_its_limit():
+    from engine.search.funnel import LowestPoints
+
+    rng = np.random.default_rng(5)
+    seen = LowestPoints(3, limit=100)
+    values = rng.random(1000)
+    units = rng.random((1000, 3))
+    for block in range(10):
+        seen.add(units[100 * block:100 * (block + 1)], values[100 * block:100 * (block + 1)])
+    assert len(seen.values) == 100
+    np.testing.assert_array_equal(np.sort(seen.values), np.sort(values)[:100])
+    for u, v in zip(seen.units, seen.values, strict=True):
+        np.testing.assert_array_equal(u, units[values == v][0])

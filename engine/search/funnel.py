@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.options import LocalOptions, SearchOptions
 from engine.sampling import UnitStream
-from engine.search.rounds import Sample, StartIndices, solve_from
+from engine.search.rounds import StartIndices, solve_from
 
 if TYPE_CHECKING:  # annotations only: the session imports engine.search
     from engine.session import Session, StartPlan
@@ -33,6 +33,33 @@ SHRINK = 0.7
 
 #: Two model minimizers closer than this (unit box, every coordinate) are the same start.
 SAME_START = 1e-3
+
+
+class LowestPoints:
+    """The lowest points evaluated so far (unit box) and their values, at most ``limit`` of
+    them: the funnel fits to the lowest points only, and a long run evaluates millions (a
+    budget of 10,000 evaluations never reaches the default limit: nothing is dropped).
+
+    Examples
+    --------
+    >>> seen = LowestPoints(1, limit=2)
+    >>> seen.add(np.array([[0.1], [0.2], [0.3]]), np.array([3.0, 1.0, 2.0]))
+    >>> seen.units.ravel().tolist(), seen.values.tolist()
+    ([0.2, 0.3], [1.0, 2.0])
+    """
+
+    def __init__(self, dim: int, limit: int = 10_000) -> None:
+        self.limit = limit
+        self.units = np.empty((0, dim))
+        self.values = np.empty(0)
+
+    def add(self, units: np.ndarray, values: np.ndarray) -> None:
+        units = np.vstack([self.units, units])
+        values = np.concatenate([self.values, values])
+        if len(values) > self.limit:
+            lowest = np.sort(np.argsort(values, kind="stable")[: self.limit])
+            units, values = units[lowest], values[lowest]
+        self.units, self.values = units, values
 
 
 def fewest_points(dim: int) -> int:
@@ -111,7 +138,7 @@ def valley_bottom(units: np.ndarray, values: np.ndarray, keep: int) -> np.ndarra
 
 
 def funnel_steps(session: Session, plan: StartPlan, local: LocalOptions,
-                 indices: StartIndices, reserve: float, seen: Sample,
+                 indices: StartIndices, reserve: float, seen: LowestPoints,
                  search: SearchOptions) -> Iterator[None]:
     """One descent per step from the bottom of the quadratic fitted to the lowest points.
 

@@ -35,11 +35,11 @@ from engine.search.arms import (
     population_steps,
     sweep_steps,
 )
-from engine.search.funnel import funnel_steps
+from engine.search.funnel import LowestPoints, funnel_steps
 from engine.search.mlsl import MLSL
 from engine.search.polish import polish_reserve
 from engine.search.registry import register
-from engine.search.rounds import Sample, StartIndices
+from engine.search.rounds import StartIndices
 from engine.search.tiktak import TikTak
 from engine.stop import StopReason
 
@@ -229,7 +229,7 @@ class Portfolio:
         max_evals = session.stop.max_evals
         reserve = polish_reserve(max_evals, session.problem.dim) if self.search.polish else 0.0
         indices = StartIndices(len(plan.fixed), plan.total)
-        seen = Sample(session.problem.dim)  # every point the searches evaluate, for the funnel
+        seen = LowestPoints(session.problem.dim)  # what the searches evaluate, for the funnel
         session.evaluated = seen
         small = max_evals is not None and max_evals <= JOIN_BUDGET
         session.join_radius = JOIN_RADIUS if small else None
