@@ -67,6 +67,26 @@ def test_non_finite_values_are_left_out_of_the_fit():
     np.testing.assert_allclose(valley_bottom(units, values, keep=30), c, atol=1e-9)
 
 
+def test_without_a_finite_value_there_is_no_model_and_the_run_goes_on():
+    assert valley_bottom(np.random.default_rng(0).random((9, 2)), np.full(9, np.nan), 9) is None
+    res = engine.minimize(lambda x: float("nan"), [(-1.0, 1.0)] * 2, max_evals=500, seed=0,
+                          client="serial")
+    assert res.strategy == "portfolio" and res.nfev <= 500
+    assert res.n_failed > 0 and not res.minima
+    assert res.portfolio["funnel"]["ended"] == "no finite value to model"
+
+
+def test_an_objective_failing_on_half_the_box_leaves_the_minimum_in_the_other_half():
+    def half(x):
+        if x[0] > 0.1:
+            raise ValueError("no value here")
+        return float((x[0] + 0.5) ** 2 + x[1] ** 2)
+
+    res = engine.minimize(half, [(-1.0, 1.0)] * 2, max_evals=800, seed=0, client="serial")
+    assert res.fun == pytest.approx(0.0, abs=1e-8)
+    np.testing.assert_allclose(res.x, [-0.5, 0.0], atol=1e-4)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_shifted_griewank_10d_is_solved_in_a_thousand_evaluations(seed):
     # Griewank's minimum (0 at the origin) moved off the centre of the box by a fifth of each

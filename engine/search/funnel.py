@@ -91,8 +91,9 @@ def _loo_error(design: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarra
     return float(np.mean(residual ** 2)), coef
 
 
-def valley_bottom(units: np.ndarray, values: np.ndarray, keep: int) -> np.ndarray:
-    """The minimizer in the unit box of a quadratic fitted to the ``keep`` lowest points.
+def valley_bottom(units: np.ndarray, values: np.ndarray, keep: int) -> np.ndarray | None:
+    """The minimizer in the unit box of a quadratic fitted to the ``keep`` lowest points
+    (None when no value is finite).
 
     Two quadratics are fitted by least squares, a separable one (a curvature per axis) and a
     round one (the same curvature on every axis of the unit box), and the one that predicts
@@ -120,6 +121,8 @@ def valley_bottom(units: np.ndarray, values: np.ndarray, keep: int) -> np.ndarra
     """
     finite = np.isfinite(values)
     units, values = units[finite], values[finite]
+    if not len(values):
+        return None  # the objective gave no value anywhere yet: nothing to model
     dim = units.shape[1]
     order = np.argsort(values, kind="stable")[: max(keep, fewest_points(dim))]
     units, values = units[order], values[order]
@@ -166,6 +169,8 @@ def funnel_steps(session: Session, plan: StartPlan, local: LocalOptions,
         values = np.concatenate([seen.values, minima_values])
         while True:
             bottom = valley_bottom(units, values, int(keep))
+            if bottom is None:
+                return "no finite value to model"
             repeated = any(np.all(np.abs(bottom - s) <= SAME_START) for s in starts)
             if not repeated:
                 break
