@@ -127,24 +127,30 @@ def partition_steps(session: Session, local: LocalOptions, indices: StartIndices
                                   float(values[2 * k + j])))
 
 
+def lowest_point(session: Session) -> tuple[np.ndarray, float] | None:
+    """Where the moves around the best start from: the best minimum (unit box) and its value,
+    or before there is one the lowest point evaluated; None when nothing has a value yet."""
+    minima_units, minima_values = session.minima_units()
+    if len(minima_units):
+        return minima_units[0], float(minima_values[0])
+    if session.best_seen_x is not None:
+        return session.problem.to_unit(session.best_seen_x[None, :])[0], session.best_seen_f
+    return None
+
+
 def hopping_steps(session: Session, plan: StartPlan, local: LocalOptions,
                   indices: StartIndices, reserve: float) -> Steps:
     """Monotonic basin hopping (Leary, J. Global Optim. 18, 2000): each step moves every
-    coordinate of the best minimum (the lowest point evaluated before there is one) by up
-    to the hopper's step and descends from there. The
-    step grows when the descent comes back to a known minimum and shrinks when it finds a
-    worse new one (:class:`~engine.search.selection.Hopper`)."""
+    coordinate of the best minimum (:func:`lowest_point`; a random point before anything
+    has a value) by up to the hopper's step and descends from there. The step grows when the
+    descent comes back to a known minimum and shrinks when it finds a worse new one
+    (:class:`~engine.search.selection.Hopper`)."""
     rng = np.random.default_rng(np.random.SeedSequence(
         plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 7)))
     hopper = Hopper(step=FIRST_HOP)
     while session.remaining_evals() - reserve >= 1 and indices.left > 0:
-        minima_units, _ = session.minima_units()
-        if len(minima_units):
-            anchor = minima_units[0]
-        elif session.best_seen_x is not None:  # no minimum yet: the lowest point evaluated
-            anchor = session.problem.to_unit(session.best_seen_x[None, :])[0]
-        else:
-            anchor = rng.random(session.problem.dim)
+        lowest = lowest_point(session)
+        anchor = lowest[0] if lowest is not None else rng.random(session.problem.dim)
         best, n_minima = session.best, len(session.online)
         solve_from(session, [hopper.propose(anchor, rng)], local, indices, reserve)
         improved = session.best < best
@@ -164,14 +170,10 @@ def sweep_steps(session: Session, plan: StartPlan, local: LocalOptions, indices:
         plan.root.entropy, spawn_key=(*plan.root.spawn_key, 5, 8)))
     sweeper = Sweeper()
     while session.remaining_evals() - reserve >= 1 and indices.left > 0:
-        minima_units, minima_values = session.minima_units()
-        if len(minima_units):
-            anchor, value = minima_units[0], float(minima_values[0])
-        elif session.best_seen_x is not None:  # no minimum yet: the lowest point evaluated
-            anchor = session.problem.to_unit(session.best_seen_x[None, :])[0]
-            value = session.best_seen_f
-        else:
+        lowest = lowest_point(session)
+        if lowest is None:
             return "nothing to sweep from"
+        anchor, value = lowest
         before = session.nfev
         found = sweeper.sweep(session, anchor, value, rng, search.vectorized, reserve)
         if session.nfev == before:
