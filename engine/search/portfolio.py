@@ -4,9 +4,9 @@ to the searches that are paying off.
 No single search wins on every landscape: MLSL on well-separated basins, a model of the
 funnel where the landscape is a rugged bowl (:mod:`engine.search.funnel`), basin hopping
 where good minima lie next to each other, coordinate sweeps where the variables barely
-interact, TikTak where good sample points cluster, plain
-descents on many small basins, a population method on needles and deceptive funnels, a space
-partition where the minimum hides in a corner (:mod:`engine.search.arms`). The portfolio
+interact, TikTak where good sample points cluster, plain descents on many small basins, a
+population method on needles and deceptive funnels, a space partition where the minimum
+hides in a corner (:mod:`engine.search.arms`). The portfolio
 runs them side by side on one :class:`~engine.session.Session` (so a minimum one finds, the
 others see and skip), one step at a time. Which search takes the next step is decided by a
 bandit rule on the searches' records: each has a target share of the evaluations, its prior
