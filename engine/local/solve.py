@@ -12,6 +12,7 @@ of the objective go through a :class:`~engine.local.objective.SolverObjective`.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -93,6 +94,24 @@ def _accept_precision_stop(problem: Problem, objective: SolverObjective,
     return best
 
 
+class _IterationCounter:
+    """scipy's ``callback``: counts the iterations of the solve under way.
+
+    Its ``__signature__`` is given, so the ``inspect.signature`` scipy makes of every callback
+    returns at once: computed, it took about 20 us per solve, a tenth of a cheap 2-D solve.
+    """
+
+    __signature__ = inspect.Signature([inspect.Parameter(
+        "intermediate_result", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, intermediate_result: Any) -> None:
+        # By this name scipy hands over its own result object: no copy of x per iteration.
+        self.count += 1
+
+
 class _Descent:
     """Runs the solver and counts its iterations, a count kept when a later call fails.
 
@@ -102,33 +121,29 @@ class _Descent:
 
     def __init__(self, objective: SolverObjective, setup: SolveSetup) -> None:
         self.nit = 0
-        self._iterations = 0  # of the solve under way, counted by scipy's callback
+        self._iterations = _IterationCounter()  # of the solve under way
         self.objective = objective
         self.setup = setup
         if is_least_squares(setup.method):
             objective.no_shift()
 
-    def _iterated(self, intermediate_result: Any) -> None:
-        # By this name scipy hands over its own result object: no copy of x per iteration.
-        self._iterations += 1
-
     def run(self, kwargs: dict[str, Any]) -> OptimizeResult:
         spent = {"evaluations": 0, "iterations": 0}  # by solves a reshift ended
         while True:
-            self._iterations = 0
+            self._iterations.count = 0
             nfev = self.objective.nfev
             self.objective.solving = True
             try:
                 result = (solve_least_squares(kwargs, self.objective)
                           if is_least_squares(kwargs["method"])
-                          else minimize(**kwargs, callback=self._iterated))
+                          else minimize(**kwargs, callback=self._iterations))
                 break
             except Reshift:  # values far below the shift: again from the best point
                 # The solve ended without a result: its iterations still count, and the
                 # user's limits hold for the whole solve, not for each part of it.
-                self.nit += self._iterations
+                self.nit += self._iterations.count
                 spent["evaluations"] += self.objective.nfev - nfev
-                spent["iterations"] += self._iterations
+                spent["iterations"] += self._iterations.count
                 kwargs = _within_limits(self.setup.arguments(self.objective,
                                                              self.objective.best_x), spent)
             finally:

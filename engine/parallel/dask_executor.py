@@ -81,7 +81,7 @@ class DaskExecutor:
 
     kind = "dask"
 
-    def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 0.2,
+    def __init__(self, client: Any, tasks_per_slot: int = 2, target_task_seconds: float = 1.0,
                  scatter_above: int = 1_000_000, retries: int = 0,
                  min_task_seconds: float = MIN_TASK_SECONDS):
         self.client = client
@@ -121,7 +121,7 @@ class DaskExecutor:
         ``max_time`` holds even when no task finishes, e.g. when every worker is gone)."""
         tasks = _DaskTasks(self.client, problem, opts, self.scatter_above, timeout)
         sizer = ChunkSizer(max(1, self.n_threads()), self.target_task_seconds,
-                           min_seconds=self.min_task_seconds)
+                           min_seconds=self.min_task_seconds, timeout=timeout)
         try:
             yield from ChunkWindow(tasks, problem, starts, total, sizer,
                                    tasks_per_slot=self.tasks_per_slot, retries=self.retries)

@@ -128,7 +128,7 @@ class FuturesExecutor:
     kind = "futures"
 
     def __init__(self, pool: cf.Executor, n_workers: int | None = None,
-                 tasks_per_slot: int = 2, target_task_seconds: float = 0.2,
+                 tasks_per_slot: int = 2, target_task_seconds: float = 1.0,
                  min_task_seconds: float = MIN_TASK_SECONDS, retries: int = 0,
                  by_value: bool | None = None, replace: PoolFactory | None = None) -> None:
         self.pool = pool
@@ -162,7 +162,7 @@ class FuturesExecutor:
         on a worker cannot be stopped and its runs are dropped)."""
         tasks = _PoolTasks(self, problem, opts, timeout)
         sizer = ChunkSizer(self.n_workers, self.target_task_seconds,
-                           min_seconds=self.min_task_seconds)
+                           min_seconds=self.min_task_seconds, timeout=timeout)
         window = ChunkWindow(tasks, problem, starts, total, sizer,
                              tasks_per_slot=self.tasks_per_slot, retries=self.retries)
         # In-process tasks each limit BLAS to one thread and restore the limit they found;
