@@ -34,11 +34,15 @@ Results: ``bench-results/throughput-model.json`` and the same summary. A fit's i
 a shared machine carries the noise of its long runs (seconds), so a third part measures the
 fixed cost directly: the median wall time of a run of 4 starts of about 0.4 ms, for Pool, the
 engine in the driver's process, on a warm 2-worker client and with ``client=None``
-(``bench-results/throughput-fixed.json`` and the summary).
+(``bench-results/throughput-fixed.json`` and the summary). A fourth part splits the CPU of
+a run between the driver, the scheduler and the workers, for Pool and the engine
+(:mod:`bench_cpu_split`, ``bench-results/throughput-split.json`` and the summary).
 
 Usage: scripts/bench-throughput [--costs 0.1,1,10,100] [--dims 2,20] [--seconds 2.5]
-                                [--rounds 3] [--workers 1,2] [--only table|model|fixed]
-                                [--model-lengths 3,30,120] [--model-costs 1,10]
+                                [--rounds 3] [--workers 1,2]
+                                [--only table|model|fixed|split]
+                                [--model-lengths 3,30,120] [--model-costs 1.5,10]
+                                [--split-cost 1.5] [--split-seconds 12]
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_cpu_split import SPLIT_CONTENDERS, measure_split, split_lines, split_rows
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -281,6 +286,31 @@ def fixed_lines(rows: list[dict]) -> list[str]:
                      + ("ok" if warm["fixed_s"] < 0.5 else
                         f"MISSED by {warm['fixed_s'] - 0.5:.3f} s"))
     return lines
+
+
+def run_split(cost_ms: float, seconds: float, rounds: int, meta: dict, log) -> dict:
+    """:func:`~bench_cpu_split.measure_split` for Pool and the engine, in turns, each run in
+    a fresh process; 2-D starts of about ``cost_ms``, ``seconds`` of serial work."""
+    repeat = calibrate(2, cost_ms)
+    cost = per_solve_ms(repeat, make_starts(64, 2))
+    n = max(16, round(seconds * 1e3 / cost))
+    samples: dict[str, list[dict]] = {name: [] for name, _ in SPLIT_CONTENDERS}
+    for round_no in range(rounds):
+        for name, _ in SPLIT_CONTENDERS:
+            spec = json.dumps({"split": name, "dim": 2, "repeat": repeat, "n": n})
+            try:
+                proc = subprocess.run([sys.executable, __file__, "--child", spec],
+                                      capture_output=True, text=True, timeout=120 + 4 * seconds)
+                lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+                out = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
+                    "error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
+            except subprocess.TimeoutExpired:
+                out = {"error": "timed out"}
+            samples[name].append(out)
+            log(f"  split round {round_no + 1}: {name:<14} "
+                + (f"{out['wall_s']:.2f} s" if "wall_s" in out else out["error"]))
+    return {"meta": {**meta, "rounds": rounds, "n_starts": n, "cost_ms": cost, "dim": 2},
+            "rows": split_rows(samples, n)}
 
 
 def run_child(name: str, workers: int, dim: int, repeat: int, n: int, timeout: float) -> dict:
@@ -590,6 +620,9 @@ def main() -> None:
         spec = json.loads(sys.argv[2])
         if "fixed" in spec:
             print(json.dumps(measure_fixed(spec["fixed"], spec["workers"])))
+        elif "split" in spec:
+            print(json.dumps(measure_split(spec["split"], spec["dim"], spec["repeat"],
+                                           spec["n"])))
         else:
             print(json.dumps(measure_one(**spec)))
         return
@@ -603,10 +636,14 @@ def main() -> None:
                         help="engine-dask worker counts (default 1, 2, 4, 8, 16 up to the cores)")
     parser.add_argument("--model-lengths", default="3,30,120",
                         help="serial seconds of work of the cost model's runs")
-    parser.add_argument("--model-costs", default="1,10", help="ms per start, cost model")
+    parser.add_argument("--model-costs", default="1.5,10", help="ms per start, cost model")
     parser.add_argument("--model-dims", default="2")
     parser.add_argument("--model-rounds", type=int, default=1)
-    parser.add_argument("--only", choices=("table", "model", "fixed"), default=None,
+    parser.add_argument("--split-cost", type=float, default=1.5,
+                        help="ms per start of the CPU split")
+    parser.add_argument("--split-seconds", type=float, default=12.0,
+                        help="serial seconds of work of the CPU split's runs")
+    parser.add_argument("--only", choices=("table", "model", "fixed", "split"), default=None,
                         help="run one part; the others keep their last results in the summary")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
@@ -642,6 +679,9 @@ def main() -> None:
     if args.only in (None, "fixed"):
         (out / "throughput-fixed.json").write_text(json.dumps(
             {"meta": meta, "rows": run_fixed(log)}, indent=1))
+    if args.only in (None, "split"):
+        (out / "throughput-split.json").write_text(json.dumps(run_split(
+            args.split_cost, args.split_seconds, args.rounds, meta, log), indent=1))
     if args.only in (None, "model"):
         lengths = [float(x) for x in args.model_lengths.split(",")]
         model: list[dict] = []
@@ -690,6 +730,8 @@ def write_summary(out: Path) -> str:
                   "engine-dask-2: a warm engine.local_client(2); engine-cold: client=None "
                   "(the run starts and stops its cluster)", "", *model_table(data["rows"]), "",
                   "targets (engine-dask-2):", *data["targets"], ""]
+    if (out / "throughput-split.json").exists():
+        lines += [*split_lines(json.loads((out / "throughput-split.json").read_text())), ""]
     if (out / "throughput-fixed.json").exists():
         data = json.loads((out / "throughput-fixed.json").read_text())
         lines += [f"{data['meta']['when']}  {data['meta']['cores']} cores  "

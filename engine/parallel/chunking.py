@@ -87,9 +87,6 @@ class ChunkSizer:
             return 1  # measure before batching
         per_start = max(self._seconds / self._starts, 1e-6)
         size = int(self.target_for_slots() / per_start)
-        if self.deadline is not None:
-            # Half the time left: the task queued behind a running one still ends in time.
-            size = min(size, int(0.5 * (self.deadline - time.monotonic()) / per_start))
         if remaining is not None:
             # Leave about two chunks per slot for the tail so workers finish together...
             size = min(size, remaining // (2 * self.n_slots))
@@ -108,6 +105,9 @@ class ChunkSizer:
                     self._last_share = math.ceil(remaining / self.n_slots)
                 return max(1, min(self._last_share, remaining))
             size = max(size, floor)
+        if self.deadline is not None:
+            # Half the time left: the task queued behind a running one still ends in time.
+            size = min(size, int(0.5 * (self.deadline - time.monotonic()) / per_start))
         # The cap guards against a first start that failed at once (a per-start time far too
         # small); it grows with the target so that it never undoes the tasks-per-second limit,
         # but only once a start per slot has been measured.
