@@ -73,14 +73,15 @@ def measure_split(name: str, dim: int, repeat: int, n: int) -> dict:
     starts = make_starts(n, dim)
     if name == "pool":
         task = partial(solve, repeat=repeat)
+        chunk = max(1, n // 8)
         with multiprocessing.get_context("spawn").Pool(2) as pool:
             pool.map(task, starts[:2])
             groups = _pool_groups(pool)
             before, began = process_cpu(groups), time.perf_counter()
-            list(pool.imap(task, starts, chunksize=max(1, n // 8)))
+            list(pool.imap(task, starts, chunksize=chunk))
             wall = time.perf_counter() - began
             after = process_cpu(groups)
-        tasks = 8
+        tasks = -(-n // chunk)  # imap's chunks
     elif name == "engine-dask-2":
         import engine
 

@@ -341,8 +341,9 @@ def _finished_run(problem: Problem, x0: np.ndarray, index: int, setup: SolveSetu
     )
 
 
-def _joined_run(problem: Problem, x0: np.ndarray, index: int, known: Any, joined: JoinedKnown,
-                objective: SolverObjective, nit: int, started: float) -> LocalRun:
+def _joined_run(problem: Problem, x0: np.ndarray, index: int, known: KnownMinima,
+                joined: JoinedKnown, objective: SolverObjective, nit: int,
+                started: float) -> LocalRun:
     """A solve ended on its way to a known minimum: another hit of that minimum."""
     return LocalRun(
         index=index, x0=x0, x=np.array(known.x[joined.k], dtype=float),
