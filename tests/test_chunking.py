@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from engine.parallel.chunking import ChunkSizer
+from engine.parallel.chunking import END_BURST, MAX_TASKS_PER_SECOND, ChunkSizer
 
 
 def plan(per_start: float, total: int, slots: int = 2, target: float = 0.2,
@@ -74,6 +74,21 @@ def test_many_workers_do_not_flood_the_scheduler(slots):
     assert slots / full <= 100 * 1.01
     if slots <= 10:
         assert full == pytest.approx(0.2, rel=0.01)  # small clusters keep the 0.2 s target
+
+
+def test_the_end_of_a_run_on_many_slots_sends_shorter_tasks():
+    """On 256 slots the sustained rate gives 2.56 s tasks; the last waves shrink to a quarter
+    of that (END_BURST), so that the slots finish within a short task of each other, and no
+    further."""
+    per_start, slots = 0.2, 256
+    sizes = plan(per_start, 20000, slots=slots, target=1.0)
+    assert sum(sizes) == 20000
+    full = max(sizes) * per_start
+    assert full == pytest.approx(slots / MAX_TASKS_PER_SECOND, abs=per_start)
+    short = slots / (END_BURST * MAX_TASKS_PER_SECOND)  # 0.64 s
+    tail = sizes[-slots:]
+    assert max(tail) * per_start <= short + per_start < full / 2
+    assert min(sizes[1:-slots]) * per_start >= short - 1e-9  # no task below it before then
 
 
 def test_a_zero_target_still_gives_chunks():
