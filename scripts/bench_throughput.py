@@ -36,11 +36,14 @@ fixed cost directly: the median wall time of a run of 4 starts of about 0.4 ms, 
 engine in the driver's process, on a warm 2-worker client and with ``client=None``
 (``bench-results/throughput-fixed.json`` and the summary). A fourth part splits the CPU of
 a run between the driver, the scheduler and the workers, for Pool and the engine
-(:mod:`bench_cpu_split`, ``bench-results/throughput-split.json`` and the summary).
+(:mod:`bench_cpu_split`, ``bench-results/throughput-split.json`` and the summary). A fifth
+times the same solves in a Pool process and in a Dask worker, by the CPU of the thread that
+runs them, as a plain ``minimize`` loop and as the engine's chunk of solves
+(:mod:`bench_worker_env`, ``bench-results/throughput-env.json`` and the summary).
 
 Usage: scripts/bench-throughput [--costs 0.1,1,10,100] [--dims 2,20] [--seconds 2.5]
                                 [--rounds 3] [--workers 1,2]
-                                [--only table|model|fixed|split]
+                                [--only table|model|fixed|split|env] [--env-seconds 3]
                                 [--model-lengths 3,30,120] [--model-costs 1.5,10]
                                 [--split-cost 1.5] [--split-seconds 12]
 """
@@ -60,6 +63,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_cpu_split import SPLIT_CONTENDERS, measure_split, split_lines, split_rows
+from bench_worker_env import env_lines, measure_worker_env
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -311,6 +315,23 @@ def run_split(cost_ms: float, seconds: float, rounds: int, meta: dict, log) -> d
                 + (f"{out['wall_s']:.2f} s" if "wall_s" in out else out["error"]))
     return {"meta": {**meta, "rounds": rounds, "n_starts": n, "cost_ms": cost, "dim": 2},
             "rows": split_rows(samples, n)}
+
+
+def run_env(cost_ms: float, seconds: float, rounds: int, meta: dict, log) -> dict:
+    """:func:`~bench_worker_env.measure_worker_env` in a fresh process: the same 2-D starts of
+    about ``cost_ms`` solved in a Pool process and in a Dask worker, ``rounds`` turns."""
+    repeat = calibrate(2, cost_ms)
+    cost = per_solve_ms(repeat, make_starts(64, 2))
+    n = max(16, round(seconds * 1e3 / cost))
+    spec = json.dumps({"env": rounds, "repeat": repeat, "n": n})
+    log(f"  worker part: {n} starts of {cost:.2f} ms, {rounds} rounds")
+    proc = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True,
+                          text=True, timeout=120 + 12 * rounds * seconds)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the worker part failed: {proc.stderr.strip()[-600:]}")
+    return {"meta": {**meta, "rounds": rounds, "n_starts": n, "cost_ms": cost},
+            **json.loads(lines[-1])}
 
 
 def run_child(name: str, workers: int, dim: int, repeat: int, n: int, timeout: float) -> dict:
@@ -620,6 +641,8 @@ def main() -> None:
         spec = json.loads(sys.argv[2])
         if "fixed" in spec:
             print(json.dumps(measure_fixed(spec["fixed"], spec["workers"])))
+        elif "env" in spec:
+            print(json.dumps(measure_worker_env(spec["repeat"], spec["n"], spec["env"])))
         elif "split" in spec:
             print(json.dumps(measure_split(spec["split"], spec["dim"], spec["repeat"],
                                            spec["n"])))
@@ -643,7 +666,10 @@ def main() -> None:
                         help="ms per start of the CPU split")
     parser.add_argument("--split-seconds", type=float, default=12.0,
                         help="serial seconds of work of the CPU split's runs")
-    parser.add_argument("--only", choices=("table", "model", "fixed", "split"), default=None,
+    parser.add_argument("--env-seconds", type=float, default=3.0,
+                        help="serial seconds of work per measurement of the worker part")
+    parser.add_argument("--only", choices=("table", "model", "fixed", "split", "env"),
+                        default=None,
                         help="run one part; the others keep their last results in the summary")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
@@ -682,6 +708,9 @@ def main() -> None:
     if args.only in (None, "split"):
         (out / "throughput-split.json").write_text(json.dumps(run_split(
             args.split_cost, args.split_seconds, args.rounds, meta, log), indent=1))
+    if args.only in (None, "env"):
+        (out / "throughput-env.json").write_text(json.dumps(run_env(
+            args.split_cost, args.env_seconds, 2 * args.rounds, meta, log), indent=1))
     if args.only in (None, "model"):
         lengths = [float(x) for x in args.model_lengths.split(",")]
         model: list[dict] = []
@@ -732,6 +761,8 @@ def write_summary(out: Path) -> str:
                   "targets (engine-dask-2):", *data["targets"], ""]
     if (out / "throughput-split.json").exists():
         lines += [*split_lines(json.loads((out / "throughput-split.json").read_text())), ""]
+    if (out / "throughput-env.json").exists():
+        lines += [*env_lines(json.loads((out / "throughput-env.json").read_text())), ""]
     if (out / "throughput-fixed.json").exists():
         data = json.loads((out / "throughput-fixed.json").read_text())
         lines += [f"{data['meta']['when']}  {data['meta']['cores']} cores  "
