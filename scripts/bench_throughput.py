@@ -11,7 +11,8 @@ cost. Every contender solves the SAME starts:
 ``engine-serial`` engine.minimize(client="serial"); ``engine-dask-N`` engine.minimize on
 ``engine.local_client(N)``, N = 1, 2 (and 4, 8, 16 where the cores exist); ``engine-lc-N``
 engine.minimize on a ``distributed.LocalCluster`` made with Dask's default settings (what a
-Dask user who builds their own cluster gets), N = the largest count up to 2.
+Dask user who builds their own cluster gets), N = the largest count up to 2;
+``engine-futures-N`` (cost model) engine.minimize on a ``ProcessPoolExecutor(N)``.
 
 Method: each measurement runs in a fresh Python process that holds nothing but that contender
 (no idle cluster or pool of another contender shares the machine, and the serial loop does not
@@ -203,6 +204,11 @@ def measure_one(name: str, workers: int, dim: int, repeat: int, n: int) -> dict:
 
         with engine.local_client(workers, dashboard_address=None) as client:
             return _engine_measure(client, starts, repeat)
+    if name.startswith("engine-futures-"):
+        # The engine on the executor a Pool user already has: its own cost without Dask's.
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as executor:
+            return _engine_measure(executor, starts, repeat)
     if name.startswith("engine-lc-"):
         from distributed import Client, LocalCluster
 
@@ -401,7 +407,7 @@ def run_workload(dim: int, cost_ms: float, budget_s: float, rounds: int,
 
 #: Contenders of the cost model: what a user who switches from a pool loop compares.
 MODEL_CONTENDERS = [("pool", 2), ("futures", 2), ("joblib", 2), ("engine-dask-2", 2),
-                    ("engine-cold", 2)]
+                    ("engine-cold", 2), ("engine-futures-2", 2)]
 
 
 def fit_cost_model(work: list[float], wall: list[float], workers: int) -> dict:
@@ -757,7 +763,8 @@ def write_summary(out: Path) -> str:
                   f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} "
                   f"round(s)  ({meta['command']})",
                   "engine-dask-2: a warm engine.local_client(2); engine-cold: client=None "
-                  "(the run starts and stops its cluster)", "", *model_table(data["rows"]), "",
+                  "(the run starts and stops its cluster); engine-futures-2: the engine on a "
+                  "ProcessPoolExecutor(2)", "", *model_table(data["rows"]), "",
                   "targets (engine-dask-2):", *data["targets"], ""]
     if (out / "throughput-split.json").exists():
         lines += [*split_lines(json.loads((out / "throughput-split.json").read_text())), ""]
