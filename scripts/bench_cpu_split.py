@@ -124,11 +124,16 @@ def split_rows(samples: dict[str, list[dict]], n: int) -> list[dict]:
     return rows
 
 
+def run_header(meta: dict) -> str:
+    """The first summary line of a part: when, where, how many rounds, which command."""
+    return (f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} rounds  "
+            f"({meta['command']})")
+
+
 def split_lines(data: dict) -> list[str]:
     """The split as summary lines."""
     meta = data["meta"]
-    lines = [f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} rounds  "
-             f"({meta['command']})",
+    lines = [run_header(meta),
              f"where the CPU goes: {meta['n_starts']} starts of {meta['cost_ms']:.2f} ms "
              f"({meta['dim']}-D), CPU seconds of each group of processes during the run",
              f"{'contender':>14} {'wall s':>7} {'tasks':>6} {'driver':>7} {'sched':>7} "

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import numpy as np
+from bench_cpu_split import run_header
 
 #: (place, workload) pairs measured each round, in this order (reversed every other round).
 ENV_CASES = (("pool", "loop"), ("pool", "engine"), ("dask", "loop"), ("dask", "engine"),
@@ -107,8 +108,7 @@ def measure_worker_env(repeat: int, n: int, rounds: int) -> dict:
 def env_lines(data: dict) -> list[str]:
     """The part as summary lines."""
     meta = data["meta"]
-    lines = [f"{meta['when']}  {meta['cores']} cores  median of {meta['rounds']} rounds  "
-             f"({meta['command']})",
+    lines = [run_header(meta),
              f"what a Dask worker costs: {meta['n_starts']} starts of {meta['cost_ms']:.2f} ms "
              f"(2-D), CPU seconds of the thread that solves them",
              f"{'place':>11} {'workload':>8} {'cpu s':>7} {'us/start':>9} {'/pool loop':>10} "
