@@ -51,11 +51,10 @@ class ChunkSizer:
     :data:`END_BURST` times ``max_tasks_per_second``: below that a task costs more to
     schedule than a worker can lose waiting for the last one (on hundreds of slots, halving
     the chunks all the way down would send thousands of one-start tasks, more than the driver
-    settles in a second). What is
-    left then goes in one round of equal chunks, one per slot. With ``timeout`` (the run's
-    time limit, in seconds from now) no task is sized to take more than
-    :data:`DEADLINE_SHARE` of the time left: the tasks in flight at the limit are cancelled,
-    and their work with them.
+    settles in a second). What is left then goes in one round of equal chunks, one per slot.
+    With ``timeout`` (the run's time limit, in seconds from now) no task is sized to take more
+    than :data:`DEADLINE_SHARE` of the time left: the tasks in flight at the limit are
+    cancelled, and their work with them.
 
     Examples
     --------
