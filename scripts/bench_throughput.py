@@ -264,19 +264,25 @@ def measure_fixed(name: str, workers: int, n: int = 4, reps: int = 7) -> dict:
 FIXED_CONTENDERS = (("pool", 2), ("engine-serial", 1), ("engine-dask", 2), ("engine-cold", 2))
 
 
+def in_child(spec: dict, timeout: float) -> dict:
+    """``spec`` measured in a fresh Python process (``--child``): the JSON line it printed,
+    or ``{"error": ...}`` saying why there is none."""
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}"}
+    return json.loads(lines[-1])
+
+
 def run_fixed(log) -> list[dict]:
     """:func:`measure_fixed` for each contender, each in a fresh process."""
     rows = []
     for name, workers in FIXED_CONTENDERS:
-        spec = json.dumps({"fixed": name, "workers": workers})
-        try:
-            proc = subprocess.run([sys.executable, __file__, "--child", spec],
-                                  capture_output=True, text=True, timeout=300)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-            out = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
-                "error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
-        except subprocess.TimeoutExpired:
-            out = {"error": "timed out after 300 s"}
+        out = in_child({"fixed": name, "workers": workers}, 300)
         rows.append({"contender": name, "workers": workers, **out})
         log(f"  fixed cost {name:<14} " + (f"{out['fixed_s']:.3f} s" if "fixed_s" in out
                                           else out["error"]))
@@ -298,24 +304,23 @@ def fixed_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def starts_for(cost_ms: float, seconds: float) -> tuple[int, float, int]:
+    """For 2-D starts of about ``cost_ms``: the objective's repeat count, the measured cost of
+    a start (ms), and how many starts make ``seconds`` of serial work."""
+    repeat = calibrate(2, cost_ms)
+    cost = per_solve_ms(repeat, make_starts(64, 2))
+    return repeat, cost, max(16, round(seconds * 1e3 / cost))
+
+
 def run_split(cost_ms: float, seconds: float, rounds: int, meta: dict, log) -> dict:
     """:func:`~bench_cpu_split.measure_split` for Pool and the engine, in turns, each run in
     a fresh process; 2-D starts of about ``cost_ms``, ``seconds`` of serial work."""
-    repeat = calibrate(2, cost_ms)
-    cost = per_solve_ms(repeat, make_starts(64, 2))
-    n = max(16, round(seconds * 1e3 / cost))
+    repeat, cost, n = starts_for(cost_ms, seconds)
     samples: dict[str, list[dict]] = {name: [] for name, _ in SPLIT_CONTENDERS}
     for round_no in range(rounds):
         for name, _ in SPLIT_CONTENDERS:
-            spec = json.dumps({"split": name, "dim": 2, "repeat": repeat, "n": n})
-            try:
-                proc = subprocess.run([sys.executable, __file__, "--child", spec],
-                                      capture_output=True, text=True, timeout=120 + 4 * seconds)
-                lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-                out = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
-                    "error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
-            except subprocess.TimeoutExpired:
-                out = {"error": "timed out"}
+            out = in_child({"split": name, "dim": 2, "repeat": repeat, "n": n},
+                           120 + 4 * seconds)
             samples[name].append(out)
             log(f"  split round {round_no + 1}: {name:<14} "
                 + (f"{out['wall_s']:.2f} s" if "wall_s" in out else out["error"]))
@@ -326,32 +331,18 @@ def run_split(cost_ms: float, seconds: float, rounds: int, meta: dict, log) -> d
 def run_env(cost_ms: float, seconds: float, rounds: int, meta: dict, log) -> dict:
     """:func:`~bench_worker_env.measure_worker_env` in a fresh process: the same 2-D starts of
     about ``cost_ms`` solved in a Pool process and in a Dask worker, ``rounds`` turns."""
-    repeat = calibrate(2, cost_ms)
-    cost = per_solve_ms(repeat, make_starts(64, 2))
-    n = max(16, round(seconds * 1e3 / cost))
-    spec = json.dumps({"env": rounds, "repeat": repeat, "n": n})
+    repeat, cost, n = starts_for(cost_ms, seconds)
     log(f"  worker part: {n} starts of {cost:.2f} ms, {rounds} rounds")
-    proc = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True,
-                          text=True, timeout=120 + 12 * rounds * seconds)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"the worker part failed: {proc.stderr.strip()[-600:]}")
-    return {"meta": {**meta, "rounds": rounds, "n_starts": n, "cost_ms": cost},
-            **json.loads(lines[-1])}
+    out = in_child({"env": rounds, "repeat": repeat, "n": n}, 120 + 12 * rounds * seconds)
+    if "error" in out:
+        raise RuntimeError(f"the worker part failed: {out['error']}")
+    return {"meta": {**meta, "rounds": rounds, "n_starts": n, "cost_ms": cost}, **out}
 
 
 def run_child(name: str, workers: int, dim: int, repeat: int, n: int, timeout: float) -> dict:
     """:func:`measure_one` in a fresh Python process; its result, or the error."""
-    spec = json.dumps({"name": name, "workers": workers, "dim": dim, "repeat": repeat, "n": n})
-    try:
-        proc = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}"}
-    return json.loads(lines[-1])
+    return in_child({"name": name, "workers": workers, "dim": dim, "repeat": repeat, "n": n},
+                    timeout)
 
 
 # ------------------------------------------------------------------ the parent
